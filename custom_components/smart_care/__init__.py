@@ -1,0 +1,70 @@
+"""Smart Care: home health monitoring for Home Assistant."""
+
+from __future__ import annotations
+
+import logging
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+
+from .const import DOMAIN
+from .household import Household, record_path
+from .record_store import RecordStore
+from .services import async_setup_services
+
+_LOGGER = logging.getLogger(__name__)
+
+PLATFORMS: list[Platform] = [Platform.SENSOR]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+type SmartCareConfigEntry = ConfigEntry[Household]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's services once."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -> bool:
+    """Open the household's record and set up its people's entities."""
+    store = await hass.async_add_executor_job(RecordStore, record_path(hass, entry.entry_id))
+    household = Household(hass, entry, store)
+    try:
+        await household.async_load()
+    except Exception:
+        await household.async_close()
+        raise
+    entry.runtime_data = household
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # People are subentries: adding, editing or removing one rebuilds the entities.
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    return True
+
+
+async def _async_update_listener(hass: HomeAssistant, entry: SmartCareConfigEntry) -> None:
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -> bool:
+    """Unload platforms and close the record."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_close()
+    return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -> None:
+    """Delete the household's record when the household itself is deleted."""
+    path = record_path(hass, entry.entry_id)
+
+    def _remove() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            target = path.with_name(path.name + suffix)
+            target.unlink(missing_ok=True)
+
+    await hass.async_add_executor_job(_remove)

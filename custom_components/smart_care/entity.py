@@ -1,0 +1,46 @@
+"""Base entity: one device per person, named by the person's display alias only."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity import Entity, EntityDescription
+
+from .const import DOMAIN
+from .household import SIGNAL_PERSON_UPDATED, Household, Person
+
+
+class SmartCarePersonEntity(Entity):
+    """An entity of a person's device; refreshed when the person's record changes."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self, household: Household, person: Person, description: EntityDescription
+    ) -> None:
+        """Attach to the person's device."""
+        self.entity_description = description
+        self.household = household
+        self.person = person
+        self._attr_unique_id = f"{person.person_id}_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, person.person_id)},
+            name=person.alias,
+            manufacturer="Smart Care",
+            model="Health record",
+            entry_type=DeviceEntryType.SERVICE,
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the person's record."""
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                SIGNAL_PERSON_UPDATED.format(self.person.person_id),
+                self._handle_person_update,
+            )
+        )
+
+    def _handle_person_update(self) -> None:
+        self.async_write_ha_state()

@@ -1,0 +1,62 @@
+"""Physiological plausibility: values no living adult at home can have are input errors.
+
+These limits reject typing mistakes and corrupt data; they are deliberately wider than
+any alarm threshold (an alarming value must be stored and alerted on, never rejected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import math
+
+from .vitals import Vital
+
+# Inclusive (low, high) in canonical units.
+PLAUSIBLE_RANGE: dict[Vital, tuple[float, float]] = {
+    Vital.SYSTOLIC_BP: (40.0, 300.0),
+    Vital.DIASTOLIC_BP: (20.0, 200.0),
+    Vital.MEAN_ARTERIAL_PRESSURE: (25.0, 250.0),
+    Vital.PULSE: (20.0, 300.0),
+    Vital.HEART_RATE: (20.0, 300.0),
+    Vital.TEMPERATURE: (25.0, 45.0),
+    Vital.SPO2: (50.0, 100.0),
+    Vital.RESPIRATION_RATE: (2.0, 80.0),
+    Vital.WEIGHT: (0.5, 500.0),
+    Vital.BMI: (5.0, 150.0),
+    Vital.HEIGHT: (30.0, 272.0),
+    Vital.BODY_FAT: (1.0, 80.0),
+    Vital.GLUCOSE: (0.5, 55.0),
+}
+
+
+class ImplausibleValueError(ValueError):
+    """A value outside what a living person can have; names the vital and the limits."""
+
+    def __init__(self, vital: Vital | None, message: str) -> None:
+        """Keep the vital so callers can point at the offending field."""
+        super().__init__(message)
+        self.vital = vital
+
+
+def check_value(vital: Vital, value: float) -> None:
+    """Raise ``ImplausibleValueError`` unless ``value`` is finite and plausible."""
+    if not math.isfinite(value):
+        raise ImplausibleValueError(vital, f"{vital.value} must be a finite number")
+    low, high = PLAUSIBLE_RANGE[vital]
+    if not low <= value <= high:
+        raise ImplausibleValueError(
+            vital, f"{vital.value} {value:g} is outside the plausible range {low:g}–{high:g}"
+        )
+
+
+def check_set(values: Mapping[Vital, float]) -> None:
+    """Check each value and the relations between values taken together."""
+    for vital, value in values.items():
+        check_value(vital, value)
+    systolic = values.get(Vital.SYSTOLIC_BP)
+    diastolic = values.get(Vital.DIASTOLIC_BP)
+    if systolic is not None and diastolic is not None and systolic <= diastolic:
+        raise ImplausibleValueError(
+            Vital.SYSTOLIC_BP,
+            f"systolic {systolic:g} must be higher than diastolic {diastolic:g}",
+        )

@@ -1,0 +1,283 @@
+"""The health record store: the single place Smart Care keeps personal data.
+
+A SQLite database in WAL mode. Appends are one small transaction each, so a reading
+acknowledged to the user is on disk (fsync at commit) before the caller returns, and the
+cost of an append does not grow with the size of the log. No Home Assistant import: the
+integration calls these blocking methods from the executor.
+
+Row payloads pass through a ``Codec`` so encryption at rest can be added behind this
+interface without touching callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import json
+import os
+from pathlib import Path
+import sqlite3
+import threading
+from typing import Any, Protocol
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS profiles (
+    person_id TEXT PRIMARY KEY,
+    payload BLOB NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS measurements (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    person_id TEXT NOT NULL,
+    vital TEXT NOT NULL,
+    value REAL NOT NULL,
+    unit TEXT NOT NULL,
+    time TEXT NOT NULL,
+    source TEXT NOT NULL,
+    dedupe_key TEXT NOT NULL UNIQUE,
+    payload BLOB NOT NULL,
+    recorded TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS measurements_person_vital_time
+    ON measurements (person_id, vital, time);
+"""
+
+
+class Codec(Protocol):
+    """Turns a JSON text into the bytes stored, and back."""
+
+    def encode(self, text: str) -> bytes:
+        """Encode for storage."""
+
+    def decode(self, blob: bytes) -> str:
+        """Decode from storage."""
+
+
+class PlainCodec:
+    """Stores UTF-8 text; the file itself is 0600."""
+
+    def encode(self, text: str) -> bytes:
+        """Encode for storage."""
+        return text.encode()
+
+    def decode(self, blob: bytes) -> str:
+        """Decode from storage."""
+        return bytes(blob).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMeasurement:
+    """One row of a person's measurement log."""
+
+    row_id: int
+    person_id: str
+    vital: str
+    value: float
+    unit: str
+    time: datetime
+    source: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("measurement times must be timezone-aware")
+    # Fixed-width UTC text sorts in time order, which the index relies on.
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+class RecordStore:
+    """Profiles and measurement logs of one household."""
+
+    def __init__(self, path: Path, codec: Codec | None = None) -> None:
+        """Open (creating if needed) the database at ``path``."""
+        self._path = path
+        self._codec: Codec = codec or PlainCodec()
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Create the file 0600 before SQLite opens it: it holds health data.
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed reading survives power loss, not only a process kill.
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(_SCHEMA)
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        for suffix in ("-wal", "-shm"):
+            side = Path(f"{path}{suffix}")
+            if side.exists():
+                os.chmod(side, 0o600)
+
+    @property
+    def path(self) -> Path:
+        """Location of the database file."""
+        return self._path
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._conn.close()
+
+    # Profiles -----------------------------------------------------------------
+
+    def put_profile(self, person_id: str, profile: Mapping[str, Any]) -> None:
+        """Create or replace a person's profile."""
+        blob = self._codec.encode(json.dumps(dict(profile), sort_keys=True))
+        now = _iso(datetime.now(UTC))
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO profiles (person_id, payload, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT(person_id) DO UPDATE SET payload=excluded.payload, "
+                "updated=excluded.updated",
+                (person_id, blob, now),
+            )
+
+    def get_profile(self, person_id: str) -> dict[str, Any] | None:
+        """Return a person's profile, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT payload FROM profiles WHERE person_id = ?", (person_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        result: dict[str, Any] = json.loads(self._codec.decode(row[0]))
+        return result
+
+    def person_ids(self) -> list[str]:
+        """Every person with a profile or measurements."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT person_id FROM profiles UNION SELECT DISTINCT person_id FROM measurements"
+            ).fetchall()
+        return sorted(r[0] for r in rows)
+
+    def delete_person(self, person_id: str) -> int:
+        """Remove a person's profile and every measurement; return rows removed."""
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM measurements WHERE person_id = ?", (person_id,))
+            removed = cur.rowcount
+            cur.execute("DELETE FROM profiles WHERE person_id = ?", (person_id,))
+            removed += cur.rowcount
+        return removed
+
+    # Measurements -------------------------------------------------------------
+
+    def append(
+        self,
+        person_id: str,
+        vital: str,
+        value: float,
+        unit: str,
+        time: datetime,
+        source: str,
+        details: Mapping[str, Any] | None = None,
+        dedupe_key: str | None = None,
+    ) -> StoredMeasurement | None:
+        """Append one measurement; return it, or None if it was already logged.
+
+        ``dedupe_key`` identifies the same reading received twice (e.g. re-sent from a
+        device's memory); it defaults to person + vital + time + value + source.
+        """
+        when = _iso(time)
+        key = dedupe_key or f"{person_id}|{vital}|{when}|{value!r}|{source}"
+        payload = dict(details or {})
+        blob = self._codec.encode(json.dumps(payload, sort_keys=True))
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT OR IGNORE INTO measurements "
+                "(person_id, vital, value, unit, time, source, dedupe_key, payload, recorded) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (person_id, vital, value, unit, when, source, key, blob, _iso(datetime.now(UTC))),
+            )
+            if cur.rowcount == 0:
+                return None
+            row_id = cur.lastrowid
+        assert row_id is not None
+        return StoredMeasurement(
+            row_id, person_id, vital, value, unit, time.astimezone(UTC), source, payload
+        )
+
+    def _row(self, row: tuple[Any, ...]) -> StoredMeasurement:
+        return StoredMeasurement(
+            row_id=row[0],
+            person_id=row[1],
+            vital=row[2],
+            value=row[3],
+            unit=row[4],
+            time=datetime.fromisoformat(row[5]),
+            source=row[6],
+            details=json.loads(self._codec.decode(row[7])),
+        )
+
+    _COLUMNS = "id, person_id, vital, value, unit, time, source, payload"
+
+    def latest(self, person_id: str) -> dict[str, StoredMeasurement]:
+        """The most recent measurement of each vital for a person."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._COLUMNS} FROM measurements AS m WHERE person_id = ? AND id = ("
+                "SELECT id FROM measurements WHERE person_id = m.person_id "
+                "AND vital = m.vital ORDER BY time DESC, id DESC LIMIT 1)",
+                (person_id,),
+            ).fetchall()
+        return {row[2]: self._row(row) for row in rows}
+
+    def history(
+        self,
+        person_id: str,
+        since: datetime | None = None,
+        vital: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredMeasurement]:
+        """A person's measurements in time order, optionally from ``since`` on."""
+        sql = f"SELECT {self._COLUMNS} FROM measurements WHERE person_id = ?"
+        args: list[Any] = [person_id]
+        if vital is not None:
+            sql += " AND vital = ?"
+            args.append(vital)
+        if since is not None:
+            sql += " AND time >= ?"
+            args.append(_iso(since))
+        # Newest first so LIMIT keeps the most recent; reversed below into time order.
+        sql += " ORDER BY time DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        rows.reverse()
+        return [self._row(row) for row in rows]
+
+    def count(self, person_id: str | None = None) -> int:
+        """Number of measurements, for one person or all."""
+        with self._lock:
+            if person_id is None:
+                row = self._conn.execute("SELECT count(*) FROM measurements").fetchone()
+            else:
+                row = self._conn.execute(
+                    "SELECT count(*) FROM measurements WHERE person_id = ?", (person_id,)
+                ).fetchone()
+        return int(row[0])

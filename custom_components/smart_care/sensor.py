@@ -1,0 +1,221 @@
+"""Sensors: a person's latest vital signs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    UnitOfBloodGlucoseConcentration,
+    UnitOfLength,
+    UnitOfMass,
+    UnitOfPressure,
+    UnitOfTemperature,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from . import SmartCareConfigEntry
+from .const import CONF_GLUCOSE_UNIT, GLUCOSE_MMOL
+from .entity import SmartCarePersonEntity
+from .household import Household, Person
+from .medical.vitals import Vital
+
+PARALLEL_UPDATES = 0
+
+BPM = "bpm"
+BREATHS_PER_MIN = "breaths/min"
+
+
+@dataclass(frozen=True, kw_only=True)
+class VitalSensorDescription(SensorEntityDescription):
+    """A sensor showing the latest value of one vital."""
+
+    vital: Vital
+
+
+VITAL_SENSORS: tuple[VitalSensorDescription, ...] = (
+    VitalSensorDescription(
+        key="systolic_bp",
+        translation_key="systolic_bp",
+        vital=Vital.SYSTOLIC_BP,
+        device_class=SensorDeviceClass.PRESSURE,
+        native_unit_of_measurement=UnitOfPressure.MMHG,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+    ),
+    VitalSensorDescription(
+        key="diastolic_bp",
+        translation_key="diastolic_bp",
+        vital=Vital.DIASTOLIC_BP,
+        device_class=SensorDeviceClass.PRESSURE,
+        native_unit_of_measurement=UnitOfPressure.MMHG,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+    ),
+    VitalSensorDescription(
+        key="pulse",
+        translation_key="pulse",
+        vital=Vital.PULSE,
+        native_unit_of_measurement=BPM,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+    ),
+    VitalSensorDescription(
+        key="heart_rate",
+        translation_key="heart_rate",
+        vital=Vital.HEART_RATE,
+        native_unit_of_measurement=BPM,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+    ),
+    VitalSensorDescription(
+        key="spo2",
+        translation_key="spo2",
+        vital=Vital.SPO2,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+    ),
+    VitalSensorDescription(
+        key="respiration_rate",
+        translation_key="respiration_rate",
+        vital=Vital.RESPIRATION_RATE,
+        native_unit_of_measurement=BREATHS_PER_MIN,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+    ),
+    VitalSensorDescription(
+        key="temperature",
+        translation_key="temperature",
+        vital=Vital.TEMPERATURE,
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
+    VitalSensorDescription(
+        key="weight",
+        translation_key="weight",
+        vital=Vital.WEIGHT,
+        device_class=SensorDeviceClass.WEIGHT,
+        native_unit_of_measurement=UnitOfMass.KILOGRAMS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
+    VitalSensorDescription(
+        key="height",
+        translation_key="height",
+        vital=Vital.HEIGHT,
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.CENTIMETERS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_registry_enabled_default=False,
+    ),
+    VitalSensorDescription(
+        key="bmi",
+        translation_key="bmi",
+        vital=Vital.BMI,
+        native_unit_of_measurement="kg/m²",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
+    VitalSensorDescription(
+        key="body_fat",
+        translation_key="body_fat",
+        vital=Vital.BODY_FAT,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_registry_enabled_default=False,
+    ),
+    VitalSensorDescription(
+        key="glucose",
+        translation_key="glucose",
+        vital=Vital.GLUCOSE,
+        device_class=SensorDeviceClass.BLOOD_GLUCOSE_CONCENTRATION,
+        native_unit_of_measurement=UnitOfBloodGlucoseConcentration.MILLIMOLE_PER_LITER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonSensorDescription(SensorEntityDescription):
+    """A sensor computed from the person's record."""
+
+    value_fn: Callable[[Person], datetime | None]
+
+
+PERSON_SENSORS: tuple[PersonSensorDescription, ...] = (
+    PersonSensorDescription(
+        key="last_measurement",
+        translation_key="last_measurement",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda person: person.last_measurement,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SmartCareConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """One set of sensors per person, each attached to the person's subentry."""
+    household = entry.runtime_data
+    glucose_unit = entry.options.get(CONF_GLUCOSE_UNIT, GLUCOSE_MMOL)
+    for person in household.people.values():
+        entities: list[SensorEntity] = [
+            VitalSensor(household, person, description, glucose_unit)
+            for description in VITAL_SENSORS
+        ]
+        entities.extend(
+            PersonSensor(household, person, description) for description in PERSON_SENSORS
+        )
+        async_add_entities(entities, config_subentry_id=person.subentry_id)
+
+
+class VitalSensor(SmartCarePersonEntity, SensorEntity):
+    """Latest value of one vital sign."""
+
+    entity_description: VitalSensorDescription
+
+    def __init__(
+        self,
+        household: Household,
+        person: Person,
+        description: VitalSensorDescription,
+        glucose_unit: str,
+    ) -> None:
+        """Show glucose in the household's unit; HA converts from mmol/L."""
+        super().__init__(household, person, description)
+        if description.vital is Vital.GLUCOSE:
+            self._attr_suggested_unit_of_measurement = glucose_unit
+
+    @property
+    def native_value(self) -> float | None:
+        """Latest stored value."""
+        latest = self.person.latest.get(self.entity_description.vital.value)
+        return None if latest is None else latest.value
+
+
+class PersonSensor(SmartCarePersonEntity, SensorEntity):
+    """A value derived from the person's record."""
+
+    entity_description: PersonSensorDescription
+
+    @property
+    def native_value(self) -> datetime | None:
+        """Computed value."""
+        return self.entity_description.value_fn(self.person)

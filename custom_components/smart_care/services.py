@@ -1,0 +1,158 @@
+"""Services of Smart Care."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.util import dt as dt_util
+import voluptuous as vol
+
+from .const import CONF_ENTRY_TYPE, DOMAIN, ENTRY_TYPE_HOUSEHOLD, GLUCOSE_MGDL, GLUCOSE_MMOL
+from .medical.plausibility import ImplausibleValueError
+from .medical.vitals import (
+    GLUCOSE_MGDL_PER_MMOLL,
+    LB_TO_KG,
+    Vital,
+    VitalSample,
+    fahrenheit_to_celsius,
+)
+
+if TYPE_CHECKING:
+    from .household import Household, Person
+
+SERVICE_RECORD_MEASUREMENT = "record_measurement"
+
+ATTR_PERSON = "person"
+ATTR_DEVICE_ID = "device_id"
+ATTR_TIME = "time"
+ATTR_TEMPERATURE_UNIT = "temperature_unit"
+ATTR_WEIGHT_UNIT = "weight_unit"
+ATTR_GLUCOSE_UNIT = "glucose_unit"
+
+SOURCE_MANUAL = "manual"
+
+# Service field -> vital, in the unit the field is documented in.
+FIELD_VITALS: dict[str, Vital] = {
+    "systolic": Vital.SYSTOLIC_BP,
+    "diastolic": Vital.DIASTOLIC_BP,
+    "pulse": Vital.PULSE,
+    "heart_rate": Vital.HEART_RATE,
+    "spo2": Vital.SPO2,
+    "respiration_rate": Vital.RESPIRATION_RATE,
+    "temperature": Vital.TEMPERATURE,
+    "weight": Vital.WEIGHT,
+    "height": Vital.HEIGHT,
+    "bmi": Vital.BMI,
+    "body_fat": Vital.BODY_FAT,
+    "glucose": Vital.GLUCOSE,
+}
+
+RECORD_SCHEMA = vol.Schema(
+    {
+        vol.Exclusive(ATTR_PERSON, "who"): cv.string,
+        vol.Exclusive(ATTR_DEVICE_ID, "who"): cv.string,
+        vol.Optional(ATTR_TIME): cv.datetime,
+        vol.Optional(ATTR_TEMPERATURE_UNIT, default="°C"): vol.In(["°C", "°F"]),
+        vol.Optional(ATTR_WEIGHT_UNIT, default="kg"): vol.In(["kg", "lb"]),
+        vol.Optional(ATTR_GLUCOSE_UNIT, default=GLUCOSE_MMOL): vol.In([GLUCOSE_MMOL, GLUCOSE_MGDL]),
+        **{vol.Optional(field): vol.Coerce(float) for field in FIELD_VITALS},
+    }
+)
+
+
+def _household(hass: HomeAssistant) -> Household:
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if (
+            entry.data.get(CONF_ENTRY_TYPE, ENTRY_TYPE_HOUSEHOLD) == ENTRY_TYPE_HOUSEHOLD
+            and entry.state is ConfigEntryState.LOADED
+        ):
+            household: Household = entry.runtime_data
+            return household
+    raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_household")
+
+
+def _person(hass: HomeAssistant, household: Household, data: dict[str, Any]) -> Person:
+    person: Person | None = None
+    if ATTR_DEVICE_ID in data:
+        device = dr.async_get(hass).async_get(data[ATTR_DEVICE_ID])
+        if device is not None:
+            for domain, ident in device.identifiers:
+                if domain == DOMAIN and ident in household.people:
+                    person = household.people[ident]
+    elif ATTR_PERSON in data:
+        person = household.person_by_alias(data[ATTR_PERSON])
+    else:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="person_required")
+    if person is None:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="unknown_person")
+    return person
+
+
+def samples_from_fields(data: dict[str, Any], when: datetime) -> list[VitalSample]:
+    """Convert service fields to canonical samples."""
+    samples = []
+    for field, vital in FIELD_VITALS.items():
+        if field not in data:
+            continue
+        value: float = data[field]
+        if vital is Vital.TEMPERATURE and data[ATTR_TEMPERATURE_UNIT] == "°F":
+            value = round(fahrenheit_to_celsius(value), 2)
+        elif vital is Vital.WEIGHT and data[ATTR_WEIGHT_UNIT] == "lb":
+            value = round(value * LB_TO_KG, 3)
+        elif vital is Vital.GLUCOSE and data[ATTR_GLUCOSE_UNIT] == GLUCOSE_MGDL:
+            value = round(value / GLUCOSE_MGDL_PER_MMOLL, 2)
+        samples.append(VitalSample(vital, value, when))
+    return samples
+
+
+async def _async_record_measurement(call: ServiceCall) -> ServiceResponse:
+    hass = call.hass
+    household = _household(hass)
+    person = _person(hass, household, dict(call.data))
+    when = call.data.get(ATTR_TIME)
+    now = dt_util.now()
+    if when is None:
+        when = now
+    elif when.tzinfo is None:
+        when = when.replace(tzinfo=dt_util.get_default_time_zone())
+    if when > now + timedelta(minutes=5):
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="time_in_future")
+    samples = samples_from_fields(dict(call.data), when)
+    if not samples:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_values")
+    try:
+        stored = await household.async_record(person, samples, SOURCE_MANUAL)
+    except ImplausibleValueError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="implausible_value",
+            translation_placeholders={"reason": str(err)},
+        ) from err
+    return {
+        "stored": len(stored),
+        "duplicates": len(samples) - len(stored),
+        "time": when.isoformat(),
+    }
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the services (once, at integration setup)."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_RECORD_MEASUREMENT,
+        _async_record_measurement,
+        schema=RECORD_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )

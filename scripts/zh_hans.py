@@ -1,0 +1,148 @@
+"""Simplified Chinese strings, keyed by the English text of strings.json.
+
+`python scripts/zh_hans.py` rebuilds translations/zh-Hans.json from strings.json and fails
+if any English string has no translation here (the completeness test checks the same).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import sys
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPONENT = ROOT / "custom_components" / "smart_care"
+
+ZH: dict[str, str] = {
+    "Set up your household": "设置您的家庭",
+    "Smart Care keeps each person's health record in this Home Assistant. Add the people of the household afterwards, from the integration page.": "智慧照护将每位家庭成员的健康档案保存在本 Home Assistant 中。之后请在集成页面添加家庭成员。",
+    "Household name": "家庭名称",
+    "Blood glucose unit": "血糖单位",
+    "Shown as the integration's title.": "作为集成的标题显示。",
+    "How blood glucose is shown. Meters may report either; Smart Care converts.": "血糖的显示方式。血糖仪可能使用任一单位，智慧照护会自动换算。",
+    "Enter a name for the household.": "请输入家庭名称。",
+    "A household is already set up. Add people to it instead.": "已设置家庭。请改为向其中添加成员。",
+    "Person": "成员",
+    "Add person": "添加成员",
+    "Edit person": "编辑成员",
+    "Add a person": "添加成员",
+    "Edit a person": "编辑成员",
+    "Only the display alias appears on entities and dashboards. Everything else stays in the private health record.": "实体和仪表板上只显示昵称，其余信息均保存在私密的健康档案中。",
+    "Display alias": "昵称",
+    "Home Assistant person": "Home Assistant 人员",
+    "Birth date": "出生日期",
+    "Sex": "性别",
+    "National or health ID number": "身份证号或医保卡号",
+    "Conditions and history": "疾病与病史",
+    "Allergies": "过敏史",
+    "Medications": "用药",
+    "Emergency contacts": "紧急联系人",
+    'A short name or nickname, e.g. "Grandma". Used for entity names.': "简短的称呼或昵称，例如“奶奶”。用于实体名称。",
+    "Optional link to a person in Home Assistant (for location during an emergency, when enabled).": "可选：关联 Home Assistant 中的人员（启用后用于紧急情况下的位置）。",
+    "Shared with the clinic only when the household allows identified sharing.": "仅在家庭允许实名共享时才会提供给社区医院。",
+    'One per line, e.g. "Metformin 500 mg 08:00, 20:00".': "每行一种，例如“二甲双胍 500 mg 08:00, 20:00”。",
+    "Notify services to reach when an alarm is not acknowledged (SMS gateway, mobile app, e-mail).": "告警无人确认时使用的通知服务（短信网关、手机应用、电子邮件）。",
+    "Enter a display alias.": "请输入昵称。",
+    "The alias can be at most 40 characters.": "昵称最多 40 个字符。",
+    "Another person of this household already has this alias.": "家庭中已有其他成员使用此昵称。",
+    "The birth date cannot be in the future.": "出生日期不能晚于今天。",
+    "Enter a birth date after 1900-01-01.": "请输入 1900-01-01 之后的出生日期。",
+    "Use only letters, digits, spaces, '-', '/' or '.' (at most 64).": "只能使用字母、数字、空格、“-”、“/”或“.”（最多 64 个）。",
+    "This text can be at most 2000 characters.": "此文本最多 2000 个字符。",
+    "Emergency contacts must be notify services, e.g. notify.mobile_app_phone.": "紧急联系人必须是通知服务，例如 notify.mobile_app_phone。",
+    "The household is not loaded. Enable or reload Smart Care, then try again.": "家庭尚未加载。请启用或重新加载智慧照护后重试。",
+    "The person was updated.": "成员信息已更新。",
+    "Household options": "家庭选项",
+    "Share location during an emergency": "紧急情况下共享位置",
+    "Applies to glucose sensors created after the change; existing ones can be changed in their entity settings.": "适用于更改后创建的血糖传感器；已有传感器可在其实体设置中更改。",
+    "When on, an unacknowledged critical alarm may include the person's location for emergency contacts. Off by default.": "开启后，无人确认的危急告警可向紧急联系人提供该成员的位置。默认关闭。",
+    "Female": "女",
+    "Male": "男",
+    "Other": "其他",
+    "Unknown": "未知",
+    "Systolic blood pressure": "收缩压",
+    "Diastolic blood pressure": "舒张压",
+    "Pulse": "脉搏",
+    "Heart rate": "心率",
+    "Oxygen saturation": "血氧饱和度",
+    "Respiration rate": "呼吸频率",
+    "Body temperature": "体温",
+    "Weight": "体重",
+    "Height": "身高",
+    "Body mass index": "体重指数",
+    "Body fat": "体脂率",
+    "Blood glucose": "血糖",
+    "Last measurement": "最近一次测量",
+    "Smart Care has no loaded household. Set one up first.": "智慧照护没有已加载的家庭，请先设置。",
+    "Name the person (alias) or their Smart Care device.": "请指定成员（昵称）或其智慧照护设备。",
+    "No person of the household matches.": "家庭中没有匹配的成员。",
+    "Give at least one measurement value.": "请至少提供一个测量值。",
+    "The measurement time is in the future.": "测量时间晚于当前时间。",
+    "Not stored: {reason}.": "未保存：{reason}。",
+    "Record measurement": "记录测量值",
+    "Adds readings taken by hand (or by a device without Bluetooth) to a person's health record.": "将手动测量（或无蓝牙设备测得）的读数添加到成员的健康档案。",
+    "Display alias of the person.": "成员的昵称。",
+    "Person's device": "成员的设备",
+    "The person's Smart Care device, instead of the alias.": "成员的智慧照护设备（代替昵称）。",
+    "Time": "时间",
+    "When the reading was taken. Defaults to now.": "测量的时间，默认为现在。",
+    "Systolic": "收缩压",
+    "Systolic blood pressure in mmHg.": "收缩压，单位 mmHg。",
+    "Diastolic": "舒张压",
+    "Diastolic blood pressure in mmHg.": "舒张压，单位 mmHg。",
+    "Pulse rate in beats per minute.": "脉率，单位 次/分。",
+    "Heart rate in beats per minute.": "心率，单位 次/分。",
+    "SpO2 in percent.": "血氧饱和度，单位 %。",
+    "Breaths per minute.": "每分钟呼吸次数。",
+    "Body temperature, in the unit below.": "体温，单位见下方。",
+    "Temperature unit": "温度单位",
+    "°C or °F.": "°C 或 °F。",
+    "Body weight, in the unit below.": "体重，单位见下方。",
+    "Weight unit": "体重单位",
+    "kg or lb.": "kg 或 lb。",
+    "Height in centimetres.": "身高，单位 厘米。",
+    "BMI in kg/m².": "体重指数，单位 kg/m²。",
+    "Body fat in percent.": "体脂率，单位 %。",
+    "Blood glucose, in the unit below.": "血糖，单位见下方。",
+    "Glucose unit": "血糖单位",
+    "mmol/L or mg/dL.": "mmol/L 或 mg/dL。",
+}
+
+
+def translate(node: object, missing: list[str]) -> object:
+    """Translate every string leaf of ``node``."""
+    if isinstance(node, dict):
+        return {key: translate(value, missing) for key, value in node.items()}
+    if isinstance(node, str):
+        if node not in ZH:
+            missing.append(node)
+            return node
+        return ZH[node]
+    return node
+
+
+def build() -> tuple[dict[str, object], list[str]]:
+    """The zh-Hans translation of strings.json and the English strings left untranslated."""
+    strings = json.loads((COMPONENT / "strings.json").read_text(encoding="utf-8"))
+    missing: list[str] = []
+    result = translate(strings, missing)
+    assert isinstance(result, dict)
+    return result, missing
+
+
+def main() -> int:
+    """Rebuild the translation files."""
+    result, missing = build()
+    if missing:
+        print("No zh-Hans translation for:", *missing, sep="\n  ", file=sys.stderr)
+        return 1
+    strings_text = (COMPONENT / "strings.json").read_text(encoding="utf-8")
+    (COMPONENT / "translations" / "en.json").write_text(strings_text, encoding="utf-8")
+    (COMPONENT / "translations" / "zh-Hans.json").write_text(
+        json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

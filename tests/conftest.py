@@ -1,0 +1,97 @@
+"""Fixtures: a real Home Assistant core with Smart Care loaded from the working tree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.smart_care.const import (
+    CONF_ENTRY_TYPE,
+    CONF_GLUCOSE_UNIT,
+    CONF_SHARE_LOCATION,
+    DOMAIN,
+    ENTRY_TYPE_HOUSEHOLD,
+    SUBENTRY_PERSON,
+)
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+
+# Identities that must never appear in logs, states or diagnostics.
+SENTINEL_NAME = "Zzyzx-Sentinel-Alias"
+SENTINEL_ID = "SENT1NEL-4711-ID"
+SENTINEL_TEXT = "sentinel-condition-xyzzy"
+SENTINEL_BIRTH = "1941-03-07"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Load custom_components/ in every test."""
+
+
+@pytest.fixture(autouse=True)
+def auto_mock_bluetooth(mock_bluetooth: None) -> None:
+    """No radio here: HA's bluetooth starts with its scanner mocked, as in core's tests."""
+
+
+@pytest.fixture
+def household_entry() -> MockConfigEntry:
+    """A household config entry (not yet added to hass)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        data={CONF_ENTRY_TYPE: ENTRY_TYPE_HOUSEHOLD},
+        options={CONF_GLUCOSE_UNIT: "mmol/L", CONF_SHARE_LOCATION: False},
+        version=1,
+        minor_version=1,
+    )
+
+
+@pytest.fixture
+async def loaded_household(
+    hass: HomeAssistant, household_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """The household entry, set up."""
+    household_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(household_entry.entry_id)
+    await hass.async_block_till_done()
+    return household_entry
+
+
+async def add_person(
+    hass: HomeAssistant, entry: MockConfigEntry, **fields: Any
+) -> dict[str, Any]:
+    """Add a person through the real subentry flow; return the flow result."""
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_PERSON), context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], fields)
+    await hass.async_block_till_done()
+    return dict(result)
+
+
+@pytest.fixture
+async def grandma(hass: HomeAssistant, loaded_household: MockConfigEntry) -> str:
+    """A person with sentinel identity fields; returns the subentry id."""
+    result = await add_person(
+        hass,
+        loaded_household,
+        alias="Grandma",
+        birth_date=SENTINEL_BIRTH,
+        sex="female",
+        id_number=SENTINEL_ID,
+        conditions=SENTINEL_TEXT,
+        allergies="penicillin " + SENTINEL_TEXT,
+        medications="Metformin 500 mg 08:00",
+        emergency_contacts=["notify.family"],
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = hass.config_entries.async_get_entry(loaded_household.entry_id)
+    assert entry is not None
+    (subentry_id,) = [
+        sid for sid, sub in entry.subentries.items() if sub.data["alias"] == "Grandma"
+    ]
+    return subentry_id
