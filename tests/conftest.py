@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -15,9 +18,6 @@ from custom_components.smart_care.const import (
     ENTRY_TYPE_HOUSEHOLD,
     SUBENTRY_PERSON,
 )
-from homeassistant.config_entries import SOURCE_USER
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 
 # Identities that must never appear in logs, states or diagnostics.
 SENTINEL_NAME = "Zzyzx-Sentinel-Alias"
@@ -60,9 +60,7 @@ async def loaded_household(
     return household_entry
 
 
-async def add_person(
-    hass: HomeAssistant, entry: MockConfigEntry, **fields: Any
-) -> dict[str, Any]:
+async def add_person(hass: HomeAssistant, entry: MockConfigEntry, **fields: Any) -> dict[str, Any]:
     """Add a person through the real subentry flow; return the flow result."""
     result = await hass.config_entries.subentries.async_init(
         (entry.entry_id, SUBENTRY_PERSON), context={"source": SOURCE_USER}

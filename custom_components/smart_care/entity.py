@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
@@ -42,5 +43,6 @@ class SmartCarePersonEntity(Entity):
             )
         )
 
+    @callback
     def _handle_person_update(self) -> None:
         self.async_write_ha_state()
