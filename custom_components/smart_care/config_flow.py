@@ -213,15 +213,12 @@ class PersonSubentryFlow(ConfigSubentryFlow):
                 ):
                     errors[CONF_ALIAS] = "alias_in_use"
         if raw := user_input.get(CONF_BIRTH_DATE):
-            try:
-                born = date.fromisoformat(raw)
-            except ValueError:
+            # The date selector has already refused anything that is not an ISO date.
+            born = date.fromisoformat(raw)
+            if born > dt_util.now().date():
+                errors[CONF_BIRTH_DATE] = "birth_date_future"
+            elif born < EARLIEST_BIRTH:
                 errors[CONF_BIRTH_DATE] = "birth_date_invalid"
-            else:
-                if born > dt_util.now().date():
-                    errors[CONF_BIRTH_DATE] = "birth_date_future"
-                elif born < EARLIEST_BIRTH:
-                    errors[CONF_BIRTH_DATE] = "birth_date_invalid"
         if (number := user_input.get(CONF_ID_NUMBER)) and not ID_NUMBER_RE.match(number.strip()):
             errors[CONF_ID_NUMBER] = "id_number_invalid"
         for key in (CONF_CONDITIONS, CONF_ALLERGIES, CONF_MEDICATIONS):
