@@ -126,6 +126,7 @@ def test_entity_translation_keys_defined() -> None:
         {key for platform in STRINGS["entity"].values() for key in platform}
         | set(STRINGS["exceptions"])
         | set(STRINGS["selector"])
+        | set(STRINGS["issues"])
     )
     assert keys
     assert keys <= defined, keys - defined

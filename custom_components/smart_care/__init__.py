@@ -6,7 +6,7 @@ import logging
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
@@ -16,6 +16,8 @@ from .record_store import RecordStore
 from .services import async_setup_services
 
 _LOGGER = logging.getLogger(__name__)
+
+EVENT_TAG_SCANNED = "tag_scanned"
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
 
@@ -40,7 +42,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
         await household.async_close()
         raise
     entry.runtime_data = household
+    await household.async_restore_pending_issues()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+
+    @callback
+    def _tag_scanned(event: Event) -> None:
+        # A person's medical card claims the next reading from a shared device.
+        tag_id = event.data.get("tag_id")
+        for person in household.people.values():
+            if tag_id and person.medical_card == tag_id:
+                household.claim_next_reading(person)
+
+    entry.async_on_unload(hass.bus.async_listen(EVENT_TAG_SCANNED, _tag_scanned))
     # People are subentries: adding, editing or removing one rebuilds the entities.
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     return True

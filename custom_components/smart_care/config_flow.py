@@ -30,6 +30,7 @@ from .const import (
     CONF_ENTRY_TYPE,
     CONF_GLUCOSE_UNIT,
     CONF_ID_NUMBER,
+    CONF_MEDICAL_CARD,
     CONF_MEDICATIONS,
     CONF_PERSON_ENTITY,
     CONF_PERSON_ID,
@@ -187,6 +188,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
                 vol.Optional(CONF_CONDITIONS): _text(multiline=True),
                 vol.Optional(CONF_ALLERGIES): _text(multiline=True),
                 vol.Optional(CONF_MEDICATIONS): _text(multiline=True),
+                vol.Optional(CONF_MEDICAL_CARD): _text(),
                 vol.Optional(CONF_EMERGENCY_CONTACTS): selector.SelectSelector(
                     selector.SelectSelectorConfig(
                         options=[f"notify.{name}" for name in notify],
@@ -240,6 +242,8 @@ class PersonSubentryFlow(ConfigSubentryFlow):
         }
         if user_input.get(CONF_PERSON_ENTITY):
             data[CONF_PERSON_ENTITY] = user_input[CONF_PERSON_ENTITY]
+        if card := user_input.get(CONF_MEDICAL_CARD, "").strip():
+            data[CONF_MEDICAL_CARD] = card
         profile = {
             key: value.strip() if isinstance(value, str) else value
             for key in IDENTITY_FIELDS

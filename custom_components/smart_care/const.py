@@ -18,6 +18,7 @@ CONF_PERSON_ID: Final = "person_id"
 CONF_ALIAS: Final = "alias"
 CONF_PERSON_ENTITY: Final = "person_entity"
 CONF_EMERGENCY_CONTACTS: Final = "emergency_contacts"
+CONF_MEDICAL_CARD: Final = "medical_card"  # NFC tag id whose scan claims the next reading
 
 # Identity fields: collected by the person flow, stored only in the record store.
 CONF_BIRTH_DATE: Final = "birth_date"

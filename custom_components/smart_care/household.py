@@ -1,41 +1,70 @@
-"""Runtime state of a household: its record store and its people (HA glue)."""
+"""Runtime state of a household: its record store, its people, and attribution (HA glue)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 import logging
 from pathlib import Path
 from typing import Any
+import uuid
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_ALIAS,
     CONF_EMERGENCY_CONTACTS,
+    CONF_ENTRY_TYPE,
+    CONF_MEDICAL_CARD,
     CONF_PERSON_ENTITY,
     CONF_PERSON_ID,
     DOMAIN,
+    ENTRY_TYPE_HOUSEHOLD,
     EVENT_MEASUREMENT,
     RECORD_DB_NAME,
     SUBENTRY_PERSON,
 )
-from .medical.plausibility import check_set
-from .medical.vitals import VitalSample
+from .medical.gatt import Reading
+from .medical.plausibility import ImplausibleValueError, check_set
+from .medical.vitals import Vital, VitalSample
 from .record_store import RecordStore, StoredMeasurement
 
 _LOGGER = logging.getLogger(__name__)
 
 SIGNAL_PERSON_UPDATED = f"{DOMAIN}_person_updated_{{}}"
 
+# A medical-card scan claims the next reading within this window.
+CLAIM_WINDOW = timedelta(minutes=5)
+# A shared scale's reading is attributed by weight only when exactly one person's last
+# weight is this close and nobody else is within twice the distance.
+WEIGHT_MATCH_KG = 2.0
+WEIGHT_MATCH_RELATIVE = 0.03
+# A device clock more than this far ahead is not trusted; the receipt time is used.
+CLOCK_AHEAD_LIMIT = timedelta(minutes=10)
+
+ISSUE_PENDING = "reading_needs_person_{}"
+
 
 def record_path(hass: HomeAssistant, entry_id: str) -> Path:
     """Where a household's record database lives (inside HA's private .storage)."""
     return Path(hass.config.path(".storage", DOMAIN, RECORD_DB_NAME.format(entry_id=entry_id)))
+
+
+def get_household(hass: HomeAssistant) -> Household | None:
+    """The loaded household, if any."""
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if (
+            entry.data.get(CONF_ENTRY_TYPE, ENTRY_TYPE_HOUSEHOLD) == ENTRY_TYPE_HOUSEHOLD
+            and entry.state is ConfigEntryState.LOADED
+        ):
+            household: Household = entry.runtime_data
+            return household
+    return None
 
 
 @dataclass(slots=True)
@@ -46,6 +75,7 @@ class Person:
     subentry_id: str
     alias: str
     person_entity: str | None = None
+    medical_card: str | None = None
     emergency_contacts: list[str] = field(default_factory=list)
     latest: dict[str, StoredMeasurement] = field(default_factory=dict)
 
@@ -53,6 +83,28 @@ class Person:
     def last_measurement(self) -> datetime | None:
         """Time of the newest measurement of any vital."""
         return max((m.time for m in self.latest.values()), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSource:
+    """A measuring device as attribution needs it."""
+
+    entry_id: str
+    key: str  # stable device key (the Bluetooth address)
+    name: str
+    owner: str | None = None  # person_id
+    user_map: Mapping[int, str] = field(default_factory=dict)  # user index -> person_id
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What became of a device reading."""
+
+    status: str  # stored | duplicate | pending | no_values | rejected
+    person_id: str | None = None
+    reading_id: str | None = None
+    attribution: str | None = None
+    stored: tuple[StoredMeasurement, ...] = ()
 
 
 class Household:
@@ -64,6 +116,8 @@ class Household:
         self.entry = entry
         self.store = store
         self.people: dict[str, Person] = {}
+        # Medical-card claims: person_id and when the card was scanned.
+        self._claim: tuple[str, datetime] | None = None
 
     async def async_load(self) -> None:
         """Build people from the subentries and their latest values from the log."""
@@ -76,6 +130,7 @@ class Household:
                 subentry_id=subentry.subentry_id,
                 alias=data[CONF_ALIAS],
                 person_entity=data.get(CONF_PERSON_ENTITY),
+                medical_card=data.get(CONF_MEDICAL_CARD),
                 emergency_contacts=list(data.get(CONF_EMERGENCY_CONTACTS, [])),
             )
             person.latest = await self.hass.async_add_executor_job(
@@ -97,12 +152,7 @@ class Household:
                 return person
         return None
 
-    def person_by_subentry(self, subentry_id: str) -> Person | None:
-        """Find a person by config subentry id."""
-        for person in self.people.values():
-            if person.subentry_id == subentry_id:
-                return person
-        return None
+    # Manual and sensor input ------------------------------------------------------
 
     async def async_record(
         self,
@@ -111,6 +161,7 @@ class Household:
         source: str,
         details: Mapping[str, Any] | None = None,
         dedupe_prefix: str | None = None,
+        reading_id: str | None = None,
     ) -> list[StoredMeasurement]:
         """Check, store and publish a person's samples; return the ones newly stored.
 
@@ -120,39 +171,212 @@ class Household:
         now = dt_util.utcnow()
         batch = [s if s.time is not None else VitalSample(s.vital, s.value, now) for s in samples]
         check_set({s.vital: s.value for s in batch})
+        values: list[tuple[str, float, str, datetime, str | None]] = []
+        for sample in batch:
+            assert sample.time is not None
+            key = None if dedupe_prefix is None else f"{dedupe_prefix}|{sample.vital.value}"
+            values.append((sample.vital.value, sample.value, sample.unit, sample.time, key))
         stored: list[StoredMeasurement] = await self.hass.async_add_executor_job(
-            self._append_all, person.person_id, batch, source, dict(details or {}), dedupe_prefix
+            self.store.append_many,
+            person.person_id,
+            values,
+            source,
+            dict(details or {}),
+            reading_id,
         )
         self._publish(person, stored)
         return stored
 
-    def _append_all(
-        self,
-        person_id: str,
-        batch: list[VitalSample],
-        source: str,
-        details: dict[str, Any],
-        dedupe_prefix: str | None,
-    ) -> list[StoredMeasurement]:
-        result = []
-        for sample in batch:
-            assert sample.time is not None
-            key = None
-            if dedupe_prefix is not None:
-                key = f"{dedupe_prefix}|{sample.vital.value}"
-            row = self.store.append(
-                person_id,
-                sample.vital.value,
-                sample.value,
-                sample.unit,
-                sample.time,
-                source,
-                details,
-                dedupe_key=key,
+    # Device readings and attribution ------------------------------------------------
+
+    @callback
+    def claim_next_reading(self, person: Person) -> None:
+        """A medical card was scanned: the next device reading belongs to this person."""
+        self._claim = (person.person_id, dt_util.utcnow())
+
+    def _take_claim(self, now: datetime) -> str | None:
+        if self._claim is None:
+            return None
+        person_id, when = self._claim
+        self._claim = None
+        if now - when > CLAIM_WINDOW or person_id not in self.people:
+            return None
+        return person_id
+
+    def _weight_guess(self, weight: float) -> tuple[str | None, str | None]:
+        """(confident person, best guess) from the people's last known weights."""
+        distances = sorted(
+            (abs(p.latest["weight"].value - weight), p.person_id)
+            for p in self.people.values()
+            if "weight" in p.latest
+        )
+        if not distances:
+            return None, None
+        best_distance, best = distances[0]
+        tolerance = max(WEIGHT_MATCH_KG, weight * WEIGHT_MATCH_RELATIVE)
+        if best_distance > tolerance:
+            return None, None
+        if len(distances) > 1 and distances[1][0] <= 2 * tolerance:
+            return None, best
+        return best, best
+
+    def _attribute(
+        self, source: DeviceSource, reading: Reading, samples: list[VitalSample], now: datetime
+    ) -> tuple[str | None, str, str | None]:
+        """(person_id or None, how, best guess)."""
+        if reading.user_id is not None and reading.user_id in source.user_map:
+            person_id = source.user_map[reading.user_id]
+            if person_id in self.people:
+                return person_id, "user_index", None
+        if (claimed := self._take_claim(now)) is not None:
+            return claimed, "medical_card", None
+        if source.owner is not None and source.owner in self.people:
+            return source.owner, "device_owner", None
+        if len(self.people) == 1:
+            return next(iter(self.people)), "only_person", None
+        weight = next((s.value for s in samples if s.vital is Vital.WEIGHT), None)
+        if weight is not None:
+            confident, guess = self._weight_guess(weight)
+            if confident is not None:
+                return confident, "weight_match", None
+            return None, "pending", guess
+        return None, "pending", None
+
+    async def async_ingest_reading(
+        self, source: DeviceSource, reading: Reading, received: datetime | None = None
+    ) -> IngestResult:
+        """Attribute, store and publish one decoded device reading.
+
+        Readings with no clinical values (intermediate cuff pressure, battery, RACP) are
+        ignored here. A reading that cannot be attributed is held durably for the user.
+        """
+        now = received or dt_util.utcnow()
+        samples = reading.vitals()
+        if not samples:
+            return IngestResult("no_values")
+        details: dict[str, Any] = {
+            "device": source.key,
+            "kind": reading.kind,
+            "status_flags": reading.status_flags(),
+        }
+        when = now
+        if reading.timestamp is not None:
+            # BLE Date Time has no zone: it is the device's local time.
+            stamped = dt_util.as_utc(
+                reading.timestamp.replace(tzinfo=dt_util.get_default_time_zone())
             )
-            if row is not None:
-                result.append(row)
-        return result
+            if stamped > now + CLOCK_AHEAD_LIMIT:
+                details["device_clock_ahead"] = True
+            else:
+                when = stamped
+        timed = [VitalSample(s.vital, s.value, when) for s in samples]
+        try:
+            check_set({s.vital: s.value for s in timed})
+        except ImplausibleValueError as err:
+            _LOGGER.warning("Rejected a reading from a %s device: %s", reading.kind, err)
+            return IngestResult("rejected")
+        if reading.sequence_number is not None:
+            prefix = f"{source.key}|{reading.kind}|seq{reading.sequence_number}"
+        elif reading.timestamp is not None:
+            prefix = f"{source.key}|{reading.kind}|{reading.timestamp.isoformat()}"
+        else:
+            prefix = None
+        reading_id = uuid.uuid5(uuid.NAMESPACE_URL, prefix).hex if prefix else uuid.uuid4().hex
+        person_id, how, guess = self._attribute(source, reading, timed, now)
+        details["attribution"] = how
+        if person_id is None:
+            await self._async_hold(reading_id, source, timed, details, prefix, guess)
+            return IngestResult("pending", reading_id=reading_id, attribution=how)
+        stored = await self.async_record(
+            self.people[person_id], timed, f"device:{source.key}", details, prefix, reading_id
+        )
+        status = "stored" if stored else "duplicate"
+        return IngestResult(status, person_id, reading_id, how, tuple(stored))
+
+    async def _async_hold(
+        self,
+        reading_id: str,
+        source: DeviceSource,
+        samples: list[VitalSample],
+        details: dict[str, Any],
+        prefix: str | None,
+        guess: str | None,
+    ) -> None:
+        payload = {
+            "source": f"device:{source.key}",
+            "device_name": source.name,
+            "samples": [
+                {"vital": s.vital.value, "value": s.value, "time": s.time.isoformat()}
+                for s in samples
+                if s.time is not None
+            ],
+            "details": details,
+            "dedupe_prefix": prefix,
+            "guess": guess,
+        }
+        await self.hass.async_add_executor_job(self.store.put_pending, reading_id, payload)
+        self._async_pending_issue(reading_id, payload)
+
+    @callback
+    def _async_pending_issue(self, reading_id: str, payload: Mapping[str, Any]) -> None:
+        guess = payload.get("guess")
+        first = payload["samples"][0]
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            ISSUE_PENDING.format(reading_id),
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="reading_needs_person",
+            translation_placeholders={
+                "device": str(payload["device_name"]),
+                "time": dt_util.as_local(datetime.fromisoformat(first["time"])).strftime(
+                    "%Y-%m-%d %H:%M"
+                ),
+                "values": ", ".join(f"{s['vital']} {s['value']:g}" for s in payload["samples"]),
+                "guess": self.people[guess].alias if guess in self.people else "—",
+                "reading_id": reading_id,
+            },
+            data={"reading_id": reading_id},
+        )
+
+    async def async_restore_pending_issues(self) -> None:
+        """Repairs are not persistent: raise them again for readings still held."""
+        pending = await self.hass.async_add_executor_job(self.store.list_pending)
+        for reading_id, payload in pending.items():
+            self._async_pending_issue(reading_id, payload)
+
+    async def async_assign(self, reading_id: str, person: Person) -> list[StoredMeasurement]:
+        """Give a held or stored reading to a person, keeping its original time."""
+        pending = await self.hass.async_add_executor_job(self.store.list_pending)
+        if reading_id in pending:
+            payload = pending[reading_id]
+            samples = [
+                VitalSample(Vital(s["vital"]), s["value"], datetime.fromisoformat(s["time"]))
+                for s in payload["samples"]
+            ]
+            details = dict(payload["details"]) | {"attribution": "assigned"}
+            stored = await self.async_record(
+                person, samples, payload["source"], details, payload["dedupe_prefix"], reading_id
+            )
+            await self.hass.async_add_executor_job(self.store.delete_pending, reading_id)
+            ir.async_delete_issue(self.hass, DOMAIN, ISSUE_PENDING.format(reading_id))
+            return stored
+        moved: list[StoredMeasurement] = await self.hass.async_add_executor_job(
+            self.store.reassign, reading_id, person.person_id
+        )
+        if not moved:
+            raise KeyError(reading_id)
+        for other in self.people.values():
+            if other is not person:
+                await self._async_refresh_latest(other)
+        await self._async_refresh_latest(person)
+        return moved
+
+    async def _async_refresh_latest(self, person: Person) -> None:
+        person.latest = await self.hass.async_add_executor_job(self.store.latest, person.person_id)
+        async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
 
     @callback
     def _publish(self, person: Person, stored: list[StoredMeasurement]) -> None:
@@ -168,6 +392,7 @@ class Household:
                 EVENT_MEASUREMENT,
                 {
                     "person_id": person.person_id,
+                    "reading_id": row.reading_id,
                     "vital": row.vital,
                     "value": row.value,
                     "unit": row.unit,

@@ -21,6 +21,7 @@ from pathlib import Path
 import sqlite3
 import threading
 from typing import Any, Protocol
+import uuid
 
 SCHEMA_VERSION = 1
 
@@ -40,11 +41,18 @@ CREATE TABLE IF NOT EXISTS measurements (
     time TEXT NOT NULL,
     source TEXT NOT NULL,
     dedupe_key TEXT NOT NULL UNIQUE,
+    reading_id TEXT NOT NULL,
     payload BLOB NOT NULL,
     recorded TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS measurements_person_vital_time
     ON measurements (person_id, vital, time);
+CREATE INDEX IF NOT EXISTS measurements_reading ON measurements (reading_id);
+CREATE TABLE IF NOT EXISTS pending (
+    pending_id TEXT PRIMARY KEY,
+    payload BLOB NOT NULL,
+    created TEXT NOT NULL
+);
 """
 
 
@@ -75,6 +83,7 @@ class StoredMeasurement:
     """One row of a person's measurement log."""
 
     row_id: int
+    reading_id: str
     person_id: str
     vital: str
     value: float
@@ -195,44 +204,122 @@ class RecordStore:
         source: str,
         details: Mapping[str, Any] | None = None,
         dedupe_key: str | None = None,
+        reading_id: str | None = None,
     ) -> StoredMeasurement | None:
         """Append one measurement; return it, or None if it was already logged.
 
         ``dedupe_key`` identifies the same reading received twice (e.g. re-sent from a
         device's memory); it defaults to person + vital + time + value + source.
+        ``reading_id`` groups the values of one reading (a blood pressure reading gives
+        three) so they can be re-assigned together.
         """
-        when = _iso(time)
-        key = dedupe_key or f"{person_id}|{vital}|{when}|{value!r}|{source}"
+        rows = self.append_many(
+            person_id,
+            [(vital, value, unit, time, dedupe_key)],
+            source,
+            details,
+            reading_id,
+        )
+        return rows[0] if rows else None
+
+    def append_many(
+        self,
+        person_id: str,
+        values: list[tuple[str, float, str, datetime, str | None]],
+        source: str,
+        details: Mapping[str, Any] | None = None,
+        reading_id: str | None = None,
+    ) -> list[StoredMeasurement]:
+        """Append the values of one reading in one transaction; return those newly logged.
+
+        Each value is (vital, value, unit, time, dedupe_key or None).
+        """
         payload = dict(details or {})
         blob = self._codec.encode(json.dumps(payload, sort_keys=True))
+        group = reading_id or uuid.uuid4().hex
+        recorded = _iso(datetime.now(UTC))
+        stored: list[StoredMeasurement] = []
+        with self._transaction() as cur:
+            for vital, value, unit, time, dedupe_key in values:
+                when = _iso(time)
+                key = dedupe_key or f"{person_id}|{vital}|{when}|{value!r}|{source}"
+                cur.execute(
+                    "INSERT OR IGNORE INTO measurements (person_id, vital, value, unit, time, "
+                    "source, dedupe_key, reading_id, payload, recorded) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (person_id, vital, value, unit, when, source, key, group, blob, recorded),
+                )
+                if cur.rowcount == 0:
+                    continue
+                assert cur.lastrowid is not None
+                stored.append(
+                    StoredMeasurement(
+                        cur.lastrowid,
+                        group,
+                        person_id,
+                        vital,
+                        value,
+                        unit,
+                        time.astimezone(UTC),
+                        source,
+                        payload,
+                    )
+                )
+        return stored
+
+    def reassign(self, reading_id: str, person_id: str) -> list[StoredMeasurement]:
+        """Move every value of one reading to another person, keeping its time."""
         with self._transaction() as cur:
             cur.execute(
-                "INSERT OR IGNORE INTO measurements "
-                "(person_id, vital, value, unit, time, source, dedupe_key, payload, recorded) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (person_id, vital, value, unit, when, source, key, blob, _iso(datetime.now(UTC))),
+                "UPDATE measurements SET person_id = ? WHERE reading_id = ?",
+                (person_id, reading_id),
             )
-            if cur.rowcount == 0:
-                return None
-            row_id = cur.lastrowid
-        assert row_id is not None
-        return StoredMeasurement(
-            row_id, person_id, vital, value, unit, time.astimezone(UTC), source, payload
-        )
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._COLUMNS} FROM measurements WHERE reading_id = ? ORDER BY id",
+                (reading_id,),
+            ).fetchall()
+        return [self._row(row) for row in rows]
+
+    # Readings waiting for a person ---------------------------------------------
+
+    def put_pending(self, pending_id: str, payload: Mapping[str, Any]) -> None:
+        """Hold a reading that could not be attributed."""
+        blob = self._codec.encode(json.dumps(dict(payload), sort_keys=True))
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO pending (pending_id, payload, created) VALUES (?, ?, ?)",
+                (pending_id, blob, _iso(datetime.now(UTC))),
+            )
+
+    def list_pending(self) -> dict[str, dict[str, Any]]:
+        """Every held reading by id."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT pending_id, payload FROM pending ORDER BY created"
+            ).fetchall()
+        return {row[0]: json.loads(self._codec.decode(row[1])) for row in rows}
+
+    def delete_pending(self, pending_id: str) -> bool:
+        """Drop a held reading; True if it existed."""
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM pending WHERE pending_id = ?", (pending_id,))
+            return cur.rowcount > 0
 
     def _row(self, row: tuple[Any, ...]) -> StoredMeasurement:
         return StoredMeasurement(
             row_id=row[0],
-            person_id=row[1],
-            vital=row[2],
-            value=row[3],
-            unit=row[4],
-            time=datetime.fromisoformat(row[5]),
-            source=row[6],
-            details=json.loads(self._codec.decode(row[7])),
+            reading_id=row[1],
+            person_id=row[2],
+            vital=row[3],
+            value=row[4],
+            unit=row[5],
+            time=datetime.fromisoformat(row[6]),
+            source=row[7],
+            details=json.loads(self._codec.decode(row[8])),
         )
 
-    _COLUMNS = "id, person_id, vital, value, unit, time, source, payload"
+    _COLUMNS = "id, reading_id, person_id, vital, value, unit, time, source, payload"
 
     def latest(self, person_id: str) -> dict[str, StoredMeasurement]:
         """The most recent measurement of each vital for a person."""
@@ -243,7 +330,7 @@ class RecordStore:
                 "AND vital = m.vital ORDER BY time DESC, id DESC LIMIT 1)",
                 (person_id,),
             ).fetchall()
-        return {row[2]: self._row(row) for row in rows}
+        return {row[3]: self._row(row) for row in rows}
 
     def history(
         self,

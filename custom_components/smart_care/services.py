@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -18,7 +17,8 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from .const import CONF_ENTRY_TYPE, DOMAIN, ENTRY_TYPE_HOUSEHOLD, GLUCOSE_MGDL, GLUCOSE_MMOL
+from .const import DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
+from .household import get_household
 from .medical.plausibility import ImplausibleValueError
 from .medical.vitals import (
     GLUCOSE_MGDL_PER_MMOLL,
@@ -32,10 +32,12 @@ if TYPE_CHECKING:
     from .household import Household, Person
 
 SERVICE_RECORD_MEASUREMENT = "record_measurement"
+SERVICE_ASSIGN_READING = "assign_reading"
 
 ATTR_PERSON = "person"
 ATTR_DEVICE_ID = "device_id"
 ATTR_TIME = "time"
+ATTR_READING_ID = "reading_id"
 ATTR_TEMPERATURE_UNIT = "temperature_unit"
 ATTR_WEIGHT_UNIT = "weight_unit"
 ATTR_GLUCOSE_UNIT = "glucose_unit"
@@ -71,15 +73,19 @@ RECORD_SCHEMA = vol.Schema(
 )
 
 
+ASSIGN_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_READING_ID): cv.string,
+        vol.Exclusive(ATTR_PERSON, "who"): cv.string,
+        vol.Exclusive(ATTR_DEVICE_ID, "who"): cv.string,
+    }
+)
+
+
 def _household(hass: HomeAssistant) -> Household:
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        if (
-            entry.data.get(CONF_ENTRY_TYPE, ENTRY_TYPE_HOUSEHOLD) == ENTRY_TYPE_HOUSEHOLD
-            and entry.state is ConfigEntryState.LOADED
-        ):
-            household: Household = entry.runtime_data
-            return household
-    raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_household")
+    if (household := get_household(hass)) is None:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_household")
+    return household
 
 
 def _person(hass: HomeAssistant, household: Household, data: dict[str, Any]) -> Person:
@@ -146,6 +152,18 @@ async def _async_record_measurement(call: ServiceCall) -> ServiceResponse:
     }
 
 
+async def _async_assign_reading(call: ServiceCall) -> ServiceResponse:
+    household = _household(call.hass)
+    person = _person(call.hass, household, dict(call.data))
+    try:
+        stored = await household.async_assign(call.data[ATTR_READING_ID], person)
+    except KeyError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="unknown_reading"
+        ) from err
+    return {"assigned": len(stored)}
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the services (once, at integration setup)."""
@@ -154,5 +172,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_RECORD_MEASUREMENT,
         _async_record_measurement,
         schema=RECORD_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_ASSIGN_READING,
+        _async_assign_reading,
+        schema=ASSIGN_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )

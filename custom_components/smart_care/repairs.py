@@ -1,0 +1,59 @@
+"""Repairs: give a reading that could not be attributed to the right person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant import data_entry_flow
+from homeassistant.components.repairs import RepairsFlow
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import selector
+import voluptuous as vol
+
+from .household import get_household
+
+CONF_PERSON = "person"
+
+
+class AssignReadingFlow(RepairsFlow):
+    """Ask which person a held reading belongs to."""
+
+    def __init__(self, reading_id: str) -> None:
+        """Remember the reading."""
+        self.reading_id = reading_id
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Pick the person; the reading keeps its original time."""
+        household = get_household(self.hass)
+        if household is None or not household.people:
+            return self.async_abort(reason="household_not_loaded")
+        if user_input is not None:
+            person = household.people.get(user_input[CONF_PERSON])
+            if person is not None:
+                try:
+                    await household.async_assign(self.reading_id, person)
+                except KeyError:
+                    return self.async_abort(reason="reading_gone")
+                return self.async_create_entry(data={})
+        options = [
+            selector.SelectOptionDict(value=p.person_id, label=p.alias)
+            for p in household.people.values()
+        ]
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_PERSON): selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=options)
+                )
+            }
+        )
+        return self.async_show_form(step_id="init", data_schema=schema)
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
+) -> RepairsFlow:
+    """Create the flow for a held reading."""
+    assert data is not None
+    return AssignReadingFlow(str(data["reading_id"]))
