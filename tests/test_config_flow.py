@@ -70,7 +70,13 @@ async def test_add_person_keeps_identity_out_of_subentry(
 ) -> None:
     subentry = loaded_household.subentries[grandma]
     assert subentry.title == "Grandma"
-    assert set(subentry.data) == {"person_id", "alias", "emergency_contacts"}
+    assert set(subentry.data) == {
+        "person_id",
+        "alias",
+        "emergency_contacts",
+        "expected_measurements",
+        "overdue_hours",
+    }
     assert subentry.unique_id == subentry.data["person_id"]
     profile = await hass.async_add_executor_job(
         loaded_household.runtime_data.store.get_profile, subentry.data["person_id"]

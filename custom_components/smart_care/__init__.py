@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 import logging
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
@@ -18,8 +20,13 @@ from .services import async_setup_services
 _LOGGER = logging.getLogger(__name__)
 
 EVENT_TAG_SCANNED = "tag_scanned"
+EVENT_NOTIFICATION_ACTION = "mobile_app_notification_action"
+ACTION_ACK = "SMART_CARE_ACK_"
+ACTION_SNOOZE = "SMART_CARE_SNOOZE_"
+SNOOZE_FROM_PHONE = 30  # minutes
+STALE_CHECK_INTERVAL = timedelta(minutes=10)
 
-PLATFORMS: list[Platform] = [Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -54,6 +61,34 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
                 household.claim_next_reading(person)
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_TAG_SCANNED, _tag_scanned))
+
+    async def _notification_action(event: Event) -> None:
+        # Buttons of the family notification: SMART_CARE_ACK_<id> / SMART_CARE_SNOOZE_<id>.
+        action = str(event.data.get("action", ""))
+        for prefix, minutes in ((ACTION_ACK, None), (ACTION_SNOOZE, SNOOZE_FROM_PHONE)):
+            if not action.startswith(prefix):
+                continue
+            alert_id = action.removeprefix(prefix)
+            if alert_id not in household.alerts.alerts:
+                return
+            by = f"mobile_app:{event.context.user_id or 'unknown'}"
+            if minutes is None:
+                await household.alerts.async_acknowledge(alert_id, by)
+            else:
+                await household.alerts.async_snooze(alert_id, minutes, by)
+            return
+
+    entry.async_on_unload(hass.bus.async_listen(EVENT_NOTIFICATION_ACTION, _notification_action))
+
+    async def _check_stale(_now: datetime) -> None:
+        await household.alerts.async_check_stale()
+
+    entry.async_on_unload(
+        async_track_time_interval(
+            hass, _check_stale, STALE_CHECK_INTERVAL, cancel_on_shutdown=True
+        )
+    )
+    await household.alerts.async_check_stale()
     # People are subentries: adding, editing or removing one rebuilds the entities.
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     return True

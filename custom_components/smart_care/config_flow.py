@@ -28,19 +28,23 @@ from .const import (
     CONF_CONDITIONS,
     CONF_EMERGENCY_CONTACTS,
     CONF_ENTRY_TYPE,
+    CONF_EXPECTED,
     CONF_GLUCOSE_UNIT,
     CONF_ID_NUMBER,
     CONF_MEDICAL_CARD,
     CONF_MEDICATIONS,
+    CONF_OVERDUE_HOURS,
     CONF_PERSON_ENTITY,
     CONF_PERSON_ID,
     CONF_SEX,
     CONF_SHARE_LOCATION,
+    DEFAULT_OVERDUE_HOURS,
     DOMAIN,
     ENTRY_TYPE_HOUSEHOLD,
     GLUCOSE_MGDL,
     GLUCOSE_MMOL,
     IDENTITY_FIELDS,
+    MEASUREMENT_GROUP_OPTIONS,
     MGDL_COUNTRIES,
     SEX_OPTIONS,
     SUBENTRY_PERSON,
@@ -188,6 +192,25 @@ class PersonSubentryFlow(ConfigSubentryFlow):
                 vol.Optional(CONF_CONDITIONS): _text(multiline=True),
                 vol.Optional(CONF_ALLERGIES): _text(multiline=True),
                 vol.Optional(CONF_MEDICATIONS): _text(multiline=True),
+                vol.Optional(CONF_EXPECTED): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=MEASUREMENT_GROUP_OPTIONS,
+                        multiple=True,
+                        translation_key=CONF_EXPECTED,
+                    )
+                ),
+                vol.Optional(CONF_OVERDUE_HOURS, default=DEFAULT_OVERDUE_HOURS): vol.All(
+                    selector.NumberSelector(
+                        selector.NumberSelectorConfig(
+                            min=2,
+                            max=24 * 14,
+                            step=1,
+                            unit_of_measurement="h",
+                            mode=selector.NumberSelectorMode.BOX,
+                        )
+                    ),
+                    vol.Coerce(int),
+                ),
                 vol.Optional(CONF_MEDICAL_CARD): _text(),
                 vol.Optional(CONF_EMERGENCY_CONTACTS): selector.SelectSelector(
                     selector.SelectSelectorConfig(
@@ -239,6 +262,8 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             CONF_PERSON_ID: person_id,
             CONF_ALIAS: user_input[CONF_ALIAS].strip(),
             CONF_EMERGENCY_CONTACTS: list(user_input.get(CONF_EMERGENCY_CONTACTS, [])),
+            CONF_EXPECTED: list(user_input.get(CONF_EXPECTED, [])),
+            CONF_OVERDUE_HOURS: int(user_input.get(CONF_OVERDUE_HOURS, DEFAULT_OVERDUE_HOURS)),
         }
         if user_input.get(CONF_PERSON_ENTITY):
             data[CONF_PERSON_ENTITY] = user_input[CONF_PERSON_ENTITY]

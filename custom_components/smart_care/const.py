@@ -19,6 +19,17 @@ CONF_ALIAS: Final = "alias"
 CONF_PERSON_ENTITY: Final = "person_entity"
 CONF_EMERGENCY_CONTACTS: Final = "emergency_contacts"
 CONF_MEDICAL_CARD: Final = "medical_card"  # NFC tag id whose scan claims the next reading
+CONF_EXPECTED: Final = "expected_measurements"  # groups measured on a schedule
+CONF_OVERDUE_HOURS: Final = "overdue_hours"
+DEFAULT_OVERDUE_HOURS: Final = 26  # a daily measurement plus two hours of grace
+MEASUREMENT_GROUP_OPTIONS: Final = [
+    "blood_pressure",
+    "weight",
+    "glucose",
+    "spo2",
+    "temperature",
+    "heart_rate",
+]
 
 # Identity fields: collected by the person flow, stored only in the record store.
 CONF_BIRTH_DATE: Final = "birth_date"
@@ -51,3 +62,25 @@ CONF_SHARE_LOCATION: Final = "share_location_in_emergency"
 RECORD_DB_NAME: Final = "smart_care_{entry_id}.db"
 
 EVENT_MEASUREMENT: Final = "smart_care_measurement"
+EVENT_ALERT: Final = "smart_care_alert"
+
+# Bluetooth health device entries (one per device; unique_id = address).
+CONF_ADDRESS: Final = "address"
+CONF_DEVICE_NAME: Final = "name"
+CONF_SERVICES: Final = "services"  # short UUIDs of the health services it advertises
+# Device options: who uses it.
+CONF_OWNER: Final = "owner"  # person_id
+CONF_USER_MAP: Final = "user_map"  # {"1": person_id, ...}: the device's user index -> person
+USER_SLOTS: Final = 4
+# Health services Smart Care reads (manifest matchers), short UUID -> profile.
+HEALTH_SERVICES: Final = {
+    "1809": "thermometer",
+    "1810": "blood_pressure",
+    "180d": "heart_rate",
+    "1808": "glucose",
+    "181d": "weight_scale",
+    "181b": "body_composition",
+    "1822": "pulse_oximeter",
+}
+# Services whose measurements carry a user index (shared cuffs and scales).
+MULTI_USER_SERVICES: Final = frozenset({"1810", "181d", "181b"})

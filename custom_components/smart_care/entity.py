@@ -7,6 +7,7 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 
+from .alerts import SIGNAL_ALERTS_UPDATED
 from .const import DOMAIN
 from .household import SIGNAL_PERSON_UPDATED, Household, Person
 
@@ -34,14 +35,13 @@ class SmartCarePersonEntity(Entity):
         )
 
     async def async_added_to_hass(self) -> None:
-        """Follow the person's record."""
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass,
-                SIGNAL_PERSON_UPDATED.format(self.person.person_id),
-                self._handle_person_update,
+        """Follow the person's record and alerts."""
+        for signal in (SIGNAL_PERSON_UPDATED, SIGNAL_ALERTS_UPDATED):
+            self.async_on_remove(
+                async_dispatcher_connect(
+                    self.hass, signal.format(self.person.person_id), self._handle_person_update
+                )
             )
-        )
 
     @callback
     def _handle_person_update(self) -> None:

@@ -16,13 +16,17 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
+from .alerts import AlertManager
 from .const import (
     CONF_ALIAS,
     CONF_EMERGENCY_CONTACTS,
     CONF_ENTRY_TYPE,
+    CONF_EXPECTED,
     CONF_MEDICAL_CARD,
+    CONF_OVERDUE_HOURS,
     CONF_PERSON_ENTITY,
     CONF_PERSON_ID,
+    DEFAULT_OVERDUE_HOURS,
     DOMAIN,
     ENTRY_TYPE_HOUSEHOLD,
     EVENT_MEASUREMENT,
@@ -77,6 +81,8 @@ class Person:
     person_entity: str | None = None
     medical_card: str | None = None
     emergency_contacts: list[str] = field(default_factory=list)
+    # Longest acceptable gap per measurement group ("no reading received" alarms).
+    schedule: dict[str, timedelta] = field(default_factory=dict)
     latest: dict[str, StoredMeasurement] = field(default_factory=dict)
 
     @property
@@ -116,6 +122,7 @@ class Household:
         self.entry = entry
         self.store = store
         self.people: dict[str, Person] = {}
+        self.alerts = AlertManager(hass, self)
         # Medical-card claims: person_id and when the card was scanned.
         self._claim: tuple[str, datetime] | None = None
 
@@ -132,6 +139,10 @@ class Household:
                 person_entity=data.get(CONF_PERSON_ENTITY),
                 medical_card=data.get(CONF_MEDICAL_CARD),
                 emergency_contacts=list(data.get(CONF_EMERGENCY_CONTACTS, [])),
+                schedule={
+                    group: timedelta(hours=data.get(CONF_OVERDUE_HOURS, DEFAULT_OVERDUE_HOURS))
+                    for group in data.get(CONF_EXPECTED, [])
+                },
             )
             person.latest = await self.hass.async_add_executor_job(
                 self.store.latest, person.person_id
@@ -143,6 +154,7 @@ class Household:
             if person_id not in self.people:
                 await self.hass.async_add_executor_job(self.store.delete_person, person_id)
                 _LOGGER.info("Removed the health record of a person no longer in the household")
+        await self.alerts.async_load()
 
     def person_by_alias(self, alias: str) -> Person | None:
         """Find a person by display alias (case-insensitive)."""
@@ -185,6 +197,8 @@ class Household:
             reading_id,
         )
         self._publish(person, stored)
+        if stored:
+            await self.alerts.async_process(person, stored)
         return stored
 
     # Device readings and attribution ------------------------------------------------
@@ -372,6 +386,7 @@ class Household:
             if other is not person:
                 await self._async_refresh_latest(other)
         await self._async_refresh_latest(person)
+        await self.alerts.async_process(person, moved)
         return moved
 
     async def _async_refresh_latest(self, person: Person) -> None:
@@ -404,5 +419,6 @@ class Household:
             async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
 
     async def async_close(self) -> None:
-        """Close the store."""
+        """Stop timers and close the store."""
+        self.alerts.async_unload()
         await self.hass.async_add_executor_job(self.store.close)

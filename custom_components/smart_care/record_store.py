@@ -48,6 +48,20 @@ CREATE TABLE IF NOT EXISTS measurements (
 CREATE INDEX IF NOT EXISTS measurements_person_vital_time
     ON measurements (person_id, vital, time);
 CREATE INDEX IF NOT EXISTS measurements_reading ON measurements (reading_id);
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status);
+CREATE TABLE IF NOT EXISTS settings (
+    person_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (person_id, key)
+);
 CREATE TABLE IF NOT EXISTS pending (
     pending_id TEXT PRIMARY KEY,
     payload BLOB NOT NULL,
@@ -184,13 +198,62 @@ class RecordStore:
         return sorted(r[0] for r in rows)
 
     def delete_person(self, person_id: str) -> int:
-        """Remove a person's profile and every measurement; return rows removed."""
+        """Remove everything held about a person; return rows removed."""
+        removed = 0
         with self._transaction() as cur:
-            cur.execute("DELETE FROM measurements WHERE person_id = ?", (person_id,))
-            removed = cur.rowcount
-            cur.execute("DELETE FROM profiles WHERE person_id = ?", (person_id,))
-            removed += cur.rowcount
+            for table in ("measurements", "profiles", "alerts", "settings"):
+                cur.execute(f"DELETE FROM {table} WHERE person_id = ?", (person_id,))
+                removed += cur.rowcount
         return removed
+
+    # Per-person settings (thresholds, alert tracker state) ------------------------
+
+    def put_setting(self, person_id: str, key: str, value: Any) -> None:
+        """Store one JSON-able setting of a person."""
+        blob = self._codec.encode(json.dumps(value, sort_keys=True))
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO settings (person_id, key, payload) VALUES (?, ?, ?)",
+                (person_id, key, blob),
+            )
+
+    def get_settings(self, person_id: str) -> dict[str, Any]:
+        """Every setting of a person."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, payload FROM settings WHERE person_id = ?", (person_id,)
+            ).fetchall()
+        return {row[0]: json.loads(self._codec.decode(row[1])) for row in rows}
+
+    # Alerts -------------------------------------------------------------------------
+
+    def put_alert(
+        self, alert_id: str, person_id: str, status: str, payload: Mapping[str, Any]
+    ) -> None:
+        """Create or update an alert."""
+        blob = self._codec.encode(json.dumps(dict(payload), sort_keys=True))
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO alerts (alert_id, person_id, status, payload, updated) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (alert_id, person_id, status, blob, _iso(datetime.now(UTC))),
+            )
+
+    def alerts(
+        self, *, person_id: str | None = None, active_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """Alerts, oldest first; ``active_only`` leaves out resolved ones."""
+        sql = "SELECT payload FROM alerts WHERE 1 = 1"
+        args: list[Any] = []
+        if person_id is not None:
+            sql += " AND person_id = ?"
+            args.append(person_id)
+        if active_only:
+            sql += " AND status != 'resolved'"
+        sql += " ORDER BY rowid"
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return [json.loads(self._codec.decode(row[0])) for row in rows]
 
     # Measurements -------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -22,6 +23,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
 
 from . import SmartCareConfigEntry
 from .const import CONF_GLUCOSE_UNIT, GLUCOSE_MMOL
@@ -150,11 +152,60 @@ VITAL_SENSORS: tuple[VitalSensorDescription, ...] = (
 )
 
 
+HEALTH_STATUS_OPTIONS = ["normal", "info", "warning", "urgent", "critical"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class PersonSensorDescription(SensorEntityDescription):
-    """A sensor computed from the person's record."""
+    """A sensor computed from the person's record and alerts."""
 
-    value_fn: Callable[[Person], datetime | None]
+    value_fn: Callable[[Household, Person], StateType | datetime]
+    attrs_fn: Callable[[Household, Person], dict[str, Any]] | None = None
+
+
+def _news2_attrs(household: Household, person: Person) -> dict[str, Any]:
+    result = household.alerts.news2.get(person.person_id)
+    if result is None:
+        return {}
+    return {
+        "complete": result.complete,
+        "label": result.label,
+        "risk": None if result.risk is None else str(result.risk),
+        "partial_risk": str(result.partial_risk),
+        "max_possible_total": result.max_possible_total,
+        "missing": list(result.missing),
+        "scores": dict(result.scores),
+    }
+
+
+def _news2_value(household: Household, person: Person) -> int | None:
+    result = household.alerts.news2.get(person.person_id)
+    if result is None or not result.scores:
+        return None
+    # Home devices rarely give all seven parameters: the known part is shown, and the
+    # attributes say whether it is complete and what is missing.
+    return result.partial_total
+
+
+def _health_status(household: Household, person: Person) -> str:
+    level = household.alerts.highest_level(person.person_id)
+    return "normal" if level is None else str(level)
+
+
+def _alert_list(household: Household, person: Person) -> dict[str, Any]:
+    return {
+        "alerts": [
+            {
+                "alert_id": a.alert_id,
+                "code": a.code,
+                "severity": a.severity,
+                "status": a.status,
+                "message": a.message,
+                "time": a.time,
+            }
+            for a in household.alerts.active_alerts(person.person_id)
+        ]
+    }
 
 
 PERSON_SENSORS: tuple[PersonSensorDescription, ...] = (
@@ -162,7 +213,22 @@ PERSON_SENSORS: tuple[PersonSensorDescription, ...] = (
         key="last_measurement",
         translation_key="last_measurement",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda person: person.last_measurement,
+        value_fn=lambda household, person: person.last_measurement,
+    ),
+    PersonSensorDescription(
+        key="early_warning_score",
+        translation_key="early_warning_score",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_news2_value,
+        attrs_fn=_news2_attrs,
+    ),
+    PersonSensorDescription(
+        key="health_status",
+        translation_key="health_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=HEALTH_STATUS_OPTIONS,
+        value_fn=_health_status,
+        attrs_fn=_alert_list,
     ),
 )
 
@@ -216,6 +282,13 @@ class PersonSensor(SmartCarePersonEntity, SensorEntity):
     entity_description: PersonSensorDescription
 
     @property
-    def native_value(self) -> datetime | None:
+    def native_value(self) -> StateType | datetime:
         """Computed value."""
-        return self.entity_description.value_fn(self.person)
+        return self.entity_description.value_fn(self.household, self.person)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Details without personal data."""
+        if self.entity_description.attrs_fn is None:
+            return None
+        return self.entity_description.attrs_fn(self.household, self.person)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.core import (
     HomeAssistant,
@@ -14,7 +14,9 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.service import async_register_admin_service
 from homeassistant.util import dt as dt_util
+from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
 from .const import DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
@@ -33,11 +35,20 @@ if TYPE_CHECKING:
 
 SERVICE_RECORD_MEASUREMENT = "record_measurement"
 SERVICE_ASSIGN_READING = "assign_reading"
+SERVICE_ACKNOWLEDGE_ALERT = "acknowledge_alert"
+SERVICE_SNOOZE_ALERT = "snooze_alert"
+SERVICE_RESOLVE_ALERT = "resolve_alert"
+SERVICE_GET_ALERTS = "get_alerts"
+SERVICE_SET_THRESHOLDS = "set_thresholds"
 
 ATTR_PERSON = "person"
 ATTR_DEVICE_ID = "device_id"
 ATTR_TIME = "time"
 ATTR_READING_ID = "reading_id"
+ATTR_ALERT_ID = "alert_id"
+ATTR_MINUTES = "minutes"
+ATTR_THRESHOLDS = "thresholds"
+ATTR_INCLUDE_RESOLVED = "include_resolved"
 ATTR_TEMPERATURE_UNIT = "temperature_unit"
 ATTR_WEIGHT_UNIT = "weight_unit"
 ATTR_GLUCOSE_UNIT = "glucose_unit"
@@ -80,6 +91,36 @@ ASSIGN_SCHEMA = vol.Schema(
         vol.Exclusive(ATTR_DEVICE_ID, "who"): cv.string,
     }
 )
+
+
+ALERT_SCHEMA = vol.Schema({vol.Required(ATTR_ALERT_ID): cv.string})
+SNOOZE_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_ALERT_ID): cv.string,
+        vol.Optional(ATTR_MINUTES, default=30): vol.All(vol.Coerce(int), vol.Range(1, 1440)),
+    }
+)
+GET_ALERTS_SCHEMA = vol.Schema(
+    {
+        vol.Exclusive(ATTR_PERSON, "who"): cv.string,
+        vol.Exclusive(ATTR_DEVICE_ID, "who"): cv.string,
+        vol.Optional(ATTR_INCLUDE_RESOLVED, default=False): cv.boolean,
+    }
+)
+THRESHOLDS_SCHEMA = vol.Schema(
+    {
+        vol.Exclusive(ATTR_PERSON, "who"): cv.string,
+        vol.Exclusive(ATTR_DEVICE_ID, "who"): cv.string,
+        vol.Required(ATTR_THRESHOLDS): {cv.string: {cv.string: vol.Any(None, vol.Coerce(float))}},
+    }
+)
+
+
+async def _actor(call: ServiceCall) -> str:
+    """Who did it, for the alert record: the HA user's name, or the caller kind."""
+    if call.context.user_id and (user := await call.hass.auth.async_get_user(call.context.user_id)):
+        return f"user:{user.name}"
+    return "automation"
 
 
 def _household(hass: HomeAssistant) -> Household:
@@ -164,6 +205,68 @@ async def _async_assign_reading(call: ServiceCall) -> ServiceResponse:
     return {"assigned": len(stored)}
 
 
+def _alert_error(err: KeyError) -> ServiceValidationError:
+    return ServiceValidationError(translation_domain=DOMAIN, translation_key="unknown_alert")
+
+
+async def _async_acknowledge(call: ServiceCall) -> ServiceResponse:
+    household = _household(call.hass)
+    try:
+        alert = await household.alerts.async_acknowledge(
+            call.data[ATTR_ALERT_ID], await _actor(call)
+        )
+    except KeyError as err:
+        raise _alert_error(err) from err
+    return {"status": alert.status}
+
+
+async def _async_snooze(call: ServiceCall) -> ServiceResponse:
+    household = _household(call.hass)
+    try:
+        alert = await household.alerts.async_snooze(
+            call.data[ATTR_ALERT_ID], call.data[ATTR_MINUTES], await _actor(call)
+        )
+    except KeyError as err:
+        raise _alert_error(err) from err
+    return {"status": alert.status, "snoozed_until": alert.snoozed_until}
+
+
+async def _async_resolve(call: ServiceCall) -> ServiceResponse:
+    household = _household(call.hass)
+    try:
+        alert = await household.alerts.async_resolve(call.data[ATTR_ALERT_ID], await _actor(call))
+    except KeyError as err:
+        raise _alert_error(err) from err
+    return {"status": alert.status}
+
+
+async def _async_get_alerts(call: ServiceCall) -> ServiceResponse:
+    household = _household(call.hass)
+    person_id = None
+    if ATTR_PERSON in call.data or ATTR_DEVICE_ID in call.data:
+        person_id = _person(call.hass, household, dict(call.data)).person_id
+    if call.data[ATTR_INCLUDE_RESOLVED]:
+        rows = await call.hass.async_add_executor_job(
+            lambda: household.store.alerts(person_id=person_id)
+        )
+    else:
+        rows = [a.as_record() for a in household.alerts.active_alerts(person_id)]
+    return {"alerts": cast(list[JsonValueType], rows)}
+
+
+async def _async_set_thresholds(call: ServiceCall) -> None:
+    household = _household(call.hass)
+    person = _person(call.hass, household, dict(call.data))
+    try:
+        await household.alerts.async_set_thresholds(person, call.data[ATTR_THRESHOLDS])
+    except ValueError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_thresholds",
+            translation_placeholders={"reason": str(err)},
+        ) from err
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the services (once, at integration setup)."""
@@ -173,6 +276,23 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _async_record_measurement,
         schema=RECORD_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
+    )
+    for name, handler, schema in (
+        (SERVICE_ACKNOWLEDGE_ALERT, _async_acknowledge, ALERT_SCHEMA),
+        (SERVICE_SNOOZE_ALERT, _async_snooze, SNOOZE_SCHEMA),
+        (SERVICE_RESOLVE_ALERT, _async_resolve, ALERT_SCHEMA),
+        (SERVICE_GET_ALERTS, _async_get_alerts, GET_ALERTS_SCHEMA),
+    ):
+        hass.services.async_register(
+            DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL
+        )
+    # Limits decide who gets woken at night: only administrators may change them here.
+    async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_SET_THRESHOLDS,
+        _async_set_thresholds,
+        schema=THRESHOLDS_SCHEMA,
     )
     hass.services.async_register(
         DOMAIN,

@@ -1,0 +1,85 @@
+"""Binary sensors: abnormal vital signs and overdue measurements, per person."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from . import SmartCareConfigEntry
+from .alerts import Alert
+from .entity import SmartCarePersonEntity
+from .medical.assessment import FindingKind, Level
+
+PARALLEL_UPDATES = 0
+
+_VITAL_KINDS = {FindingKind.THRESHOLD.value, FindingKind.NEWS2.value, FindingKind.TREND.value}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertBinarySensorDescription(BinarySensorEntityDescription):
+    """On while the person has a matching unresolved alert."""
+
+    matches: Callable[[Alert], bool]
+
+
+BINARY_SENSORS: tuple[AlertBinarySensorDescription, ...] = (
+    AlertBinarySensorDescription(
+        key="vital_signs_abnormal",
+        translation_key="vital_signs_abnormal",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        matches=lambda a: a.kind in _VITAL_KINDS and Level(a.severity) >= Level.WARNING,
+    ),
+    AlertBinarySensorDescription(
+        key="measurement_overdue",
+        translation_key="measurement_overdue",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        matches=lambda a: a.kind == FindingKind.STALE.value,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SmartCareConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Two problem sensors per person."""
+    household = entry.runtime_data
+    for person in household.people.values():
+        async_add_entities(
+            [AlertBinarySensor(household, person, d) for d in BINARY_SENSORS],
+            config_subentry_id=person.subentry_id,
+        )
+
+
+class AlertBinarySensor(SmartCarePersonEntity, BinarySensorEntity):
+    """A problem sensor driven by the person's unresolved alerts."""
+
+    entity_description: AlertBinarySensorDescription
+
+    @property
+    def is_on(self) -> bool:
+        """True while a matching alert is unresolved."""
+        return any(
+            self.entity_description.matches(alert)
+            for alert in self.household.alerts.active_alerts(self.person.person_id)
+        )
+
+    @property
+    def extra_state_attributes(self) -> dict[str, list[str]]:
+        """Codes of the matching alerts (no personal data)."""
+        return {
+            "codes": [
+                alert.code
+                for alert in self.household.alerts.active_alerts(self.person.person_id)
+                if self.entity_description.matches(alert)
+            ]
+        }

@@ -1,0 +1,62 @@
+"""Event entity: every change of a person's alerts, for automations and the logbook."""
+
+from __future__ import annotations
+
+from homeassistant.components.event import EventEntity, EventEntityDescription
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from . import SmartCareConfigEntry
+from .alerts import Alert
+from .entity import SmartCarePersonEntity
+
+PARALLEL_UPDATES = 0
+
+ALERT_EVENT_TYPES = ["opened", "escalated", "acknowledged", "snoozed", "reopened", "resolved"]
+
+DESCRIPTION = EventEntityDescription(
+    key="alert", translation_key="alert", event_types=ALERT_EVENT_TYPES
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SmartCareConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """One alert event entity per person."""
+    household = entry.runtime_data
+    for person in household.people.values():
+        async_add_entities(
+            [AlertEventEntity(household, person, DESCRIPTION)],
+            config_subentry_id=person.subentry_id,
+        )
+
+
+class AlertEventEntity(SmartCarePersonEntity, EventEntity):
+    """Fires on each alert change of the person."""
+
+    async def async_added_to_hass(self) -> None:
+        """Listen to the alert manager rather than to state refreshes."""
+        self.async_on_remove(self.household.alerts.async_add_listener(self._on_alert))
+
+    @callback
+    def _on_alert(self, alert: Alert, action: str) -> None:
+        if alert.person_id != self.person.person_id or action not in ALERT_EVENT_TYPES:
+            return
+        self._trigger_event(
+            action,
+            {
+                "alert_id": alert.alert_id,
+                "code": alert.code,
+                "severity": alert.severity,
+                "kind": alert.kind,
+                "vital": alert.vital,
+                "value": alert.value,
+                "unit": alert.unit,
+                "threshold": alert.threshold,
+                "message": alert.message,
+                "status": alert.status,
+            },
+        )
+        self.async_write_ha_state()

@@ -1,0 +1,343 @@
+"""Assessment and the alert lifecycle in a real HA: events, entities, services, restart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import Context, Event, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockUser,
+    async_fire_time_changed,
+)
+
+from custom_components.smart_care.const import DOMAIN, EVENT_ALERT
+
+from .conftest import add_person
+
+PAYLOAD_KEYS = {
+    "alert_id",
+    "person_id",
+    "person",
+    "code",
+    "kind",
+    "severity",
+    "vital",
+    "value",
+    "unit",
+    "threshold",
+    "message",
+    "placeholders",
+    "time",
+    "opened_at",
+    "updated_at",
+    "status",
+    "acknowledged_by",
+    "acknowledged_at",
+    "snoozed_until",
+    "resolved_at",
+    "action",
+}
+
+
+@pytest.fixture
+def alerts(hass: HomeAssistant) -> list[dict[str, Any]]:
+    """Every smart_care_alert fired."""
+    fired: list[dict[str, Any]] = []
+
+    def _listen(event: Event) -> None:
+        fired.append(dict(event.data))
+
+    hass.bus.async_listen(EVENT_ALERT, _listen)
+    return fired
+
+
+async def record(hass: HomeAssistant, **data: Any) -> None:
+    await hass.services.async_call(
+        DOMAIN, "record_measurement", {"person": "Grandma", **data}, blocking=True
+    )
+    await hass.async_block_till_done()
+
+
+async def call(hass: HomeAssistant, service: str, **data: Any) -> Any:
+    response = await hass.services.async_call(
+        DOMAIN, service, data, blocking=True, return_response=True
+    )
+    await hass.async_block_till_done()
+    return response
+
+
+def state(hass: HomeAssistant, entity_id: str) -> str:
+    st = hass.states.get(entity_id)
+    assert st is not None, entity_id
+    return st.state
+
+
+async def test_high_blood_pressure_raises_one_alert(
+    hass: HomeAssistant, grandma: str, alerts: list[dict[str, Any]]
+) -> None:
+    await record(hass, systolic=150, diastolic=85)
+    assert [a["action"] for a in alerts] == ["opened"]
+    alert = alerts[0]
+    assert set(alert) == PAYLOAD_KEYS
+    assert alert["code"] == "systolic_bp_high"
+    assert alert["severity"] == "warning"
+    assert alert["kind"] == "threshold"
+    assert (alert["vital"], alert["value"], alert["unit"]) == ("systolic_bp", 150.0, "mmHg")
+    assert alert["threshold"] == 140.0
+    assert alert["person"] == "Grandma"
+    assert alert["status"] == "open"
+    assert state(hass, "binary_sensor.grandma_vital_signs_abnormal") == "on"
+    assert state(hass, "sensor.grandma_health_status") == "warning"
+    health = hass.states.get("sensor.grandma_health_status")
+    assert health is not None
+    assert health.attributes["alerts"][0]["alert_id"] == alert["alert_id"]
+    event = hass.states.get("event.grandma_alert")
+    assert event is not None
+    assert event.attributes["event_type"] == "opened"
+    assert event.attributes["alert_id"] == alert["alert_id"]
+
+
+async def test_flapping_value_raises_one_alert_then_resolves(
+    hass: HomeAssistant, grandma: str, alerts: list[dict[str, Any]]
+) -> None:
+    for systolic in (141, 139, 142, 138, 143, 139):
+        await record(hass, systolic=systolic, diastolic=80)
+    assert [a["action"] for a in alerts] == ["opened"]
+    # Well inside the limits: resolved, once.
+    await record(hass, systolic=118, diastolic=76)
+    assert [a["action"] for a in alerts] == ["opened", "resolved"]
+    assert alerts[1]["alert_id"] == alerts[0]["alert_id"]
+    assert alerts[1]["status"] == "resolved"
+    assert state(hass, "binary_sensor.grandma_vital_signs_abnormal") == "off"
+    assert state(hass, "sensor.grandma_health_status") == "normal"
+
+
+async def test_worse_value_escalates_same_alert(
+    hass: HomeAssistant, grandma: str, alerts: list[dict[str, Any]]
+) -> None:
+    await record(hass, systolic=150, diastolic=85)
+    alert_id = alerts[0]["alert_id"]
+    await call(hass, "acknowledge_alert", alert_id=alert_id)
+    await record(hass, systolic=186, diastolic=85)
+    assert [a["action"] for a in alerts] == ["opened", "acknowledged", "escalated"]
+    assert alerts[2]["alert_id"] == alert_id
+    assert alerts[2]["severity"] == "urgent"
+    # Escalation needs attention again, even after an acknowledgement.
+    assert alerts[2]["status"] == "open"
+
+
+async def test_acknowledge_snooze_resolve(
+    hass: HomeAssistant,
+    grandma: str,
+    alerts: list[dict[str, Any]],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await record(hass, spo2=90)
+    opened = [a for a in alerts if a["code"] == "spo2_low"]
+    assert opened[0]["severity"] == "urgent"
+    alert_id = opened[0]["alert_id"]
+    response = await call(hass, "snooze_alert", alert_id=alert_id, minutes=15)
+    assert response["status"] == "snoozed"
+    freezer.tick(timedelta(minutes=16))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert alerts[-1]["action"] == "reopened"
+    assert alerts[-1]["status"] == "open"
+    response = await call(hass, "acknowledge_alert", alert_id=alert_id)
+    assert response == {"status": "acknowledged"}
+    # Acknowledging twice changes nothing and fires nothing.
+    count = len(alerts)
+    await call(hass, "acknowledge_alert", alert_id=alert_id)
+    assert len(alerts) == count
+    response = await call(hass, "resolve_alert", alert_id=alert_id)
+    assert response == {"status": "resolved"}
+    assert alerts[-1]["action"] == "resolved"
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "acknowledge_alert", alert_id=alert_id)
+    assert err.value.translation_key == "unknown_alert"
+    for service in ("snooze_alert", "resolve_alert"):
+        with pytest.raises(ServiceValidationError):
+            await call(hass, service, alert_id="nope")
+
+
+async def test_snooze_then_value_normal_needs_no_reopen(
+    hass: HomeAssistant,
+    grandma: str,
+    alerts: list[dict[str, Any]],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await record(hass, temperature=38.4)
+    alert_id = alerts[0]["alert_id"]
+    await call(hass, "snooze_alert", alert_id=alert_id, minutes=10)
+    await record(hass, temperature=36.8)
+    assert alerts[-1]["action"] == "resolved"
+    freezer.tick(timedelta(minutes=11))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert alerts[-1]["action"] == "resolved"
+
+
+async def test_acknowledge_from_phone(
+    hass: HomeAssistant, grandma: str, alerts: list[dict[str, Any]]
+) -> None:
+    await record(hass, systolic=182, diastolic=85)
+    alert_id = alerts[0]["alert_id"]
+    hass.bus.async_fire("mobile_app_notification_action", {"action": "OTHER_ACTION"})
+    hass.bus.async_fire("mobile_app_notification_action", {"action": "SMART_CARE_ACK_not-an-alert"})
+    await hass.async_block_till_done()
+    assert len(alerts) == 1
+    hass.bus.async_fire("mobile_app_notification_action", {"action": f"SMART_CARE_ACK_{alert_id}"})
+    await hass.async_block_till_done()
+    assert alerts[-1]["action"] == "acknowledged"
+    assert alerts[-1]["acknowledged_by"].startswith("mobile_app:")
+    hass.bus.async_fire(
+        "mobile_app_notification_action", {"action": f"SMART_CARE_SNOOZE_{alert_id}"}
+    )
+    await hass.async_block_till_done()
+    assert alerts[-1]["action"] == "snoozed"
+
+
+async def test_open_alert_survives_restart(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    alerts: list[dict[str, Any]],
+) -> None:
+    await record(hass, systolic=165, diastolic=85)
+    alert_id = alerts[0]["alert_id"]
+    await call(hass, "acknowledge_alert", alert_id=alert_id)
+    assert await hass.config_entries.async_reload(loaded_household.entry_id)
+    await hass.async_block_till_done()
+    assert state(hass, "binary_sensor.grandma_vital_signs_abnormal") == "on"
+    response = await call(hass, "get_alerts", person="Grandma")
+    (restored,) = [a for a in response["alerts"] if a["code"] == "systolic_bp_high"]
+    assert restored["alert_id"] == alert_id
+    assert restored["status"] == "acknowledged"
+    # The tracker state survived too: a normal value resolves the same alert.
+    await record(hass, systolic=120, diastolic=78)
+    assert alerts[-1]["action"] == "resolved"
+    assert alerts[-1]["alert_id"] == alert_id
+    response = await call(hass, "get_alerts", include_resolved=True)
+    assert [a["status"] for a in response["alerts"] if a["alert_id"] == alert_id] == ["resolved"]
+
+
+async def test_backfilled_reading_does_not_alert(
+    hass: HomeAssistant, grandma: str, alerts: list[dict[str, Any]]
+) -> None:
+    week_ago = dt_util.now() - timedelta(days=7)
+    await record(hass, systolic=190, diastolic=110, time=week_ago.isoformat())
+    assert alerts == []
+
+
+async def test_news2_partial_score(
+    hass: HomeAssistant, grandma: str, alerts: list[dict[str, Any]]
+) -> None:
+    assert state(hass, "sensor.grandma_early_warning_score") == "unknown"
+    # SpO2 90 scores 3, pulse 115 scores 2, systolic 120 scores 0.
+    await record(hass, spo2=90, pulse=115, systolic=120, diastolic=80)
+    news = hass.states.get("sensor.grandma_early_warning_score")
+    assert news is not None
+    assert news.state == "5"
+    assert news.attributes["complete"] is False
+    assert news.attributes["risk"] is None
+    assert news.attributes["partial_risk"] == "medium"
+    assert set(news.attributes["missing"]) == {
+        "respiration_rate",
+        "on_oxygen",
+        "consciousness",
+        "temperature_c",
+    }
+    assert "partial" in news.attributes["label"]
+    (news_alert,) = [a for a in alerts if a["code"] == "news2"]
+    assert news_alert["severity"] == "urgent"
+    assert news_alert["kind"] == "news2"
+
+
+async def test_device_flag_alert(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    alerts: list[dict[str, Any]],
+) -> None:
+    from custom_components.smart_care.household import DeviceSource
+    from custom_components.smart_care.medical import decode
+
+    household = loaded_household.runtime_data
+    source = DeviceSource(entry_id="x", key="AA:BB:CC:DD:EE:FF", name="BP cuff")
+    # GSS Blood Pressure Measurement: flags 0x14 (pulse rate + measurement status), 120/80
+    # mmHg, MAP 90, pulse 72, status bit 2 = irregular pulse.
+    data = bytes.fromhex("14780050005a0048000400")
+    result = await household.async_ingest_reading(source, decode("2a35", data))
+    assert result.status == "stored"
+    assert [a["code"] for a in alerts] == ["device_irregular_pulse"]
+    clean = bytes.fromhex("14780050005a0048000000")
+    await household.async_ingest_reading(source, decode("2a35", clean))
+    assert [(a["code"], a["action"]) for a in alerts][-1] == ("device_irregular_pulse", "resolved")
+
+
+async def test_overdue_measurement(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    alerts: list[dict[str, Any]],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await add_person(
+        hass, loaded_household, alias="Grandma", expected_measurements=["blood_pressure"]
+    )
+    await record(hass, systolic=125, diastolic=80)
+    assert state(hass, "binary_sensor.grandma_measurement_overdue") == "off"
+    freezer.tick(timedelta(hours=27))
+    async_fire_time_changed(hass)
+    # The periodic check runs as a background task.
+    await hass.async_block_till_done(wait_background_tasks=True)
+    (stale,) = [a for a in alerts if a["code"] == "stale_blood_pressure"]
+    assert stale["severity"] == "warning"
+    assert stale["placeholders"]["hours"] == "27"
+    assert state(hass, "binary_sensor.grandma_measurement_overdue") == "on"
+    await record(hass, systolic=126, diastolic=81)
+    assert alerts[-1]["action"] == "resolved"
+    assert state(hass, "binary_sensor.grandma_measurement_overdue") == "off"
+
+
+async def test_personal_thresholds(
+    hass: HomeAssistant,
+    grandma: str,
+    alerts: list[dict[str, Any]],
+    hass_admin_user: MockUser,
+    hass_read_only_user: MockUser,
+) -> None:
+    limits = {"systolic_bp": {"warning_high": 155}}
+    with pytest.raises(Unauthorized):
+        await hass.services.async_call(
+            DOMAIN,
+            "set_thresholds",
+            {"person": "Grandma", "thresholds": limits},
+            blocking=True,
+            context=Context(user_id=hass_read_only_user.id),
+        )
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_thresholds",
+            {"person": "Grandma", "thresholds": {"systolic_bp": {"warning_high": 500}}},
+            blocking=True,
+            context=Context(user_id=hass_admin_user.id),
+        )
+    assert err.value.translation_key == "invalid_thresholds"
+    await hass.services.async_call(
+        DOMAIN,
+        "set_thresholds",
+        {"person": "Grandma", "thresholds": limits},
+        blocking=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    await record(hass, systolic=150, diastolic=85)
+    assert alerts == []
+    await record(hass, systolic=156, diastolic=85)
+    assert alerts[0]["threshold"] == 155.0
