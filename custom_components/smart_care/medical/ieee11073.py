@@ -1,0 +1,101 @@
+"""IEEE 11073-20601 SFLOAT (16-bit) and FLOAT (32-bit) medical number decoding.
+
+SFLOAT: 4-bit two's-complement exponent (high nibble), 12-bit two's-complement mantissa.
+FLOAT: 8-bit two's-complement exponent (high byte), 24-bit two's-complement mantissa.
+value = mantissa * 10**exponent. The exponent has no bias.
+
+Special values (NaN, NRes, +INF, -INF, reserved) are never readings: the decoders return
+``None`` for them. They are recognised by the mantissa alone, whatever the exponent, so a
+device that puts a non-zero exponent on NaN yields ``None`` rather than a number (the same
+reading Nordic's Android BLE library takes).
+
+Results are the float nearest to the exact decimal ``mantissa * 10**exponent``: 365e-1 gives
+36.5, not 36.499999. Dividing two exactly representable numbers is correctly rounded in
+IEEE 754, so ``m / 10**k`` is exact-to-the-decimal for k <= 22 (10**22 is the largest exact
+power of ten in a double); beyond that the decimal string is parsed, which is also correctly
+rounded.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+__all__ = [
+    "FLOAT_SPECIALS",
+    "SFLOAT_SPECIALS",
+    "Special",
+    "decode_float",
+    "decode_sfloat",
+    "float_special",
+    "sfloat_special",
+]
+
+
+class Special(StrEnum):
+    """IEEE 11073-20601 special values."""
+
+    NAN = "nan"
+    NRES = "nres"  # not at this resolution
+    POSITIVE_INFINITY = "+inf"
+    NEGATIVE_INFINITY = "-inf"
+    RESERVED = "reserved"
+
+
+# Keyed by mantissa bits (raw & 0x0FFF for SFLOAT, raw & 0xFFFFFF for FLOAT).
+SFLOAT_SPECIALS: Final[dict[int, Special]] = {
+    0x07FF: Special.NAN,
+    0x0800: Special.NRES,
+    0x07FE: Special.POSITIVE_INFINITY,
+    0x0802: Special.NEGATIVE_INFINITY,
+    0x0801: Special.RESERVED,
+}
+FLOAT_SPECIALS: Final[dict[int, Special]] = {
+    0x7FFFFF: Special.NAN,
+    0x800000: Special.NRES,
+    0x7FFFFE: Special.POSITIVE_INFINITY,
+    0x800002: Special.NEGATIVE_INFINITY,
+    0x800001: Special.RESERVED,
+}
+
+_POW10: Final[tuple[int, ...]] = tuple(10**k for k in range(23))
+
+
+def decode_sfloat(raw: int) -> float | None:
+    """Decode a 16-bit SFLOAT (0..0xFFFF); ``None`` for special values."""
+    mantissa = raw & 0x0FFF
+    if 0x07FE <= mantissa <= 0x0802:
+        return None
+    if mantissa >= 0x0800:
+        mantissa -= 0x1000
+    exponent = raw >> 12
+    if exponent < 8:
+        return float(mantissa * _POW10[exponent])
+    return mantissa / _POW10[16 - exponent]
+
+
+def decode_float(raw: int) -> float | None:
+    """Decode a 32-bit FLOAT (0..0xFFFFFFFF); ``None`` for special values."""
+    mantissa = raw & 0xFFFFFF
+    if 0x7FFFFE <= mantissa <= 0x800002:
+        return None
+    if mantissa >= 0x800000:
+        mantissa -= 0x1000000
+    exponent = raw >> 24
+    if exponent < 128:
+        # Exact integer product; int -> float conversion rounds correctly.
+        return float(mantissa * 10**exponent)
+    scale = 256 - exponent
+    if scale <= 22:
+        return mantissa / _POW10[scale]
+    return float(f"{mantissa}e-{scale}")
+
+
+def sfloat_special(raw: int) -> Special | None:
+    """Which special value a raw SFLOAT is, or ``None`` for an ordinary number."""
+    return SFLOAT_SPECIALS.get(raw & 0x0FFF)
+
+
+def float_special(raw: int) -> Special | None:
+    """Which special value a raw FLOAT is, or ``None`` for an ordinary number."""
+    return FLOAT_SPECIALS.get(raw & 0xFFFFFF)
