@@ -7,9 +7,10 @@ from typing import Any
 from homeassistant import data_entry_flow
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import selector
+from homeassistant.helpers import issue_registry as ir, selector
 import voluptuous as vol
 
+from .const import DOMAIN
 from .household import get_household
 
 CONF_PERSON = "person"
@@ -23,6 +24,12 @@ class AssignReadingFlow(RepairsFlow):
         self.reading_id = reading_id
 
     async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Start (the repairs manager passes the issue, not a form, here)."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> data_entry_flow.FlowResult:
         """Pick the person; the reading keeps its original time."""
@@ -48,7 +55,11 @@ class AssignReadingFlow(RepairsFlow):
                 )
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema)
+        issue = ir.async_get(self.hass).async_get_issue(DOMAIN, self.issue_id)
+        placeholders = dict(issue.translation_placeholders or {}) if issue else {}
+        return self.async_show_form(
+            step_id="confirm", data_schema=schema, description_placeholders=placeholders
+        )
 
 
 async def async_create_fix_flow(
