@@ -44,18 +44,6 @@ NOW = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 MEDICAL = Path(__file__).parents[2] / "custom_components" / "smart_care" / "medical"
 
 
-# Pure-core tests need no Home Assistant instance: neutralise the package-wide autouse
-# fixtures (they would start hass and a mock bluetooth stack for every example).
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """No Home Assistant needed here."""
-
-
-@pytest.fixture(autouse=True)
-def auto_mock_bluetooth() -> None:
-    """No bluetooth needed here."""
-
-
 def sample(vital: Vital, value: float, time: datetime | None = NOW) -> VitalSample:
     return VitalSample(vital, value, time)
 

@@ -115,18 +115,6 @@ TYPICAL: dict[Vital, float] = {
 }
 
 
-# Pure-core tests need no Home Assistant instance: neutralise the package-wide autouse
-# fixtures (they would start hass and a mock bluetooth stack for every example).
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """No Home Assistant needed here."""
-
-
-@pytest.fixture(autouse=True)
-def auto_mock_bluetooth() -> None:
-    """No bluetooth needed here."""
-
-
 def validate(resource: Mapping[str, Any]) -> None:
     """Validate with fhir.resources R4B and check JSON round-trips without NaN."""
     text = json.dumps(resource, allow_nan=False, ensure_ascii=False)

@@ -36,16 +36,6 @@ from custom_components.smart_care.medical import (
 from custom_components.smart_care.medical.vitals import Vital, VitalSample
 
 
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """Pure decoder tests: no Home Assistant instance."""
-
-
-@pytest.fixture(autouse=True)
-def auto_mock_bluetooth() -> None:
-    """Pure decoder tests: no bluetooth stack."""
-
-
 def _load_vectors() -> ModuleType:
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "decode_vectors.py"
     spec = importlib.util.spec_from_file_location("smart_care_decode_vectors", path)

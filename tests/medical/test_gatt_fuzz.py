@@ -31,17 +31,6 @@ from custom_components.smart_care.medical.vitals import VitalSample
 
 from .test_gatt import VECTORS
 
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """Pure decoder tests: no Home Assistant instance."""
-
-
-@pytest.fixture(autouse=True)
-def auto_mock_bluetooth() -> None:
-    """Pure decoder tests: no bluetooth stack."""
-
-
 UUIDS = sorted(SUPPORTED_CHARACTERISTICS)
 FLAG_BYTES = {"2a9c": 2, "2a52": 0, "2a2b": 0, "2a08": 0, "2a19": 0}  # others: 1 flags byte
 

@@ -24,16 +24,6 @@ from custom_components.smart_care.medical.ieee11073 import (
 )
 
 
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """Pure decoder tests: no Home Assistant instance."""
-
-
-@pytest.fixture(autouse=True)
-def auto_mock_bluetooth() -> None:
-    """Pure decoder tests: no bluetooth stack."""
-
-
 def reference(mantissa: int, exponent: int) -> float:
     """Exact decimal mantissa x 10**exponent, rounded once to the nearest float."""
     return float(Decimal(mantissa).scaleb(exponent))

@@ -21,18 +21,6 @@ from custom_components.smart_care.medical.news2 import (
 )
 
 
-# Pure-core tests need no Home Assistant instance: neutralise the package-wide autouse
-# fixtures (they would start hass and a mock bluetooth stack for every example).
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """No Home Assistant needed here."""
-
-
-@pytest.fixture(autouse=True)
-def auto_mock_bluetooth() -> None:
-    """No bluetooth needed here."""
-
-
 def score_of(parameter: str, value: Any, **extra: Any) -> int:
     result = news2(**{parameter: value}, **extra)
     return result.scores[parameter]

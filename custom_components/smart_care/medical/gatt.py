@@ -1273,7 +1273,6 @@ def _decode_intermediate_temperature(data: bytes) -> Reading:
 
 _HR_LABEL: Final = "heart_rate (0x2A37)"
 _SENSOR_CONTACT: Final = ("not_supported", "not_supported", "not_detected", "detected")
-_U8 = struct.Struct("<B")
 _U16 = struct.Struct("<H")
 _RR_STRUCTS: dict[int, struct.Struct] = {}
 
