@@ -41,9 +41,11 @@ async def test_create_household(hass: HomeAssistant) -> None:
 async def test_second_household_aborts(
     hass: HomeAssistant, loaded_household: MockConfigEntry
 ) -> None:
+    # With a household set up, "add entry" adds a Bluetooth device instead; none is nearby.
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["reason"] == "no_devices_found"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
 
 
 @pytest.mark.parametrize(("country", "unit"), [("US", "mg/dL"), ("CN", "mmol/L"), (None, "mmol/L")])

@@ -139,7 +139,8 @@ def test_flow_errors_and_aborts_defined() -> None:
     config_errors = set(STRINGS["config"]["error"])
     sub = STRINGS["config_subentries"]["person"]
     assert errors <= config_errors | set(sub["error"])
-    assert aborts <= set(STRINGS["config"]["abort"]) | set(sub["abort"])
+    options_aborts = set(STRINGS["options"].get("abort", {}))
+    assert aborts <= set(STRINGS["config"]["abort"]) | set(sub["abort"]) | options_aborts
     # Every field of every form has a label.
     for step in ("user", "reconfigure"):
         assert set(sub["step"][step]["data"]) >= {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 import logging
+from typing import cast
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
@@ -12,7 +13,13 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
+from .const import CONF_ENTRY_TYPE, DOMAIN, ENTRY_TYPE_DEVICE
+from .device import (
+    DeviceConfigEntry,
+    async_remove_device_entry,
+    async_setup_device_entry,
+    async_unload_device_entry,
+)
 from .household import Household, record_path
 from .record_store import RecordStore
 from .services import async_setup_services
@@ -40,7 +47,9 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -> bool:
-    """Open the household's record and set up its people's entities."""
+    """Open the household's record and set up its people's entities; or set up a device."""
+    if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_DEVICE:
+        return await async_setup_device_entry(hass, cast(DeviceConfigEntry, entry))
     store = await hass.async_add_executor_job(RecordStore, record_path(hass, entry.entry_id))
     household = Household(hass, entry, store)
     try:
@@ -84,9 +93,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
         await household.alerts.async_check_stale()
 
     entry.async_on_unload(
-        async_track_time_interval(
-            hass, _check_stale, STALE_CHECK_INTERVAL, cancel_on_shutdown=True
-        )
+        async_track_time_interval(hass, _check_stale, STALE_CHECK_INTERVAL, cancel_on_shutdown=True)
     )
     await household.alerts.async_check_stale()
     # People are subentries: adding, editing or removing one rebuilds the entities.
@@ -99,7 +106,9 @@ async def _async_update_listener(hass: HomeAssistant, entry: SmartCareConfigEntr
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -> bool:
-    """Unload platforms and close the record."""
+    """Unload platforms and close the record (or disconnect a device)."""
+    if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_DEVICE:
+        return await async_unload_device_entry(hass, cast(DeviceConfigEntry, entry))
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         await entry.runtime_data.async_close()
@@ -108,6 +117,10 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -
 
 async def async_remove_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -> None:
     """Delete the household's record when the household itself is deleted."""
+    if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_DEVICE:
+        # A device's readings belong to the people's records, which stay.
+        await async_remove_device_entry(hass, entry)
+        return
     path = record_path(hass, entry.entry_id)
 
     def _remove() -> None:

@@ -1,4 +1,4 @@
-"""Config flow: one household entry, people as config subentries."""
+"""Config flow: one household entry, people as config subentries, one entry per device."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import re
 from typing import TYPE_CHECKING, Any
 import uuid
 
+from homeassistant.components.bluetooth import (
+    BluetoothServiceInfoBleak,
+    async_discovered_service_info,
+)
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigEntryState,
@@ -22,10 +26,12 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .const import (
+    CONF_ADDRESS,
     CONF_ALIAS,
     CONF_ALLERGIES,
     CONF_BIRTH_DATE,
     CONF_CONDITIONS,
+    CONF_DEVICE_NAME,
     CONF_EMERGENCY_CONTACTS,
     CONF_ENTRY_TYPE,
     CONF_EXPECTED,
@@ -34,21 +40,30 @@ from .const import (
     CONF_MEDICAL_CARD,
     CONF_MEDICATIONS,
     CONF_OVERDUE_HOURS,
+    CONF_OWNER,
     CONF_PERSON_ENTITY,
     CONF_PERSON_ID,
+    CONF_SERVICES,
     CONF_SEX,
     CONF_SHARE_LOCATION,
+    CONF_USER_MAP,
     DEFAULT_OVERDUE_HOURS,
     DOMAIN,
+    ENTRY_TYPE_DEVICE,
     ENTRY_TYPE_HOUSEHOLD,
     GLUCOSE_MGDL,
     GLUCOSE_MMOL,
+    HEALTH_SERVICES,
     IDENTITY_FIELDS,
     MEASUREMENT_GROUP_OPTIONS,
     MGDL_COUNTRIES,
+    MULTI_USER_SERVICES,
     SEX_OPTIONS,
     SUBENTRY_PERSON,
+    USER_SLOTS,
 )
+from .household import get_household
+from .medical.gatt import UnknownCharacteristicError, short_uuid
 
 if TYPE_CHECKING:
     from .household import Household
@@ -74,6 +89,23 @@ def _glucose_selector() -> selector.SelectSelector:
     )
 
 
+def health_services(service_uuids: list[str]) -> list[str]:
+    """Short UUIDs of the health services Smart Care reads, as advertised."""
+    found: list[str] = []
+    for uuid_text in service_uuids:
+        try:
+            short = short_uuid(uuid_text)
+        except UnknownCharacteristicError:
+            continue
+        if short in HEALTH_SERVICES and short not in found:
+            found.append(short)
+    return found
+
+
+def _device_name(info: BluetoothServiceInfoBleak) -> str:
+    return info.name if info.name and info.name != info.address else info.address
+
+
 def _household_entry(entries: list[ConfigEntry]) -> ConfigEntry | None:
     for entry in entries:
         if entry.data.get(CONF_ENTRY_TYPE, ENTRY_TYPE_HOUSEHOLD) == ENTRY_TYPE_HOUSEHOLD:
@@ -82,10 +114,15 @@ def _household_entry(entries: list[ConfigEntry]) -> ConfigEntry | None:
 
 
 class SmartCareConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Create the household."""
+    """Create the household, or add a Bluetooth health device."""
 
     VERSION = 1
     MINOR_VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with nothing discovered."""
+        self._discovery: BluetoothServiceInfoBleak | None = None
+        self._discovered: dict[str, BluetoothServiceInfoBleak] = {}
 
     @classmethod
     @callback
@@ -98,13 +135,77 @@ class SmartCareConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        """Household options."""
+        """Household options, or who uses a device."""
+        if config_entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_DEVICE:
+            return DeviceOptionsFlow()
         return HouseholdOptionsFlow()
 
+    def _create_device_entry(self, info: BluetoothServiceInfoBleak) -> ConfigFlowResult:
+        name = _device_name(info)
+        return self.async_create_entry(
+            title=name,
+            data={
+                CONF_ENTRY_TYPE: ENTRY_TYPE_DEVICE,
+                CONF_ADDRESS: info.address,
+                CONF_DEVICE_NAME: name,
+                CONF_SERVICES: health_services(info.service_uuids),
+            },
+        )
+
+    async def async_step_bluetooth(
+        self, discovery_info: BluetoothServiceInfoBleak
+    ) -> ConfigFlowResult:
+        """A health device advertised one of the manifest's services."""
+        await self.async_set_unique_id(discovery_info.address)
+        self._abort_if_unique_id_configured()
+        if not health_services(discovery_info.service_uuids):
+            return self.async_abort(reason="not_supported")
+        self._discovery = discovery_info
+        self.context["title_placeholders"] = {"name": _device_name(discovery_info)}
+        return await self.async_step_bluetooth_confirm()
+
+    async def async_step_bluetooth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Confirm adding a discovered device."""
+        assert self._discovery is not None
+        if user_input is not None:
+            return self._create_device_entry(self._discovery)
+        self._set_confirm_only()
+        return self.async_show_form(
+            step_id="bluetooth_confirm",
+            description_placeholders={"name": _device_name(self._discovery)},
+        )
+
+    async def async_step_pick_device(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick one of the health devices seen nearby and not yet added."""
+        if user_input is not None:
+            address = user_input[CONF_ADDRESS]
+            await self.async_set_unique_id(address, raise_on_progress=False)
+            self._abort_if_unique_id_configured()
+            return self._create_device_entry(self._discovered[address])
+        current = self._async_current_ids(include_ignore=False)
+        for info in async_discovered_service_info(self.hass, connectable=True):
+            if info.address in current or not health_services(info.service_uuids):
+                continue
+            self._discovered[info.address] = info
+        if not self._discovered:
+            return self.async_abort(reason="no_devices_found")
+        choices = {
+            address: f"{_device_name(info)} ({address})"
+            for address, info in self._discovered.items()
+        }
+        return self.async_show_form(
+            step_id="pick_device",
+            data_schema=vol.Schema({vol.Required(CONF_ADDRESS): vol.In(choices)}),
+        )
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Name the household and pick the glucose unit."""
+        """Name the household and pick the glucose unit; once it exists, add a device."""
         if _household_entry(self._async_current_entries(include_ignore=False)) is not None:
-            return self.async_abort(reason="already_configured")
+            return await self.async_step_pick_device()
         errors: dict[str, str] = {}
         if user_input is not None:
             name = user_input[CONF_NAME].strip()
@@ -156,6 +257,62 @@ class HouseholdOptionsFlow(OptionsFlow):
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema)
+
+
+class DeviceOptionsFlow(OptionsFlow):
+    """Who uses a device: its owner, or the people behind a shared device's user numbers."""
+
+    _people: dict[str, str]  # person_id -> alias
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Check that there are people to choose from."""
+        household = get_household(self.hass)
+        if household is None:
+            return self.async_abort(reason="household_not_loaded")
+        if not household.people:
+            return self.async_abort(reason="no_people")
+        self._people = {pid: person.alias for pid, person in household.people.items()}
+        return await self.async_step_device()
+
+    async def async_step_device(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Owner, and user index -> person for cuffs and scales shared by several people."""
+        slots = [f"user_{index}" for index in range(1, USER_SLOTS + 1)]
+        if user_input is not None:
+            options: dict[str, Any] = {}
+            if owner := user_input.get(CONF_OWNER):
+                options[CONF_OWNER] = owner
+            user_map = {
+                slot.removeprefix("user_"): person_id
+                for slot in slots
+                if (person_id := user_input.get(slot))
+            }
+            if user_map:
+                options[CONF_USER_MAP] = user_map
+            return self.async_create_entry(data=options)
+        people = selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=[
+                    selector.SelectOptionDict(value=pid, label=alias)
+                    for pid, alias in self._people.items()
+                ],
+                mode=selector.SelectSelectorMode.DROPDOWN,
+            )
+        )
+        fields: dict[vol.Optional, selector.SelectSelector] = {vol.Optional(CONF_OWNER): people}
+        services = set(self.config_entry.data.get(CONF_SERVICES, []))
+        if services & MULTI_USER_SERVICES:
+            fields.update({vol.Optional(slot): people for slot in slots})
+        current = self.config_entry.options
+        suggested = {
+            CONF_OWNER: current.get(CONF_OWNER),
+            **{f"user_{index}": pid for index, pid in current.get(CONF_USER_MAP, {}).items()},
+        }
+        # A person removed since is not offered back.
+        suggested = {k: v for k, v in suggested.items() if v in self._people}
+        return self.async_show_form(
+            step_id="device",
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), suggested),
+        )
 
 
 def _text(multiline: bool = False) -> selector.TextSelector:

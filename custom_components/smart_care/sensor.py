@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -26,7 +26,9 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from . import SmartCareConfigEntry
-from .const import CONF_GLUCOSE_UNIT, GLUCOSE_MMOL
+from .const import CONF_ENTRY_TYPE, CONF_GLUCOSE_UNIT, ENTRY_TYPE_DEVICE, GLUCOSE_MMOL
+from .device import DeviceConfigEntry
+from .device_sensor import async_setup_device_sensors
 from .entity import SmartCarePersonEntity
 from .household import Household, Person
 from .medical.vitals import Vital
@@ -239,6 +241,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """One set of sensors per person, each attached to the person's subentry."""
+    if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_DEVICE:
+        await async_setup_device_sensors(hass, cast(DeviceConfigEntry, entry), async_add_entities)
+        return
     household = entry.runtime_data
     glucose_unit = entry.options.get(CONF_GLUCOSE_UNIT, GLUCOSE_MMOL)
     for person in household.people.values():

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+from .assessment import (
+    DEFAULT_THRESHOLDS,
+    AlertTracker,
+    Finding,
+    FindingKind,
+    Level,
+    Thresholds,
+    assess_device_flags,
+    assess_news2,
+    assess_sample,
+    assess_stale,
+    assess_trends,
+)
 from .gatt import (
     STATUS_FLAG_NAMES,
     SUPPORTED_CHARACTERISTICS,
@@ -27,32 +40,53 @@ from .gatt import (
     short_uuid,
 )
 from .ieee11073 import Special, decode_float, decode_sfloat
+from .news2 import News2Result, News2Risk, news2
+from .security import AuthError, DecryptError, EncryptionCodec, Keyring, RequestVerifier
 
 # One name per line so other modules can append their exports without conflicts.
 __all__ = [
+    "DEFAULT_THRESHOLDS",
     "STATUS_FLAG_NAMES",
     "SUPPORTED_CHARACTERISTICS",
+    "AlertTracker",
+    "AuthError",
     "BatteryReading",
     "BloodPressureReading",
     "BodyCompositionReading",
     "CurrentTimeReading",
     "DateTimeReading",
     "DecodeError",
+    "DecryptError",
+    "EncryptionCodec",
+    "Finding",
+    "FindingKind",
     "GlucoseContextReading",
     "GlucoseReading",
     "HeartRateReading",
     "IntermediateCuffPressureReading",
+    "Keyring",
+    "Level",
+    "News2Result",
+    "News2Risk",
     "PlxContinuousReading",
     "PlxSpotCheckReading",
     "RacpReading",
     "Reading",
+    "RequestVerifier",
     "Special",
     "TemperatureReading",
+    "Thresholds",
     "UnknownCharacteristicError",
     "WeightReading",
+    "assess_device_flags",
+    "assess_news2",
+    "assess_sample",
+    "assess_stale",
+    "assess_trends",
     "decode",
     "decode_float",
     "decode_sfloat",
     "full_uuid",
+    "news2",
     "short_uuid",
 ]
