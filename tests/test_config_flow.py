@@ -78,6 +78,7 @@ async def test_add_person_keeps_identity_out_of_subentry(
         "emergency_contacts",
         "expected_measurements",
         "overdue_hours",
+        "sources",
     }
     assert subentry.unique_id == subentry.data["person_id"]
     profile = await hass.async_add_executor_job(

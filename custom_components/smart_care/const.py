@@ -21,6 +21,18 @@ CONF_EMERGENCY_CONTACTS: Final = "emergency_contacts"
 CONF_MEDICAL_CARD: Final = "medical_card"  # NFC tag id whose scan claims the next reading
 CONF_EXPECTED: Final = "expected_measurements"  # groups measured on a schedule
 CONF_OVERDUE_HOURS: Final = "overdue_hours"
+CONF_SOURCES: Final = "sources"  # vital -> entity_id of another HA sensor
+SOURCE_VITALS: Final = [
+    "systolic_bp",
+    "diastolic_bp",
+    "pulse",
+    "heart_rate",
+    "spo2",
+    "respiration_rate",
+    "temperature",
+    "weight",
+    "glucose",
+]
 DEFAULT_OVERDUE_HOURS: Final = 26  # a daily measurement plus two hours of grace
 MEASUREMENT_GROUP_OPTIONS: Final = [
     "blood_pressure",

@@ -26,6 +26,7 @@ from .const import (
     CONF_OVERDUE_HOURS,
     CONF_PERSON_ENTITY,
     CONF_PERSON_ID,
+    CONF_SOURCES,
     DEFAULT_OVERDUE_HOURS,
     DOMAIN,
     ENTRY_TYPE_HOUSEHOLD,
@@ -83,6 +84,8 @@ class Person:
     emergency_contacts: list[str] = field(default_factory=list)
     # Longest acceptable gap per measurement group ("no reading received" alarms).
     schedule: dict[str, timedelta] = field(default_factory=dict)
+    # Other HA sensors that measure this person: vital -> entity_id.
+    sources: dict[str, str] = field(default_factory=dict)
     latest: dict[str, StoredMeasurement] = field(default_factory=dict)
 
     @property
@@ -143,6 +146,7 @@ class Household:
                     group: timedelta(hours=data.get(CONF_OVERDUE_HOURS, DEFAULT_OVERDUE_HOURS))
                     for group in data.get(CONF_EXPECTED, [])
                 },
+                sources=dict(data.get(CONF_SOURCES, {})),
             )
             person.latest = await self.hass.async_add_executor_job(
                 self.store.latest, person.person_id
