@@ -38,6 +38,7 @@ from .medical.gatt import Reading
 from .medical.plausibility import ImplausibleValueError, check_set
 from .medical.vitals import Vital, VitalSample
 from .record_store import RecordStore, StoredMeasurement
+from .statistics import async_import_backfill
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -200,7 +201,9 @@ class Household:
             dict(details or {}),
             reading_id,
         )
-        self._publish(person, stored)
+        backfilled = self._publish(person, stored)
+        if backfilled:
+            await async_import_backfill(self.hass, self, person, backfilled)
         if stored:
             await self.alerts.async_process(person, stored)
         return stored
@@ -398,14 +401,19 @@ class Household:
         async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
 
     @callback
-    def _publish(self, person: Person, stored: list[StoredMeasurement]) -> None:
+    def _publish(self, person: Person, stored: list[StoredMeasurement]) -> list[StoredMeasurement]:
+        """Update latest values and tell listeners; return the rows older than the state."""
         changed = False
+        backfilled: list[StoredMeasurement] = []
         for row in stored:
             current = person.latest.get(row.vital)
-            # Older readings (device memory, backfill) go to the log only, never to the state.
+            # Older readings (device memory, backfill) go to the log and to long-term
+            # statistics, never to the state.
             if current is None or row.time >= current.time:
                 person.latest[row.vital] = row
                 changed = True
+            else:
+                backfilled.append(row)
         for row in stored:
             self.hass.bus.async_fire(
                 EVENT_MEASUREMENT,
@@ -421,6 +429,7 @@ class Household:
             )
         if changed:
             async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
+        return backfilled
 
     async def async_close(self) -> None:
         """Stop timers and close the store."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import logging
+from typing import TYPE_CHECKING
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
@@ -17,9 +18,11 @@ from homeassistant.util.unit_conversion import (
     TemperatureConverter,
 )
 
-from .household import Household, Person
 from .medical.plausibility import ImplausibleValueError
 from .medical.vitals import CANONICAL_UNIT, Vital, VitalSample
+
+if TYPE_CHECKING:
+    from .household import Household, Person
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,0 +1,87 @@
+"""Long-term statistics for readings with past timestamps (device memory, backfill).
+
+HA cannot insert past states, so such readings never become a sensor state. Their hour is
+imported into the person's sensor statistics instead (mean, min and max of every reading
+of that hour in the record), so history graphs show them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import partial
+from statistics import fmean
+from typing import TYPE_CHECKING
+
+from homeassistant.components.recorder.models import StatisticData, StatisticMetaData
+from homeassistant.components.recorder.models.statistics import StatisticMeanType
+from homeassistant.components.recorder.statistics import async_import_statistics
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+
+from .const import DOMAIN
+from .medical.vitals import CANONICAL_UNIT, Vital
+from .record_store import StoredMeasurement
+from .sources import CONVERTERS, HA_UNIT
+
+if TYPE_CHECKING:
+    from .household import Household, Person
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+async def async_import_backfill(
+    hass: HomeAssistant, household: Household, person: Person, rows: Iterable[StoredMeasurement]
+) -> int:
+    """Import the hours touched by ``rows``; return how many hour rows were imported."""
+    if "recorder" not in hass.config.components:
+        return 0
+    registry = er.async_get(hass)
+    hours: dict[str, set[datetime]] = defaultdict(set)
+    for row in rows:
+        hours[row.vital].add(_hour(row.time))
+    imported = 0
+    for vital_key, starts in hours.items():
+        entity_id = registry.async_get_entity_id(
+            "sensor", DOMAIN, f"{person.person_id}_{vital_key}"
+        )
+        if entity_id is None:
+            continue
+        vital = Vital(vital_key)
+        # Statistics are kept in the unit the sensor shows (e.g. glucose in mg/dL).
+        state = hass.states.get(entity_id)
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
+        unit = unit or CANONICAL_UNIT[vital]
+        converter = CONVERTERS.get(vital)
+        stats: list[StatisticData] = []
+        for start in sorted(starts):
+            rows_of_hour: list[StoredMeasurement] = await hass.async_add_executor_job(
+                partial(household.store.history, person.person_id, since=start, vital=vital_key)
+            )
+            values = [m.value for m in rows_of_hour if m.time < start + timedelta(hours=1)]
+            if not values:
+                continue
+            if converter is not None and unit != CANONICAL_UNIT[vital]:
+                values = [
+                    converter.convert(v, HA_UNIT[CANONICAL_UNIT[vital]], unit) for v in values
+                ]
+            stats.append(
+                StatisticData(start=start, mean=fmean(values), min=min(values), max=max(values))
+            )
+        if not stats:
+            continue
+        metadata = StatisticMetaData(
+            mean_type=StatisticMeanType.ARITHMETIC,
+            has_sum=False,
+            name=None,
+            source="recorder",
+            statistic_id=entity_id,
+            unit_of_measurement=unit,
+        )
+        async_import_statistics(hass, metadata, stats)
+        imported += len(stats)
+    return imported
