@@ -62,6 +62,7 @@ ZH: dict[str, str] = {
     "Complete": "完整",
     "Missing parameters": "缺失参数",
     "Health status": "健康状态",
+    "Health advice": "健康提示",
     "Normal": "正常",
     "Information": "提示",
     "Warning": "警告",

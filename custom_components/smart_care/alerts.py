@@ -193,6 +193,8 @@ class AlertManager:
             updates.extend(self._news2_updates(person, tracker, now))
         if any(r.vital in {"weight", "systolic_bp", "glucose"} for r in rows):
             updates.extend(await self._trend_updates(person, tracker, now))
+        codes = {f.code for _, f in updates if f is not None}
+        codes |= {f.code for f in self.trend_notes.get(person.person_id, [])}
         # Any reading of a group ends its "overdue" alert.
         for group, vitals in MEASUREMENT_GROUPS.items():
             if any(Vital(r.vital) in vitals for r in recent):
@@ -200,6 +202,8 @@ class AlertManager:
                     if code in tracker.alerts:
                         updates.append((tracker.resolve(code, now), None))
         await self._apply(person, tracker, updates)
+        if codes:
+            await self.household.knowledge.async_consider_codes(person, codes)
 
     def _device_updates(
         self, tracker: AlertTracker, rows: list[StoredMeasurement]

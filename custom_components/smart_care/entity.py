@@ -10,6 +10,7 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from .alerts import SIGNAL_ALERTS_UPDATED
 from .const import DOMAIN
 from .household import SIGNAL_PERSON_UPDATED, Household, Person
+from .knowledge import SIGNAL_KNOWLEDGE
 
 
 class SmartCarePersonEntity(Entity):
@@ -36,7 +37,7 @@ class SmartCarePersonEntity(Entity):
 
     async def async_added_to_hass(self) -> None:
         """Follow the person's record and alerts."""
-        for signal in (SIGNAL_PERSON_UPDATED, SIGNAL_ALERTS_UPDATED):
+        for signal in (SIGNAL_PERSON_UPDATED, SIGNAL_ALERTS_UPDATED, SIGNAL_KNOWLEDGE):
             self.async_on_remove(
                 async_dispatcher_connect(
                     self.hass, signal.format(self.person.person_id), self._handle_person_update

@@ -34,6 +34,7 @@ from .const import (
     RECORD_DB_NAME,
     SUBENTRY_PERSON,
 )
+from .knowledge import KnowledgeDelivery
 from .medical.gatt import Reading
 from .medical.plausibility import ImplausibleValueError, check_set
 from .medical.vitals import Vital, VitalSample
@@ -127,6 +128,7 @@ class Household:
         self.store = store
         self.people: dict[str, Person] = {}
         self.alerts = AlertManager(hass, self)
+        self.knowledge = KnowledgeDelivery(hass, self)
         # Medical-card claims: person_id and when the card was scanned.
         self._claim: tuple[str, datetime] | None = None
 
@@ -160,6 +162,8 @@ class Household:
                 await self.hass.async_add_executor_job(self.store.delete_person, person_id)
                 _LOGGER.info("Removed the health record of a person no longer in the household")
         await self.alerts.async_load()
+        for person in self.people.values():
+            await self.knowledge.async_consider_conditions(person)
 
     def person_by_alias(self, alias: str) -> Person | None:
         """Find a person by display alias (case-insensitive)."""

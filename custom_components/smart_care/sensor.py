@@ -210,6 +210,27 @@ def _alert_list(household: Household, person: Person) -> dict[str, Any]:
     }
 
 
+def _advice_title(household: Household, person: Person) -> str | None:
+    delivered = household.knowledge.latest.get(person.person_id)
+    if delivered is None:
+        return None
+    return delivered.note.render(household.hass.config.language)[0]
+
+
+def _advice_attrs(household: Household, person: Person) -> dict[str, Any]:
+    delivered = household.knowledge.latest.get(person.person_id)
+    if delivered is None:
+        return {}
+    language = household.hass.config.language
+    text = delivered.note.text.get(language, delivered.note.text["en"])
+    return {
+        "topic": delivered.note.topic,
+        "text": text,
+        "source": delivered.note.source,
+        "time": delivered.time.isoformat(),
+    }
+
+
 PERSON_SENSORS: tuple[PersonSensorDescription, ...] = (
     PersonSensorDescription(
         key="last_measurement",
@@ -223,6 +244,12 @@ PERSON_SENSORS: tuple[PersonSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_news2_value,
         attrs_fn=_news2_attrs,
+    ),
+    PersonSensorDescription(
+        key="health_advice",
+        translation_key="health_advice",
+        value_fn=_advice_title,
+        attrs_fn=_advice_attrs,
     ),
     PersonSensorDescription(
         key="health_status",

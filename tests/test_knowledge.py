@@ -1,0 +1,77 @@
+"""Health knowledge reaches the household once per topic per week, never as a diagnosis."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components import persistent_notification
+from homeassistant.core import Event, HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.smart_care.const import DOMAIN
+
+from .conftest import add_person
+
+
+async def _notes(hass: HomeAssistant) -> dict[str, Any]:
+    return persistent_notification._async_get_or_create_notifications(hass)
+
+
+async def test_fever_note_once_a_week(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events: list[Event] = []
+    hass.bus.async_listen("smart_care_knowledge", events.append)
+    await hass.services.async_call(
+        DOMAIN, "record_measurement", {"person": "Grandma", "temperature": 38.6}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert [e.data["topic"] for e in events] == ["fever"]
+    advice = hass.states.get("sensor.grandma_health_advice")
+    assert advice is not None
+    assert advice.state == "Fever"
+    assert "WHO" in advice.attributes["source"]
+    notes = await _notes(hass)
+    (fever,) = [n for n in notes.values() if n["title"] == "Grandma: Fever"]
+    assert "not a diagnosis" in fever["message"]
+    # Again within the week: no second note.
+    await hass.services.async_call(
+        DOMAIN, "record_measurement", {"person": "Grandma", "temperature": 38.9}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert len(events) == 1
+    freezer.tick(timedelta(days=8))
+    await hass.services.async_call(
+        DOMAIN, "record_measurement", {"person": "Grandma", "temperature": 38.4}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert len(events) == 2
+
+
+async def test_condition_notes_stay_off_entities(
+    hass: HomeAssistant, loaded_household: MockConfigEntry
+) -> None:
+    events: list[Event] = []
+    hass.bus.async_listen("smart_care_knowledge", events.append)
+    await add_person(hass, loaded_household, alias="Grandpa", conditions="Type 2 diabetes")
+    assert [e.data["topic"] for e in events] == ["diabetes_foot_care"]
+    notes = await _notes(hass)
+    assert any(n["title"] == "Grandpa: Daily foot check with diabetes" for n in notes.values())
+    # The person's history is not shown to every HA user through an entity.
+    assert hass.states.get("sensor.grandpa_health_advice").state == "unknown"
+
+
+async def test_chinese_household_gets_chinese_notes(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+) -> None:
+    hass.config.language = "zh-Hans"
+    await hass.services.async_call(
+        DOMAIN, "record_measurement", {"person": "Grandma", "temperature": 38.6}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.grandma_health_advice").state == "发热"
