@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
-from custom_components.smart_care.household import DeviceSource, Household
-from custom_components.smart_care.medical import decode
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.smart_care.household import DeviceSource, Household
+from custom_components.smart_care.medical import decode
 
 from .conftest import add_person
 
@@ -320,3 +320,17 @@ async def test_repair_flow_aborts(
     )
     result = await resp.json()
     assert (result["type"], result["reason"]) == ("abort", "household_not_loaded")
+
+
+async def test_assigned_reading_resent_is_not_held_again(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, family: dict[str, str]
+) -> None:
+    household = household_of(loaded_household)
+    source = DeviceSource("e", "AA:AA:AA:AA:AA:03", "Cuff")
+    stamp = (dt_util.now() - timedelta(hours=1)).replace(microsecond=0, tzinfo=None)
+    held = await household.async_ingest_reading(source, decode("2a35", bp_bytes(131, 85, stamp)))
+    assert held.status == "pending"
+    await household.async_assign(held.reading_id, household.people[family["Grandma"]])
+    again = await household.async_ingest_reading(source, decode("2a35", bp_bytes(131, 85, stamp)))
+    assert (again.status, again.reading_id) == ("duplicate", held.reading_id)
+    assert await hass.async_add_executor_job(household.store.list_pending) == {}

@@ -19,9 +19,14 @@ from homeassistant.helpers import (
     entity_registry as er,
     issue_registry as ir,
 )
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.smart_care import ble
 from custom_components.smart_care.const import DOMAIN
@@ -291,14 +296,18 @@ async def test_remove_entry_keeps_readings(
 
 
 async def test_diagnostics_name_nobody(
-    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_household: MockConfigEntry,
+    grandma: str,
 ) -> None:
     person_id = loaded_household.subentries[grandma].data["person_id"]
     cuff = BloodPressureCuff(CUFF)
     with patch_gatt(cuff):
         entry = await add_device_entry(hass, cuff, {"owner": person_id})
         await wake(hass, cuff, rssi=-66)
-    data = entry.runtime_data.diagnostics()
+    assert await async_setup_component(hass, "diagnostics", {})
+    data = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert data["entry"]["data"]["address"] == CUFF
     assert data["entry"]["options"] == {"owner": "**REDACTED**"}
     assert data["state"] == {

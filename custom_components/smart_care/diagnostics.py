@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
 from . import SmartCareConfigEntry
 from .const import (
+    CLINIC_SECRETS,
     CONF_ALIAS,
     CONF_EMERGENCY_CONTACTS,
+    CONF_ENTRY_TYPE,
     CONF_PERSON_ENTITY,
     CONF_PERSON_ID,
+    ENTRY_TYPE_DEVICE,
     IDENTITY_FIELDS,
 )
+from .device import DeviceConfigEntry
 
 TO_REDACT = {
     CONF_ALIAS,
@@ -24,14 +29,17 @@ TO_REDACT = {
     "title",
     "unique_id",
     *IDENTITY_FIELDS,
+    *CLINIC_SECRETS,
 }
 
 
 async def async_get_config_entry_diagnostics(
-    hass: HomeAssistant, entry: SmartCareConfigEntry
+    hass: HomeAssistant, entry: ConfigEntry
 ) -> dict[str, Any]:
     """Return what helps debugging without naming anyone."""
-    household = entry.runtime_data
+    if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_DEVICE:
+        return cast(DeviceConfigEntry, entry).runtime_data.diagnostics()
+    household = cast(SmartCareConfigEntry, entry).runtime_data
     counts = await hass.async_add_executor_job(
         lambda: {pid: household.store.count(pid) for pid in household.people}
     )
@@ -53,4 +61,13 @@ async def async_get_config_entry_diagnostics(
             "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
         "people": people,
+        "clinics": [
+            {
+                "subentry": async_redact_data(
+                    dict(entry.subentries[link.config.subentry_id].as_dict()), TO_REDACT
+                ),
+                **link.diagnostics(),
+            }
+            for link in (household.clinic.links.values() if household.clinic else ())
+        ],
     }

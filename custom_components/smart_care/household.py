@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 import uuid
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
@@ -40,6 +40,9 @@ from .medical.plausibility import ImplausibleValueError, check_set
 from .medical.vitals import Vital, VitalSample
 from .record_store import RecordStore, StoredMeasurement
 from .statistics import async_import_backfill
+
+if TYPE_CHECKING:
+    from .bridge import ClinicBridge
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -129,6 +132,9 @@ class Household:
         self.people: dict[str, Person] = {}
         self.alerts = AlertManager(hass, self)
         self.knowledge = KnowledgeDelivery(hass, self)
+        # Clinic bridge (bridge.py) while it runs; hooks told of every reading stored.
+        self.clinic: ClinicBridge | None = None
+        self.on_stored: list[Callable[[Person, list[StoredMeasurement]], None]] = []
         # Medical-card claims: person_id and when the card was scanned.
         self._claim: tuple[str, datetime] | None = None
 
@@ -209,6 +215,8 @@ class Household:
         if backfilled:
             await async_import_backfill(self.hass, self, person, backfilled)
         if stored:
+            for hook in list(self.on_stored):
+                hook(person, stored)
             await self.alerts.async_process(person, stored)
         return stored
 
@@ -301,7 +309,9 @@ class Household:
             _LOGGER.warning("Rejected a reading from a %s device: %s", reading.kind, err)
             return IngestResult("rejected")
         if reading.sequence_number is not None:
-            prefix = f"{source.key}|{reading.kind}|seq{reading.sequence_number}"
+            # The device time too: a meter reset starts its sequence numbers again.
+            stamp = "" if reading.timestamp is None else reading.timestamp.isoformat()
+            prefix = f"{source.key}|{reading.kind}|seq{reading.sequence_number}|{stamp}"
         elif reading.timestamp is not None:
             prefix = f"{source.key}|{reading.kind}|{reading.timestamp.isoformat()}"
         else:
@@ -310,6 +320,12 @@ class Household:
         person_id, how, guess = self._attribute(source, reading, timed, now)
         details["attribution"] = how
         if person_id is None:
+            # Re-sent from the device after the household already assigned it.
+            known: bool = prefix is not None and await self.hass.async_add_executor_job(
+                self.store.has_reading, reading_id
+            )
+            if known:
+                return IngestResult("duplicate", reading_id=reading_id, attribution=how)
             await self._async_hold(reading_id, source, timed, details, prefix, guess)
             return IngestResult("pending", reading_id=reading_id, attribution=how)
         stored = await self.async_record(

@@ -11,7 +11,7 @@ interface without touching callers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +67,58 @@ CREATE TABLE IF NOT EXISTS pending (
     payload BLOB NOT NULL,
     created TEXT NOT NULL
 );
+-- Clinic bridge (bridge.py / outbox.py / webhook.py). The measurement log is the outbox of
+-- readings: per clinic link only a cursor (last row id the server acknowledged) is kept.
+CREATE TABLE IF NOT EXISTS clinic_cursors (
+    link_id TEXT PRIMARY KEY,
+    last_row_id INTEGER NOT NULL,
+    updated TEXT NOT NULL
+);
+-- Everything else for a clinic (alert changes, daily summaries, medication answers,
+-- erasures) waits here, in order, until the server acknowledged it.
+CREATE TABLE IF NOT EXISTS clinic_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    link_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    item_key TEXT NOT NULL,
+    person_id TEXT,
+    payload BLOB NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS clinic_outbox_link ON clinic_outbox (link_id, seq);
+CREATE TABLE IF NOT EXISTS clinic_state (
+    link_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (link_id, key)
+);
+-- People whose data went to a clinic (so removing one can ask the clinic to erase it).
+CREATE TABLE IF NOT EXISTS clinic_people (
+    link_id TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    PRIMARY KEY (link_id, person_id)
+);
+CREATE TABLE IF NOT EXISTS clinic_advice (
+    advice_id TEXT PRIMARY KEY,
+    link_id TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    received TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS clinic_advice_person ON clinic_advice (person_id, received);
+-- One row per clinic webhook request, accepted or not (no request bodies).
+CREATE TABLE IF NOT EXISTS clinic_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    link_id TEXT NOT NULL,
+    request_type TEXT NOT NULL,
+    person TEXT,
+    status INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    authority TEXT NOT NULL,
+    signature TEXT
+);
+CREATE INDEX IF NOT EXISTS clinic_audit_link_time ON clinic_audit (link_id, time);
 """
 
 
@@ -105,6 +157,18 @@ class StoredMeasurement:
     time: datetime
     source: str
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One item waiting in a clinic link's outbox."""
+
+    seq: int
+    kind: str
+    key: str
+    person_id: str | None
+    payload: Mapping[str, Any]
+    created: datetime
 
 
 def _iso(value: datetime) -> str:
@@ -421,6 +485,14 @@ class RecordStore:
         rows.reverse()
         return [self._row(row) for row in rows]
 
+    def has_reading(self, reading_id: str) -> bool:
+        """Whether any value of this reading is already in the log."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM measurements WHERE reading_id = ? LIMIT 1", (reading_id,)
+            ).fetchone()
+        return row is not None
+
     def count(self, person_id: str | None = None) -> int:
         """Number of measurements, for one person or all."""
         with self._lock:
@@ -431,3 +503,301 @@ class RecordStore:
                     "SELECT count(*) FROM measurements WHERE person_id = ?", (person_id,)
                 ).fetchone()
         return int(row[0])
+
+    # Clinic bridge: cursors, outbox, link state ------------------------------------------
+
+    def max_measurement_id(self) -> int:
+        """Row id of the newest measurement (0 for an empty log)."""
+        with self._lock:
+            row = self._conn.execute("SELECT max(id) FROM measurements").fetchone()
+        return int(row[0] or 0)
+
+    def measurements_after(self, row_id: int, limit: int) -> list[StoredMeasurement]:
+        """Up to about ``limit`` measurements with an id above ``row_id``, oldest first.
+
+        The values of one reading are never split: when the limit falls inside a reading,
+        its remaining values are included too (a blood pressure panel stays whole).
+        """
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._COLUMNS} FROM measurements WHERE id > ? ORDER BY id LIMIT ?",
+                (row_id, max(1, limit)),
+            ).fetchall()
+            if rows:
+                last_id, last_reading = rows[-1][0], rows[-1][1]
+                rows += self._conn.execute(
+                    f"SELECT {self._COLUMNS} FROM measurements "
+                    "WHERE id > ? AND reading_id = ? ORDER BY id",
+                    (last_id, last_reading),
+                ).fetchall()
+        return [self._row(row) for row in rows]
+
+    def count_measurements_after(self, row_id: int) -> int:
+        """Number of measurements with an id above ``row_id``."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT count(*) FROM measurements WHERE id > ?", (row_id,)
+            ).fetchone()
+        return int(row[0])
+
+    def clinic_cursor(self, link_id: str) -> int | None:
+        """Last measurement row id a clinic link has delivered, or None if never set."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT last_row_id FROM clinic_cursors WHERE link_id = ?", (link_id,)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def clinic_ack(
+        self,
+        link_id: str,
+        *,
+        cursor: int | None = None,
+        seqs: Iterable[int] = (),
+        state: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record a delivery in one transaction: move the cursor, drop items, update state.
+
+        The cursor only moves forward, so a late or repeated acknowledgement cannot make
+        a clinic link send readings twice or skip any.
+        """
+        now = _iso(datetime.now(UTC))
+        with self._transaction() as cur:
+            if cursor is not None:
+                cur.execute(
+                    "INSERT INTO clinic_cursors (link_id, last_row_id, updated) VALUES (?, ?, ?) "
+                    "ON CONFLICT(link_id) DO UPDATE SET "
+                    "last_row_id = max(last_row_id, excluded.last_row_id), "
+                    "updated = excluded.updated",
+                    (link_id, cursor, now),
+                )
+            cur.executemany(
+                "DELETE FROM clinic_outbox WHERE link_id = ? AND seq = ?",
+                [(link_id, seq) for seq in seqs],
+            )
+            self._put_clinic_state(cur, link_id, state or {})
+
+    def clinic_enqueue(
+        self,
+        link_id: str,
+        items: Iterable[tuple[str, str, str | None, Mapping[str, Any]]],
+        state: Mapping[str, Any] | None = None,
+    ) -> list[int]:
+        """Append (kind, key, person_id, payload) items to a link's outbox; return their seqs.
+
+        ``state`` is written in the same transaction (e.g. "summaries queued up to day X"),
+        so a crash leaves either both or neither.
+        """
+        now = _iso(datetime.now(UTC))
+        seqs: list[int] = []
+        with self._transaction() as cur:
+            for kind, key, person_id, payload in items:
+                blob = self._codec.encode(json.dumps(dict(payload), sort_keys=True))
+                cur.execute(
+                    "INSERT INTO clinic_outbox (link_id, kind, item_key, person_id, payload, "
+                    "created) VALUES (?, ?, ?, ?, ?, ?)",
+                    (link_id, kind, key, person_id, blob, now),
+                )
+                assert cur.lastrowid is not None
+                seqs.append(cur.lastrowid)
+            self._put_clinic_state(cur, link_id, state or {})
+        return seqs
+
+    def clinic_items(self, link_id: str, limit: int) -> list[OutboxItem]:
+        """The oldest ``limit`` items of a link's outbox, in order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, kind, item_key, person_id, payload, created FROM clinic_outbox "
+                "WHERE link_id = ? ORDER BY seq LIMIT ?",
+                (link_id, max(1, limit)),
+            ).fetchall()
+        return [
+            OutboxItem(
+                seq=row[0],
+                kind=row[1],
+                key=row[2],
+                person_id=row[3],
+                payload=json.loads(self._codec.decode(row[4])),
+                created=datetime.fromisoformat(row[5]),
+            )
+            for row in rows
+        ]
+
+    def clinic_item_count(self, link_id: str) -> int:
+        """Number of items waiting in a link's outbox."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT count(*) FROM clinic_outbox WHERE link_id = ?", (link_id,)
+            ).fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def _put_clinic_state(cur: sqlite3.Cursor, link_id: str, values: Mapping[str, Any]) -> None:
+        cur.executemany(
+            "INSERT OR REPLACE INTO clinic_state (link_id, key, payload) VALUES (?, ?, ?)",
+            [
+                (link_id, key, json.dumps(value, sort_keys=True).encode())
+                for key, value in values.items()
+            ],
+        )
+
+    def clinic_state(self, link_id: str) -> dict[str, Any]:
+        """Every state value of a clinic link (cursor aside)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, payload FROM clinic_state WHERE link_id = ?", (link_id,)
+            ).fetchall()
+        return {row[0]: json.loads(bytes(row[1]).decode()) for row in rows}
+
+    def clinic_put_state(self, link_id: str, values: Mapping[str, Any]) -> None:
+        """Set state values of a clinic link (JSON-able, not personal)."""
+        with self._transaction() as cur:
+            self._put_clinic_state(cur, link_id, values)
+
+    def clinic_note_people(self, link_id: str, person_ids: Iterable[str]) -> None:
+        """Remember that data of these people is going to a clinic link."""
+        with self._transaction() as cur:
+            cur.executemany(
+                "INSERT OR IGNORE INTO clinic_people (link_id, person_id) VALUES (?, ?)",
+                [(link_id, person_id) for person_id in person_ids],
+            )
+
+    def clinic_people(self, link_id: str) -> set[str]:
+        """People whose data went (or is going) to a clinic link."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT person_id FROM clinic_people WHERE link_id = ?", (link_id,)
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def clinic_forget_person(self, link_id: str, person_id: str) -> int:
+        """Drop a person's waiting items and sharing note for one link; return items dropped."""
+        with self._transaction() as cur:
+            cur.execute(
+                "DELETE FROM clinic_outbox WHERE link_id = ? AND person_id = ?",
+                (link_id, person_id),
+            )
+            dropped = cur.rowcount
+            cur.execute(
+                "DELETE FROM clinic_people WHERE link_id = ? AND person_id = ?",
+                (link_id, person_id),
+            )
+        return dropped
+
+    def clinic_link_ids(self) -> set[str]:
+        """Every clinic link with a cursor, state, shared people or waiting items."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT link_id FROM clinic_cursors UNION SELECT link_id FROM clinic_state "
+                "UNION SELECT link_id FROM clinic_people UNION SELECT link_id FROM clinic_outbox"
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def clinic_forget_link(self, link_id: str) -> None:
+        """Remove a clinic link's delivery state (its audit trail stays)."""
+        with self._transaction() as cur:
+            for table in ("clinic_cursors", "clinic_outbox", "clinic_state", "clinic_people"):
+                cur.execute(f"DELETE FROM {table} WHERE link_id = ?", (link_id,))
+
+    # Clinic advice and audit ---------------------------------------------------------------
+
+    def put_advice(
+        self, advice_id: str, link_id: str, person_id: str, payload: Mapping[str, Any]
+    ) -> bool:
+        """Store a clinician's advice for a person; False if this advice id is already held."""
+        blob = self._codec.encode(json.dumps(dict(payload), sort_keys=True))
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT OR IGNORE INTO clinic_advice (advice_id, link_id, person_id, payload, "
+                "received) VALUES (?, ?, ?, ?, ?)",
+                (advice_id, link_id, person_id, blob, _iso(datetime.now(UTC))),
+            )
+            return cur.rowcount > 0
+
+    def advice(self, person_id: str | None = None) -> list[dict[str, Any]]:
+        """Clinic advice, oldest first, each with advice_id, link_id, person_id, received."""
+        sql = "SELECT advice_id, link_id, person_id, payload, received FROM clinic_advice"
+        args: list[Any] = []
+        if person_id is not None:
+            sql += " WHERE person_id = ?"
+            args.append(person_id)
+        sql += " ORDER BY received, rowid"
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return [
+            json.loads(self._codec.decode(row[3]))
+            | {"advice_id": row[0], "link_id": row[1], "person_id": row[2], "received": row[4]}
+            for row in rows
+        ]
+
+    def clinic_person_ids(self) -> set[str]:
+        """People named anywhere in the clinic tables (advice, outbox, sharing notes)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT person_id FROM clinic_advice UNION SELECT person_id FROM clinic_people "
+                "UNION SELECT person_id FROM clinic_outbox WHERE person_id IS NOT NULL"
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def delete_clinic_advice(self, person_id: str) -> int:
+        """Remove a person's clinic advice; return rows removed."""
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM clinic_advice WHERE person_id = ?", (person_id,))
+            return cur.rowcount
+
+    def clinic_audit(
+        self,
+        link_id: str,
+        request_type: str,
+        person: str | None,
+        status: int,
+        outcome: str,
+        authority: str,
+        signature: str | None = None,
+    ) -> None:
+        """Append one webhook request to the audit trail."""
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO clinic_audit (time, link_id, request_type, person, status, outcome, "
+                "authority, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _iso(datetime.now(UTC)),
+                    link_id,
+                    request_type,
+                    person,
+                    status,
+                    outcome,
+                    authority,
+                    signature,
+                ),
+            )
+
+    def clinic_audit_rows(
+        self, link_id: str | None = None, since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Audit rows, oldest first."""
+        sql = (
+            "SELECT time, link_id, request_type, person, status, outcome, authority, signature "
+            "FROM clinic_audit WHERE 1 = 1"
+        )
+        args: list[Any] = []
+        if link_id is not None:
+            sql += " AND link_id = ?"
+            args.append(link_id)
+        if since is not None:
+            sql += " AND time >= ?"
+            args.append(_iso(since))
+        sql += " ORDER BY id"
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        keys = ("time", "link_id", "type", "person", "status", "outcome", "authority", "signature")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def alerts_updated_since(self, since: datetime) -> list[dict[str, Any]]:
+        """Alerts (any status) changed at or after ``since``, oldest change first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT payload FROM alerts WHERE updated >= ? ORDER BY updated, rowid",
+                (_iso(since),),
+            ).fetchall()
+        return [json.loads(self._codec.decode(row[0])) for row in rows]
