@@ -233,7 +233,7 @@ async def test_reassign_stored_reading_keeps_time(
 ) -> None:
     household = household_of(loaded_household)
     source = DeviceSource("e", "AA:AA:AA:AA:AA:01", "Cuff", owner=family["Grandma"])
-    stamp = (dt_util.now() - timedelta(hours=2)).replace(microsecond=0, tzinfo=None)
+    stamp = (dt_util.now() - timedelta(minutes=5)).replace(microsecond=0, tzinfo=None)
     result = await household.async_ingest_reading(source, decode("2a35", bp_bytes(150, 88, stamp)))
     assert hass.states.get("sensor.grandma_systolic_blood_pressure").state == "150.0"
     await hass.services.async_call(
@@ -334,3 +334,18 @@ async def test_assigned_reading_resent_is_not_held_again(
     again = await household.async_ingest_reading(source, decode("2a35", bp_bytes(131, 85, stamp)))
     assert (again.status, again.reading_id) == ("duplicate", held.reading_id)
     assert await hass.async_add_executor_job(household.store.list_pending) == {}
+
+
+async def test_device_memory_goes_to_history_not_state(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, family: dict[str, str]
+) -> None:
+    household = household_of(loaded_household)
+    source = DeviceSource("e", "AA:AA:AA:AA:AA:01", "Cuff", owner=family["Grandma"])
+    # Downloaded from the cuff's memory: measured two hours before it arrived.
+    stamp = (dt_util.now() - timedelta(hours=2)).replace(microsecond=0, tzinfo=None)
+    result = await household.async_ingest_reading(source, decode("2a35", bp_bytes(150, 88, stamp)))
+    assert result.status == "stored"
+    assert hass.states.get("sensor.grandma_systolic_blood_pressure").state == "unknown"
+    person = household.people[family["Grandma"]]
+    # It still counts as a measurement for the "overdue" schedule.
+    assert person.last_seen["systolic_bp"] == result.stored[0].time

@@ -58,6 +58,13 @@ async def _count(hass: HomeAssistant, household_entry: MockConfigEntry) -> int:
     return await hass.async_add_executor_job(household.store.count)
 
 
+async def _last_value(hass: HomeAssistant, household_entry: MockConfigEntry) -> float:
+    household: Household = household_entry.runtime_data
+    (person_id,) = household.people
+    rows = await hass.async_add_executor_job(household.store.history, person_id)
+    return rows[-1].value
+
+
 async def test_first_sync_fetches_all_records(
     hass: HomeAssistant,
     loaded_household: MockConfigEntry,
@@ -75,8 +82,9 @@ async def test_first_sync_fetches_all_records(
     # Subscribed to measurement, context and RACP before writing to RACP.
     assert meter.subscribed >= {"2a18", "2a34", "2a52"}
     assert await _count(hass, loaded_household) == 3
-    # The newest record is the state; 5.0 + 3/10.
-    assert hass.states.get("sensor.grandma_blood_glucose").state == "5.3"
+    # Records from the meter's memory (hours old) go to the log, not to the state.
+    assert hass.states.get("sensor.grandma_blood_glucose").state == "unknown"
+    assert await _last_value(hass, loaded_household) == 5.3
     assert _stored_sequence(hass, hass_storage, entry.entry_id) == 3
     # A meter has nothing more to say after the transfer: Smart Care hung up.
     assert not meter.connected
@@ -97,7 +105,7 @@ async def test_reconnect_resumes_after_last_sequence(
     # >= 4: 03 operator, 01 filter type sequence number, 04 00 little-endian.
     assert _racp(meter) == ["0403010400", "0103010400"]
     assert await _count(hass, loaded_household) == 5
-    assert hass.states.get("sensor.grandma_blood_glucose").state == "7.2"
+    assert await _last_value(hass, loaded_household) == 7.2
 
 
 async def test_dropped_transfer_resumes_from_last_kept_record(
@@ -294,7 +302,7 @@ async def add_person_and_wake(
 ) -> None:
     await add_person(hass, household_entry, alias="Dad")
     await wake(hass, meter)
-    assert hass.states.get("sensor.dad_blood_glucose").state == "5.2"
+    assert await _last_value(hass, household_entry) == 5.2
 
 
 VENDOR_SERVICE = "233bf000-5a34-1b6d-975c-000d5690abe4"

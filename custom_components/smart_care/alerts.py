@@ -202,6 +202,8 @@ class AlertManager:
                     if code in tracker.alerts:
                         updates.append((tracker.resolve(code, now), None))
         await self._apply(person, tracker, updates)
+        # The early warning score may have changed without any alert changing.
+        async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
         if codes:
             await self.household.knowledge.async_consider_codes(person, codes)
 
@@ -288,7 +290,7 @@ class AlertManager:
                 continue
             last_seen: dict[str, datetime | None] = {}
             for group, vitals in MEASUREMENT_GROUPS.items():
-                times = [row.time for vital, row in person.latest.items() if Vital(vital) in vitals]
+                times = [t for vital, t in person.last_seen.items() if Vital(vital) in vitals]
                 last_seen[group] = max(times) if times else None
             findings = assess_stale(last_seen, person.schedule, now)
             tracker = self.trackers.setdefault(person.person_id, AlertTracker())

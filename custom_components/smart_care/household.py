@@ -54,6 +54,8 @@ CLAIM_WINDOW = timedelta(minutes=5)
 # weight is this close and nobody else is within twice the distance.
 WEIGHT_MATCH_KG = 2.0
 WEIGHT_MATCH_RELATIVE = 0.03
+# A device reading measured this long before it arrived came from the device's memory.
+MEMORY_AGE = timedelta(minutes=15)
 # A device clock more than this far ahead is not trusted; the receipt time is used.
 CLOCK_AHEAD_LIMIT = timedelta(minutes=10)
 
@@ -92,6 +94,8 @@ class Person:
     # Other HA sensors that measure this person: vital -> entity_id.
     sources: dict[str, str] = field(default_factory=dict)
     latest: dict[str, StoredMeasurement] = field(default_factory=dict)
+    # Newest measurement time per vital, including readings that never became a state.
+    last_seen: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def last_measurement(self) -> datetime | None:
@@ -160,6 +164,7 @@ class Household:
             person.latest = await self.hass.async_add_executor_job(
                 self.store.latest, person.person_id
             )
+            person.last_seen = {vital: row.time for vital, row in person.latest.items()}
             self.people[person.person_id] = person
         # A person whose subentry was removed is removed from the record with it.
         stored = await self.hass.async_add_executor_job(self.store.person_ids)
@@ -189,11 +194,13 @@ class Household:
         details: Mapping[str, Any] | None = None,
         dedupe_prefix: str | None = None,
         reading_id: str | None = None,
+        history_only: bool = False,
     ) -> list[StoredMeasurement]:
         """Check, store and publish a person's samples; return the ones newly stored.
 
         Either every sample is stored or none: implausible values raise
-        ``ImplausibleValueError`` before anything is written.
+        ``ImplausibleValueError`` before anything is written. ``history_only`` readings
+        (from a device's memory) go to the log and statistics, never to the state.
         """
         now = dt_util.utcnow()
         batch = [s if s.time is not None else VitalSample(s.vital, s.value, now) for s in samples]
@@ -211,7 +218,7 @@ class Household:
             dict(details or {}),
             reading_id,
         )
-        backfilled = self._publish(person, stored)
+        backfilled = self._publish(person, stored, history_only)
         if backfilled:
             await async_import_backfill(self.hass, self, person, backfilled)
         if stored:
@@ -329,7 +336,13 @@ class Household:
             await self._async_hold(reading_id, source, timed, details, prefix, guess)
             return IngestResult("pending", reading_id=reading_id, attribution=how)
         stored = await self.async_record(
-            self.people[person_id], timed, f"device:{source.key}", details, prefix, reading_id
+            self.people[person_id],
+            timed,
+            f"device:{source.key}",
+            details,
+            prefix,
+            reading_id,
+            history_only=now - when > MEMORY_AGE,
         )
         status = "stored" if stored else "duplicate"
         return IngestResult(status, person_id, reading_id, how, tuple(stored))
@@ -418,18 +431,24 @@ class Household:
 
     async def _async_refresh_latest(self, person: Person) -> None:
         person.latest = await self.hass.async_add_executor_job(self.store.latest, person.person_id)
+        person.last_seen = {vital: row.time for vital, row in person.latest.items()}
         async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
 
     @callback
-    def _publish(self, person: Person, stored: list[StoredMeasurement]) -> list[StoredMeasurement]:
-        """Update latest values and tell listeners; return the rows older than the state."""
+    def _publish(
+        self, person: Person, stored: list[StoredMeasurement], history_only: bool = False
+    ) -> list[StoredMeasurement]:
+        """Update latest values and tell listeners; return the rows kept out of the state."""
         changed = False
         backfilled: list[StoredMeasurement] = []
         for row in stored:
+            seen = person.last_seen.get(row.vital)
+            if seen is None or row.time > seen:
+                person.last_seen[row.vital] = row.time
             current = person.latest.get(row.vital)
             # Older readings (device memory, backfill) go to the log and to long-term
             # statistics, never to the state.
-            if current is None or row.time >= current.time:
+            if not history_only and (current is None or row.time >= current.time):
                 person.latest[row.vital] = row
                 changed = True
             else:
