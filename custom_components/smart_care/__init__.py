@@ -13,6 +13,8 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
+from .blueprint_install import async_check_blueprints
+from .bridge import ClinicBridge
 from .const import CONF_ENTRY_TYPE, DOMAIN, ENTRY_TYPE_DEVICE
 from .device import (
     DeviceConfigEntry,
@@ -21,8 +23,10 @@ from .device import (
     async_unload_device_entry,
 )
 from .household import Household, record_path
+from .medication import async_setup_medication_schedule
 from .record_store import RecordStore
 from .services import async_setup_services
+from .sources import async_track_sources
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,8 +62,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
         await household.async_close()
         raise
     entry.runtime_data = household
+    household.clinic = ClinicBridge(hass, entry, household)
     await household.async_restore_pending_issues()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(async_track_sources(hass, household))
 
     @callback
     def _tag_scanned(event: Event) -> None:
@@ -98,6 +104,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
     await household.alerts.async_check_stale()
     # People are subentries: adding, editing or removing one rebuilds the entities.
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    entry.async_on_unload(await async_setup_medication_schedule(hass, household))
+    await async_check_blueprints(hass)
+    await household.clinic.async_start()
     return True
 
 
@@ -111,6 +120,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -
         return await async_unload_device_entry(hass, cast(DeviceConfigEntry, entry))
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
+        if (clinic := entry.runtime_data.clinic) is not None:
+            await clinic.async_stop()  # before the record store closes
         await entry.runtime_data.async_close()
     return unloaded
 

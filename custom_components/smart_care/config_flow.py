@@ -21,10 +21,13 @@ from homeassistant.config_entries import (
     SubentryFlowResult,
 )
 from homeassistant.core import callback
-from homeassistant.helpers import selector
+from homeassistant.data_entry_flow import section
+from homeassistant.helpers import entity_registry as er, selector
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
+from .clinic_flow import ClinicDiscovery, ClinicSubentryFlow
 from .const import (
     CONF_ADDRESS,
     CONF_ALIAS,
@@ -46,6 +49,7 @@ from .const import (
     CONF_SERVICES,
     CONF_SEX,
     CONF_SHARE_LOCATION,
+    CONF_SOURCES,
     CONF_USER_MAP,
     DEFAULT_OVERDUE_HOURS,
     DOMAIN,
@@ -59,6 +63,8 @@ from .const import (
     MGDL_COUNTRIES,
     MULTI_USER_SERVICES,
     SEX_OPTIONS,
+    SOURCE_VITALS,
+    SUBENTRY_CLINIC,
     SUBENTRY_PERSON,
     USER_SLOTS,
 )
@@ -123,6 +129,7 @@ class SmartCareConfigFlow(ConfigFlow, domain=DOMAIN):
         """Start with nothing discovered."""
         self._discovery: BluetoothServiceInfoBleak | None = None
         self._discovered: dict[str, BluetoothServiceInfoBleak] = {}
+        self._clinic: ClinicDiscovery | None = None
 
     @classmethod
     @callback
@@ -130,7 +137,7 @@ class SmartCareConfigFlow(ConfigFlow, domain=DOMAIN):
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """People are subentries of the household."""
-        return {SUBENTRY_PERSON: PersonSubentryFlow}
+        return {SUBENTRY_PERSON: PersonSubentryFlow, SUBENTRY_CLINIC: ClinicSubentryFlow}
 
     @staticmethod
     @callback
@@ -201,6 +208,25 @@ class SmartCareConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="pick_device",
             data_schema=vol.Schema({vol.Required(CONF_ADDRESS): vol.In(choices)}),
         )
+
+    async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
+        """A community clinic's gateway announced itself on the local network."""
+        self._clinic = ClinicDiscovery(self)
+        return await self._clinic.async_discovered(discovery_info)
+
+    async def async_step_clinic_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Confirm linking the discovered clinic to the household."""
+        assert self._clinic is not None
+        return await self._clinic.async_confirm(user_input)
+
+    async def async_step_clinic_credentials(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the clinic's webhook credentials once, then link it."""
+        assert self._clinic is not None
+        return await self._clinic.async_credentials(user_input)
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Name the household and pick the glucose unit; once it exists, add a device."""
@@ -376,6 +402,17 @@ class PersonSubentryFlow(ConfigSubentryFlow):
                         custom_value=True,
                     )
                 ),
+                vol.Optional(CONF_SOURCES): section(
+                    vol.Schema(
+                        {
+                            vol.Optional(vital): selector.EntitySelector(
+                                selector.EntitySelectorConfig(domain="sensor")
+                            )
+                            for vital in SOURCE_VITALS
+                        }
+                    ),
+                    {"collapsed": True},
+                ),
             }
         )
 
@@ -410,6 +447,11 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             domain, _, service = target.partition(".")
             if domain != "notify" or not service:
                 errors[CONF_EMERGENCY_CONTACTS] = "contact_invalid"
+        registry = er.async_get(self.hass)
+        for entity_id in user_input.get(CONF_SOURCES, {}).values():
+            # Feeding Smart Care's own sensors back into it would loop.
+            if (entry := registry.async_get(entity_id)) and entry.platform == DOMAIN:
+                errors[CONF_SOURCES] = "source_is_smart_care"
         return errors
 
     @staticmethod
@@ -426,6 +468,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             data[CONF_PERSON_ENTITY] = user_input[CONF_PERSON_ENTITY]
         if card := user_input.get(CONF_MEDICAL_CARD, "").strip():
             data[CONF_MEDICAL_CARD] = card
+        data[CONF_SOURCES] = {k: v for k, v in user_input.get(CONF_SOURCES, {}).items() if v}
         profile = {
             key: value.strip() if isinstance(value, str) else value
             for key in IDENTITY_FIELDS

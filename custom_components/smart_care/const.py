@@ -96,3 +96,45 @@ HEALTH_SERVICES: Final = {
 }
 # Services whose measurements carry a user index (shared cuffs and scales).
 MULTI_USER_SERVICES: Final = frozenset({"1810", "181d", "181b"})
+
+# Community clinic links: config subentries of the household (clinic_flow.py, bridge.py).
+SUBENTRY_CLINIC: Final = "clinic"
+CONF_LINK_ID: Final = "link_id"
+CONF_CLINIC_NAME: Final = "name"
+CONF_FHIR_BASE: Final = "fhir_base_url"
+CONF_TOKEN: Final = "token"
+CONF_TRANSPORT: Final = "transport"
+CONF_FOLDER: Final = "folder"
+CONF_SCOPES: Final = "scopes"
+CONF_IDENTIFIED: Final = "identified_sharing"
+CONF_WEBHOOK_ID: Final = "webhook_id"
+CONF_HMAC_SECRET: Final = "hmac_secret"
+CONF_TOTP_SECRET: Final = "totp_secret"
+CONF_PSEUDONYM_KEY: Final = "pseudonym_key"
+CONF_ZEROCONF_NAME: Final = "zeroconf_name"
+CONF_START_ROW: Final = "start_row"  # readings after this log row are shared
+CONF_LINKED_AT: Final = "linked_at"
+TRANSPORT_HTTP: Final = "http"
+TRANSPORT_FOLDER: Final = "folder"
+TRANSPORT_OPTIONS: Final = [TRANSPORT_HTTP, TRANSPORT_FOLDER]
+SCOPE_VITAL_SIGNS: Final = "vital_signs"
+SCOPE_ALERTS: Final = "alerts"
+SCOPE_DAILY_SUMMARY: Final = "daily_summary"
+SCOPE_MEDICATION: Final = "medication"
+SCOPE_OPTIONS: Final = [SCOPE_VITAL_SIGNS, SCOPE_ALERTS, SCOPE_DAILY_SUMMARY, SCOPE_MEDICATION]
+# Secrets of a clinic link: shown once when linking, redacted from diagnostics.
+CLINIC_SECRETS: Final = (
+    CONF_WEBHOOK_ID,
+    CONF_HMAC_SECRET,
+    CONF_TOTP_SECRET,
+    CONF_PSEUDONYM_KEY,
+    CONF_TOKEN,
+)
+OUTBOX_FOLDER: Final = "smart_care_outbox"
+ZEROCONF_TYPE: Final = "_smartcare._tcp.local."
+# A clinic unreachable for longer than this raises a repair issue.
+CLINIC_UNREACHABLE_HOURS: Final = 6
+ISSUE_CLINIC_UNREACHABLE: Final = "clinic_unreachable_{}"
+ISSUE_CLINIC_REJECTED: Final = "clinic_rejected_{}"
+ISSUE_CLINIC_AUTH: Final = "clinic_auth_{}"
+EVENT_ADVICE: Final = "smart_care_advice"

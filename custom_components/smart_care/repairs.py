@@ -10,7 +10,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir, selector
 import voluptuous as vol
 
-from .const import DOMAIN
+from .blueprint_install import ISSUE_INSTALL_BLUEPRINTS, InstallBlueprintsFlow
+from .clinic_flow import ClinicReauthFlow
+from .const import DOMAIN, ISSUE_CLINIC_AUTH
 from .household import get_household
 
 CONF_PERSON = "person"
@@ -66,5 +68,9 @@ async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
     """Create the flow for a held reading."""
+    if issue_id == ISSUE_INSTALL_BLUEPRINTS:
+        return InstallBlueprintsFlow()
     assert data is not None
+    if issue_id.startswith(ISSUE_CLINIC_AUTH.format("")):
+        return ClinicReauthFlow(str(data["subentry_id"]))
     return AssignReadingFlow(str(data["reading_id"]))

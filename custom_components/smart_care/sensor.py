@@ -26,6 +26,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from . import SmartCareConfigEntry
+from .clinic_sensor import async_setup_clinic_sensors
 from .const import CONF_ENTRY_TYPE, CONF_GLUCOSE_UNIT, ENTRY_TYPE_DEVICE, GLUCOSE_MMOL
 from .device import DeviceConfigEntry
 from .device_sensor import async_setup_device_sensors
@@ -282,6 +283,7 @@ async def async_setup_entry(
             PersonSensor(household, person, description) for description in PERSON_SENSORS
         )
         async_add_entities(entities, config_subentry_id=person.subentry_id)
+    async_setup_clinic_sensors(household.clinic, async_add_entities)
 
 
 class VitalSensor(SmartCarePersonEntity, SensorEntity):

@@ -19,6 +19,7 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
+from .clinic_services import async_setup_clinic_services
 from .const import DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
 from .household import get_household
 from .medical.plausibility import ImplausibleValueError
@@ -301,3 +302,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
         schema=ASSIGN_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
+    async_setup_clinic_services(hass)

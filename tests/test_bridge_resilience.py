@@ -1,0 +1,428 @@
+"""Clinic bridge under failure: outages, restarts, crashes, backoff, repairs. Nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.smart_care import outbox as outbox_module
+from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.household import record_path
+from custom_components.smart_care.record_store import RecordStore
+
+from .clinic_support import (
+    household,
+    link_clinic,
+    observation_values,
+    only_link,
+    record,
+    settle,
+    start_fhir,
+    validate_bundle,
+)
+from .conftest import SENTINEL_BIRTH
+from .fhir_server import FhirServer
+
+
+@pytest.fixture
+async def fhir_server(aiohttp_server: Any, socket_enabled: None) -> FhirServer:
+    """A FHIR R4 server on 127.0.0.1 that validates every bundle with R4B."""
+    return await start_fhir(aiohttp_server)
+
+
+async def retry(hass: HomeAssistant, seconds: float = 3700) -> None:
+    """Let the backoff timer fire (it is never longer than an hour)."""
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
+    await settle(hass)
+
+
+def no_duplicates(server: FhirServer) -> None:
+    for rtype in ("Observation", "DetectedIssue", "Patient", "Device"):
+        keys = [
+            (r["identifier"][0]["system"], r["identifier"][0]["value"]) for r in server.all(rtype)
+        ]
+        assert len(keys) == len(set(keys)), rtype
+    for bundle in server.received:
+        validate_bundle(bundle)
+
+
+async def test_outage_then_recovery_delivers_everything_once(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
+) -> None:
+    await link_clinic(hass, loaded_household, url=fhir_server.base_url)
+    fhir_server.down(503)
+    base = dt_util.now() - timedelta(hours=2)
+    for n in range(6):
+        await record(hass, pulse=61 + n, time=(base + timedelta(minutes=n)).isoformat())
+    await record(hass, systolic=150, diastolic=85)
+    await settle(hass)
+    assert fhir_server.count("Observation") == 0
+    link = only_link(hass)
+    assert link.pending == 9  # 6 pulses, the 2 BP rows, the alert
+    assert hass.states.get("sensor.community_clinic_waiting_to_be_sent").state == "9"
+    # Still down at the next attempts.
+    await retry(hass)
+    await retry(hass)
+    assert fhir_server.count("Observation") == 0
+    fhir_server.recover()
+    await retry(hass)
+    assert link.pending == 0
+    assert [v for v in observation_values(fhir_server) if v[0] == "8867-4"] == [
+        ("8867-4", 61.0 + n) for n in range(6)
+    ]
+    assert fhir_server.count("Observation") == 7
+    assert fhir_server.count("DetectedIssue") == 1
+    no_duplicates(fhir_server)
+
+
+async def test_backoff_is_exponential_with_no_busy_loop(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    fhir_server: FhirServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await link_clinic(hass, loaded_household, url=fhir_server.base_url)
+    fhir_server.down(503)
+    await record(hass, pulse=70)
+    await settle(hass)
+    assert fhir_server.transaction_requests == 1
+    # First retry after 5-10 s (equal jitter of 10 s): not before 5 s.
+    freezer.tick(timedelta(seconds=4))
+    async_fire_time_changed(hass)
+    await settle(hass)
+    assert fhir_server.transaction_requests == 1
+    # New readings do not hammer a server that is down.
+    await record(hass, pulse=71)
+    await settle(hass)
+    assert fhir_server.transaction_requests == 1
+    freezer.tick(timedelta(seconds=7))
+    async_fire_time_changed(hass)
+    await settle(hass)
+    assert fhir_server.transaction_requests == 2
+    # Three hours down, checked every minute: 10, 20, 40 ... s, capped at an hour.
+    for _ in range(180):
+        freezer.tick(timedelta(minutes=1))
+        async_fire_time_changed(hass)
+        await settle(hass)
+    assert 9 <= fhir_server.transaction_requests <= 13
+    assert only_link(hass).attempts == fhir_server.transaction_requests
+    # At the cap: at most one attempt per hour from now on.
+    requests = fhir_server.transaction_requests
+    fhir_server.recover()
+    for _ in range(61):
+        freezer.tick(timedelta(minutes=1))
+        async_fire_time_changed(hass)
+        await settle(hass)
+    assert fhir_server.transaction_requests == requests + 1
+    assert only_link(hass).pending == 0
+    assert fhir_server.count("Observation") == 2
+
+
+async def test_unreachable_issue_after_six_hours_goes_with_success(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    fhir_server: FhirServer,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await link_clinic(hass, loaded_household, url=fhir_server.base_url)
+    link = only_link(hass)
+    issue_id = f"clinic_unreachable_{link.link_id}"
+    fhir_server.down(502)
+    await record(hass, pulse=70)
+    await settle(hass)
+    issues = ir.async_get(hass)
+    for _ in range(5 * 6):  # five hours
+        freezer.tick(timedelta(minutes=10))
+        async_fire_time_changed(hass)
+        await settle(hass)
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+    for _ in range(3 * 6):  # eight hours
+        freezer.tick(timedelta(minutes=10))
+        async_fire_time_changed(hass)
+        await settle(hass)
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "clinic_unreachable"
+    assert issue.translation_placeholders["clinic"] == "Community Clinic"
+    # Logged once when the outage began, not at every attempt.
+    assert caplog.text.count("is not accepting data") == 1
+    fhir_server.recover()
+    freezer.tick(timedelta(hours=1))
+    async_fire_time_changed(hass)
+    await settle(hass)
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+    assert "is accepting data again" in caplog.text
+    assert fhir_server.count("Observation") == 1
+
+
+async def test_rejection_raises_a_redacted_issue_and_keeps_the_data(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
+) -> None:
+    await link_clinic(hass, loaded_household, url=fhir_server.base_url)
+    link = only_link(hass)
+    (person_id,) = household(hass).people
+    pseudonym = link.outbox.pseudonym(person_id)
+    fhir_server.fail(
+        422,
+        times=2,
+        diagnostics=f"Patient {pseudonym} (Grandma, born {SENTINEL_BIRTH}): profile check failed",
+    )
+    await record(hass, pulse=70)
+    await settle(hass)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"clinic_rejected_{link.link_id}")
+    assert issue is not None
+    assert issue.severity is ir.IssueSeverity.ERROR
+    placeholders = issue.translation_placeholders
+    assert placeholders["status"] == "422"
+    assert "profile check failed" in placeholders["diagnostics"]
+    for secret in (pseudonym, "Grandma", SENTINEL_BIRTH):
+        assert secret not in placeholders["diagnostics"]
+    assert link.pending == 1
+    await retry(hass)  # rejected again: still kept
+    assert link.pending == 1
+    fhir_server.fail(400, diagnostics="")  # no words from the server
+    await retry(hass)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"clinic_rejected_{link.link_id}")
+    assert issue is not None
+    assert issue.translation_placeholders["diagnostics"] == "—"
+    await retry(hass)
+    assert link.pending == 0
+    assert observation_values(fhir_server) == [("8867-4", 70.0)]
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"clinic_rejected_{link.link_id}") is None
+
+
+async def test_too_large_halves_the_batch(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
+) -> None:
+    await link_clinic(hass, loaded_household, url=fhir_server.base_url)
+    (person_id,) = household(hass).people
+    store = household(hass).store
+    when = dt_util.utcnow() - timedelta(hours=1)
+
+    def _four_readings() -> None:
+        for n in range(4):
+            store.append_many(
+                person_id,
+                [("weight", 60.0 + n, "kg", when + timedelta(minutes=n), None)],
+                "manual",
+                {},
+                f"r{n}",
+            )
+
+    await hass.async_add_executor_job(_four_readings)
+    fhir_server.fail(413, times=6)
+    link = only_link(hass)
+    link.async_wake()
+    await settle(hass)
+
+    def sizes(bundles: list[dict[str, Any]]) -> list[int]:
+        return [
+            sum(1 for e in b["entry"] if e["resource"]["resourceType"] == "Observation")
+            for b in bundles
+        ]
+
+    # 100 -> 50 -> 25 -> 12 -> 6 readings per bundle still hold all four; at 3 and
+    # then 1 the bundles shrink, and one at a time they fit.
+    assert sizes(fhir_server.received) == [4, 4, 4, 4, 4, 3, 1, 1, 1, 1]
+    assert sizes(fhir_server.transactions) == [1, 1, 1, 1]
+    assert link.pending == 0
+    # Even one reading is too large: the clinic refuses the content; it is kept.
+    fhir_server.fail(413)
+    await record(hass, pulse=70)
+    await settle(hass)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"clinic_rejected_{link.link_id}")
+    assert issue is not None
+    assert issue.translation_placeholders["status"] == "413"
+    assert issue.translation_placeholders["diagnostics"] == "bundle too large"
+    await retry(hass)
+    assert link.pending == 0
+
+
+async def test_retry_after_is_honoured(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
+) -> None:
+    await link_clinic(hass, loaded_household, url=fhir_server.base_url)
+    fhir_server.fail(429, retry_after=120)
+    await record(hass, pulse=70)
+    await settle(hass)
+    await retry(hass, 100)
+    assert fhir_server.transaction_requests == 1
+    await retry(hass, 125)
+    assert fhir_server.transaction_requests == 2
+    assert only_link(hass).pending == 0
+
+
+async def test_timeout_is_a_transient_failure(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    aiohttp_server: Any,
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Not validating: only the deliberate delay may be slow here.
+    server = await start_fhir(aiohttp_server, validate=False)
+    monkeypatch.setattr(outbox_module, "SEND_TIMEOUT", 0.5)
+    await link_clinic(hass, loaded_household, url=server.base_url)
+    server.delay = 2.0
+    await record(hass, pulse=70)
+    await settle(hass)
+    link = only_link(hass)
+    assert link.attempts == 1
+    assert link.last_error == "transient"
+    server.delay = 0
+    await retry(hass)
+    assert link.pending == 0
+    # The slow first request may still be stored by the server: no duplicate.
+    await asyncio.sleep(2.1)
+    no_duplicates(server)
+    assert server.count("Observation") == 1
+
+
+async def test_restart_mid_outage_loses_nothing(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
+) -> None:
+    await link_clinic(hass, loaded_household, url=fhir_server.base_url)
+    fhir_server.down(503)
+    await record(hass, systolic=150, diastolic=85)
+    await record(hass, pulse=88)
+    await settle(hass)
+    assert await hass.config_entries.async_unload(loaded_household.entry_id)
+    await hass.async_block_till_done()
+    fhir_server.recover()
+    assert await hass.config_entries.async_setup(loaded_household.entry_id)
+    await settle(hass)
+    assert loaded_household.state is ConfigEntryState.LOADED
+    assert sorted(observation_values(fhir_server)) == sorted(
+        [("85354-9", (("8480-6", 150.0), ("8462-4", 85.0))), ("8867-4", 88.0)]
+    )
+    assert fhir_server.count("DetectedIssue") == 1
+    assert only_link(hass).pending == 0
+    no_duplicates(fhir_server)
+
+
+async def test_readings_stored_while_down_go_out_at_start(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
+) -> None:
+    """A kill between "stored" and "sent": the rows are in the log, nothing else."""
+    await link_clinic(hass, loaded_household, url=fhir_server.base_url)
+    (person_id,) = household(hass).people
+    assert await hass.config_entries.async_unload(loaded_household.entry_id)
+    await hass.async_block_till_done()
+
+    def _store_without_ha() -> None:
+        store = RecordStore(record_path(hass, loaded_household.entry_id))
+        try:
+            when = dt_util.utcnow() - timedelta(minutes=3)
+            store.append_many(person_id, [("spo2", 95.0, "%", when, None)], "manual", {}, "r1")
+            store.append_many(person_id, [("spo2", 94.0, "%", when, None)], "manual", {}, "r2")
+        finally:
+            store.close()
+
+    await hass.async_add_executor_job(_store_without_ha)
+    assert fhir_server.count("Observation") == 0
+    assert await hass.config_entries.async_setup(loaded_household.entry_id)
+    await settle(hass)
+    assert observation_values(fhir_server) == [("2708-6", 94.0), ("2708-6", 95.0)]
+    assert only_link(hass).pending == 0
+
+
+async def test_crash_after_the_server_accepted_resends_without_duplicates(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    fhir_server: FhirServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Killed after the server's 200 and before the cursor moved: sent again, 200 each."""
+    await link_clinic(hass, loaded_household, url=fhir_server.base_url)
+    original = RecordStore.clinic_ack
+
+    def _killed(self: RecordStore, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("simulated kill before the cursor was saved")
+
+    monkeypatch.setattr(RecordStore, "clinic_ack", _killed)
+    await record(hass, systolic=150, diastolic=85, pulse=80)
+    await settle(hass)
+    # The readings went first and were accepted; the crash stopped the alert behind them.
+    assert {t: fhir_server.count(t) for t in ("Observation", "Patient")} == {
+        "Observation": 2,
+        "Patient": 1,
+    }
+    first_bundle = fhir_server.transactions[0]
+    assert only_link(hass).pending > 0
+    # "Restart" with a working store: everything is sent again and matched, not duplicated.
+    assert await hass.config_entries.async_unload(loaded_household.entry_id)
+    await hass.async_block_till_done()
+    monkeypatch.setattr(RecordStore, "clinic_ack", original)
+    fhir_server.entry_status.clear()
+    assert await hass.config_entries.async_setup(loaded_household.entry_id)
+    await settle(hass)
+    assert fhir_server.count("Observation") == 2
+    assert fhir_server.count("Patient") == 1
+    assert fhir_server.count("DetectedIssue") == 1
+    # The same bundle, byte for byte, answered 200 for every entry.
+    assert first_bundle in fhir_server.transactions[1:]
+    assert fhir_server.entry_status["201"] == 1  # only the alert was new
+    assert only_link(hass).pending == 0
+    no_duplicates(fhir_server)
+
+
+async def test_auth_failure_is_fixed_with_a_new_token(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    fhir_server: FhirServer,
+) -> None:
+    fhir_server.token = "old-token"
+    subentry_id, _, _ = await link_clinic(
+        hass, loaded_household, url=fhir_server.base_url, token="old-token"
+    )
+    link = only_link(hass)
+    fhir_server.token = "new-token"
+    await record(hass, pulse=70)
+    await settle(hass)
+    issue_id = f"clinic_auth_{link.link_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    flow = await response.json()
+    assert flow["step_id"] == "confirm"
+    response = await client.post(
+        f"/api/repairs/issues/fix/{flow['flow_id']}", json={"token": "still-wrong"}
+    )
+    flow = await response.json()
+    assert flow["errors"] == {"base": "invalid_auth"}
+    response = await client.post(
+        f"/api/repairs/issues/fix/{flow['flow_id']}", json={"token": "new-token"}
+    )
+    flow = await response.json()
+    assert flow["type"] == "create_entry"
+    await hass.async_block_till_done()
+    await settle(hass)
+    assert loaded_household.subentries[subentry_id].data["token"] == "new-token"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert observation_values(fhir_server) == [("8867-4", 70.0)]
