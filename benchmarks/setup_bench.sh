@@ -5,6 +5,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv-bench"
 PIN="bluetooth-sig==0.6.0"
+# The pure core imports pyotp and cryptography (medical/security.py); same pins as HA 2025.4.4.
+EXTRA=(pyotp==2.8.0 cryptography==44.0.1)
 
 pick_python() {
   local cand
@@ -25,5 +27,8 @@ fi
 if ! "$VENV/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("bluetooth-sig") != "0.6.0")' 2>/dev/null; then
   echo ">> installing $PIN into $VENV"
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q "$PIN"
+fi
+if ! "$VENV/bin/python" -c "import pyotp, cryptography" 2>/dev/null; then
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${EXTRA[@]}"
 fi
 "$VENV/bin/python" -c 'import importlib.metadata as m; print("bluetooth-sig", m.version("bluetooth-sig"))'

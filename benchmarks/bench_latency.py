@@ -1,0 +1,472 @@
+"""Alert latency in a real Home Assistant: BLE notification -> smart_care_alert -> notify call.
+
+Run (benchmarks/run does this):
+
+    .venv/bin/python -m pytest benchmarks/bench_latency.py -p no:cacheprovider -s -q
+
+The HA is the test suite's: pytest-homeassistant-custom-component's ``hass`` fixture with the
+repository's tests/conftest.py fixtures (bluetooth mocked at the adapter/scanner level), a
+household with one person, and a Bluetooth thermometer entry whose GATT link is the test
+suite's fake bleak client (tests/ble_fakes.py). The device is woken by an advertisement
+through HA's bluetooth manager, the link connects, subscribes to Temperature Measurement
+(0x2A1C) and stays connected; the benchmark then hands indications to the handler the link
+registered with bleak (``HealthDeviceLink._on_notify``) exactly as bleak would, on the event
+loop, and stamps ``time.perf_counter_ns()`` just before the call.
+
+Timed from that stamp:
+(a) ``smart_care_alert`` reaching a bus listener;
+(b) the family blueprint (blueprints/automation/smart_care/family_alert.yaml, set up with
+    ``use_blueprint`` and one phone) calling its notify service. The phone is a device in the
+    registry and ``notify.mobile_app_bench_phone`` a registered service that stamps the call:
+    the push's HTTP delivery by mobile_app is not included.
+
+Baseline, in the same HA and interleaved reading by reading: a minimal hand-written
+automation (state trigger on ``sensor.bench_temperature`` -> ``notify.bench_baseline``),
+timed from ``hass.states.async_set`` to (a') the ``state_changed`` event reaching a listener
+and (b') its notify call.
+
+Alternation: readings go 38.4 °C, 36.8 °C, 38.4 °C, ... Above 38.0 °C opens the
+``temperature_high`` alert; 36.8 °C is clear of the 38.0 °C limit by more than the hysteresis
+margin, so it resolves it at once. Every reading therefore fires exactly one alert event
+(opened or resolved) and the blueprint makes exactly one notify call (a push for "opened",
+``clear_notification`` for "resolved"). Without alternation, the tracker would keep one
+alert open and fire nothing for the repeats. The baseline sensor alternates the same values,
+so each set is a state change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+import logging
+from pathlib import Path
+import shutil
+import sys
+import time
+from typing import Any
+
+from homeassistant.core import Event, HomeAssistant, ServiceCall, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _common import (  # noqa: E402
+    emit,
+    household_entry,
+    median,
+    note,
+    ns_to_ms,
+    percentile,
+    scaled,
+)
+
+from custom_components.smart_care.const import CONF_OWNER, EVENT_ALERT  # noqa: E402
+from tests.ble_fakes import (  # noqa: E402
+    Thermometer,
+    add_device_entry,
+    fast_link,
+    inject_advertisement,
+    patch_gatt,
+    temperature,
+)
+
+pytest_plugins = ["tests.conftest"]
+
+READINGS = scaled(1000, 100)  # timed readings (half open, half resolve)
+WARMUP = scaled(40, 10)
+NO_FSYNC_READINGS = scaled(400, 60)  # diagnostic pass
+ABNORMAL, NORMAL = 38.4, 36.8
+THERMOMETER = "A4:C1:38:00:00:10"
+PHONE_NAME = "Bench Phone"
+PHONE_SERVICE = "mobile_app_bench_phone"
+BASELINE_SENSOR = "sensor.bench_temperature"
+BASELINE_SERVICE = "bench_baseline"
+BLUEPRINT = ROOT / "blueprints" / "automation" / "smart_care" / "family_alert.yaml"
+TIMEOUT = 10.0
+
+# Used when family_alert.yaml is not in the tree: the same trigger and one notify call.
+EQUIVALENT_AUTOMATION: dict[str, Any] = {
+    "id": "bench_family_equivalent",
+    "alias": "bench family equivalent",
+    "mode": "parallel",
+    "max": 50,
+    "triggers": [{"trigger": "event", "event_type": EVENT_ALERT}],
+    "actions": [
+        {
+            "action": f"notify.{PHONE_SERVICE}",
+            "data": {
+                "title": "{{ trigger.event.data.person }}: {{ trigger.event.data.severity }}",
+                "message": "{{ trigger.event.data.message }}",
+                "data": {"tag": "smart_care_{{ trigger.event.data.alert_id }}"},
+            },
+        }
+    ],
+}
+
+BASELINE_AUTOMATION: dict[str, Any] = {
+    "id": "bench_baseline",
+    "alias": "bench baseline",
+    "mode": "parallel",
+    "max": 50,
+    "triggers": [{"trigger": "state", "entity_id": BASELINE_SENSOR}],
+    "actions": [
+        {
+            "action": f"notify.{BASELINE_SERVICE}",
+            "data": {
+                "title": "Temperature",
+                "message": "{{ trigger.to_state.state }} °C",
+            },
+        }
+    ],
+}
+
+
+@pytest.fixture(autouse=True)
+def enable_event_loop_debug(event_loop: asyncio.AbstractEventLoop) -> None:
+    """The plugin turns asyncio debug mode on for tests; a benchmark runs without it."""
+    event_loop.set_debug(False)
+
+
+@pytest.fixture(autouse=True)
+def production_log_level() -> Iterator[None]:
+    """A real HA logs at WARNING unless started with --verbose; the test plugin sets INFO."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)
+    yield
+    root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def bluetooth_on(enable_bluetooth: None) -> Iterator[None]:
+    """A Bluetooth adapter (mocked scanner) and no reconnect cool-down."""
+    with fast_link():
+        yield
+
+
+class Stamps:
+    """Futures one reading resolves, with the perf_counter_ns of each."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, asyncio.Future[int]] = {}
+        self.extra: dict[str, int] = {}
+        self.marks: dict[str, int] = {}
+
+    def expect(self, *names: str) -> None:
+        loop = asyncio.get_running_loop()
+        self.waiting = {name: loop.create_future() for name in names}
+        self.marks = {}
+
+    def mark(self, name: str) -> None:
+        """An intermediate stage (any thread): first time only."""
+        self.marks.setdefault(name, time.perf_counter_ns())
+
+    def hit(self, name: str) -> None:
+        now = time.perf_counter_ns()
+        future = self.waiting.get(name)
+        if future is None or future.done():
+            self.extra[name] = self.extra.get(name, 0) + 1
+            return
+        future.set_result(now)
+
+    async def wait(self) -> dict[str, int]:
+        async with asyncio.timeout(TIMEOUT):
+            return {name: await future for name, future in self.waiting.items()}
+
+
+@contextmanager
+def _timed_delegate(runtime: Any, stamps: Stamps) -> Iterator[None]:
+    """Tell the benchmark when the link's delegate has finished with a reading."""
+    original = runtime.async_reading
+
+    async def _reading(reading: Any, received: Any) -> bool:
+        try:
+            return bool(await original(reading, received))
+        finally:
+            stamps.hit("done")
+
+    runtime.async_reading = _reading
+    try:
+        yield
+    finally:
+        runtime.async_reading = original
+
+
+@contextmanager
+def _stages(household: Any, stamps: Stamps) -> Iterator[None]:
+    """Stamp the pipeline's stages: ingest entered, log append committed, alert saved."""
+    store, alerts = household.store, household.alerts
+    append_many, ingest, save = (
+        store.append_many,
+        household.async_ingest_reading,
+        alerts._async_save,
+    )
+
+    def _append_many(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return append_many(*args, **kwargs)
+        finally:
+            stamps.mark("appended")
+
+    async def _ingest(*args: Any, **kwargs: Any) -> Any:
+        stamps.mark("ingest")
+        return await ingest(*args, **kwargs)
+
+    async def _save(*args: Any, **kwargs: Any) -> Any:
+        stamps.mark("assessed")
+        try:
+            return await save(*args, **kwargs)
+        finally:
+            stamps.mark("alert_saved")
+
+    store.append_many, household.async_ingest_reading, alerts._async_save = (
+        _append_many,
+        _ingest,
+        _save,
+    )
+    try:
+        yield
+    finally:
+        del store.append_many, household.async_ingest_reading, alerts._async_save
+
+
+def _phone(hass: HomeAssistant) -> str:
+    """A Companion-app phone in the device registry (what the blueprint's selector picks)."""
+    entry = MockConfigEntry(domain="mobile_app", title=PHONE_NAME)
+    entry.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={("mobile_app", "bench-phone")},
+        name=PHONE_NAME,
+        manufacturer="Apple",
+        model="iPhone16,2",
+    )
+    return device.id
+
+
+async def _automations(hass: HomeAssistant, phone_device: str) -> str:
+    """Family blueprint (or its documented equivalent) plus the baseline automation."""
+    if BLUEPRINT.exists():
+        target = Path(hass.config.path("blueprints", "automation", "smart_care"))
+        await hass.async_add_executor_job(lambda: target.mkdir(parents=True, exist_ok=True))
+        await hass.async_add_executor_job(shutil.copyfile, BLUEPRINT, target / BLUEPRINT.name)
+        family: dict[str, Any] = {
+            "id": "bench_family",
+            "alias": "bench family",
+            "use_blueprint": {
+                "path": f"smart_care/{BLUEPRINT.name}",
+                "input": {
+                    "phones": [phone_device],
+                    # Same start and end: no quiet hours, so nothing is held back.
+                    "quiet_start": "00:00:00",
+                    "quiet_end": "00:00:00",
+                },
+            },
+        }
+        used = "family_alert.yaml"
+    else:
+        family = EQUIVALENT_AUTOMATION
+        used = "equivalent automation (family_alert.yaml absent)"
+    assert await async_setup_component(
+        hass, "automation", {"automation": [family, BASELINE_AUTOMATION]}
+    )
+    await hass.async_block_till_done()
+    for entity_id in ("automation.bench_family", "automation.bench_baseline"):
+        if entity_id == "automation.bench_family" and family is EQUIVALENT_AUTOMATION:
+            entity_id = "automation.bench_family_equivalent"
+        state = hass.states.get(entity_id)
+        assert state is not None
+        assert state.state == "on", state
+    return used
+
+
+async def _wait_subscribed(thermo: Thermometer) -> Callable[[Any, bytearray], Any]:
+    """The handler the link registered for 0x2A1C indications, once it is subscribed."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            client = thermo.client
+            if client is not None and client.is_connected and "2a1c" in thermo.subscribed:
+                handler = client._callbacks.get(thermo.char("2a1c").handle)
+                if handler is not None:
+                    return handler  # type: ignore[no-any-return]
+            await asyncio.sleep(0.01)
+
+
+def _summary(name: str, ours: list[float], base: list[float], what: str) -> None:
+    for q, label in ((50, "p50"), (99, "p99")):
+        emit(
+            f"latency.{name}_{label}",
+            percentile(ours, q),
+            "ms",
+            baseline=percentile(base, q),
+            target="<=1.5" if label == "p99" else None,
+            note=what,
+        )
+
+
+async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
+    hass.config.config_dir = str(tmp_path)  # the record DB on disk, not in site-packages
+    entry = household_entry(1)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    household = entry.runtime_data
+    (person_id,) = household.people
+
+    stamps = Stamps()
+
+    @callback
+    def _on_alert(event: Event) -> None:
+        stamps.hit("event")
+
+    @callback
+    def _on_state(event: Event) -> None:
+        if event.data["entity_id"] == BASELINE_SENSOR:
+            stamps.hit("event")
+
+    async def _phone_notify(call: ServiceCall) -> None:
+        stamps.hit("notify")
+
+    async def _baseline_notify(call: ServiceCall) -> None:
+        stamps.hit("notify")
+
+    hass.bus.async_listen(EVENT_ALERT, _on_alert)
+    hass.bus.async_listen("state_changed", _on_state)
+    hass.services.async_register("notify", PHONE_SERVICE, _phone_notify)
+    hass.services.async_register("notify", BASELINE_SERVICE, _baseline_notify)
+    hass.states.async_set(BASELINE_SENSOR, str(NORMAL), {"unit_of_measurement": "°C"})
+    used = await _automations(hass, _phone(hass))
+    await hass.async_block_till_done()
+
+    thermo = Thermometer(THERMOMETER)
+    with patch_gatt(thermo):
+        device_entry = await add_device_entry(hass, thermo, {CONF_OWNER: person_id})
+        inject_advertisement(hass, thermo.advertisement())
+        handler = await _wait_subscribed(thermo)
+        char = thermo.char("2a1c")
+        payloads = {v: temperature(v) for v in (ABNORMAL, NORMAL)}
+        stages: dict[str, list[int]] = {}
+
+        async def ours(value: float) -> tuple[int, int]:
+            stamps.expect("done", "event", "notify")
+            t0 = time.perf_counter_ns()
+            handler(char, bytearray(payloads[value]))  # as bleak calls it, on the loop
+            got = await stamps.wait()
+            await hass.async_block_till_done()
+            for name, when in stamps.marks.items():
+                stages.setdefault(name, []).append(when - t0)
+            return got["event"] - t0, got["notify"] - t0
+
+        async def baseline(value: float) -> tuple[int, int]:
+            stamps.expect("event", "notify")
+            t0 = time.perf_counter_ns()
+            hass.states.async_set(BASELINE_SENSOR, str(value), {"unit_of_measurement": "°C"})
+            got = await stamps.wait()
+            await hass.async_block_till_done()
+            return got["event"] - t0, got["notify"] - t0
+
+        async def run(count: int) -> dict[str, list[int]]:
+            out: dict[str, list[int]] = {k: [] for k in ("ev", "nt", "bev", "bnt", "open")}
+            for index in range(count):
+                value = ABNORMAL if index % 2 == 0 else NORMAL
+                ev, nt = await ours(value)
+                bev, bnt = await baseline(value)
+                out["ev"].append(ev)
+                out["nt"].append(nt)
+                out["bev"].append(bev)
+                out["bnt"].append(bnt)
+                if value == ABNORMAL:
+                    out["open"].append(nt)
+            return out
+
+        with _timed_delegate(device_entry.runtime_data, stamps), _stages(household, stamps):
+            await run(WARMUP)
+            stamps.extra.clear()
+            stages.clear()
+            timed = await run(READINGS)
+            breakdown = {name: ns_to_ms(values) for name, values in stages.items()}
+            assert not stamps.extra, f"unexpected extra events/calls: {stamps.extra}"
+            alerts = await hass.async_add_executor_job(
+                lambda: household.store.alerts(person_id=person_id)
+            )
+            # Diagnostic: the same path with the record's commits not fsync'd.
+            store = household.store
+
+            def _normal() -> None:
+                with store._lock:
+                    store._conn.execute("PRAGMA synchronous=NORMAL")
+
+            await hass.async_add_executor_job(_normal)
+            no_fsync = await run(NO_FSYNC_READINGS)
+
+        thermo.hang_up()
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    opened = sum(1 for a in alerts if a["code"] == "temperature_high")
+    print(
+        f"\n{READINGS} timed readings after {WARMUP} warm-up; family automation: {used}; "
+        f"temperature_high alerts in the record: {opened}"
+    )
+    ms = {k: ns_to_ms(v) for k, v in timed.items()}
+    # One baseline for both: a plain state change -> minimal automation -> notify call.
+    _summary("ble_to_alert_event", ms["ev"], ms["bnt"], "(a) baseline=state->automation->notify")
+    _summary(
+        "ble_to_family_notify",
+        ms["nt"],
+        ms["bnt"],
+        "(b) baseline=state->automation->notify"
+        + ("" if BLUEPRINT.exists() else " (equivalent automation)"),
+    )
+    emit(
+        "latency.baseline_state_changed_p50",
+        median(ms["bev"]),
+        "ms",
+        note="info: async_set->state_changed listener (HA bus floor)",
+    )
+    emit(
+        "latency.ble_to_family_push_p99",
+        percentile(ms["open"], 99),
+        "ms",
+        baseline=percentile(ms["bnt"], 99),
+        note="(b) for opened alerts only: the push, not clear_notification",
+    )
+    # Where the time goes: median time from the push to each stage (same readings).
+    previous = 0.0
+    for stage, label in (
+        ("ingest", "link queue, worker, decode"),
+        ("appended", "attribution, log append (1 fsync'd transaction)"),
+        ("assessed", "entities, assessment, trend/NEWS2"),
+        ("alert_saved", "alert + tracker saved (2 fsync'd transactions)"),
+    ):
+        at = median(breakdown.get(stage, []))
+        emit(f"latency.stage.{stage}_p50", at, "ms", note=f"+{at - previous:.2f} ms: {label}")
+        previous = at
+    for key, stage, label in (
+        ("ev", "alert_event", "smart_care_alert reaches a listener"),
+        ("nt", "family_notify", "family automation run (templates, repeat) to its notify call"),
+    ):
+        at = median(ms[key])
+        emit(f"latency.stage.{stage}_p50", at, "ms", note=f"+{at - previous:.2f} ms: {label}")
+        previous = at
+    diag = {k: ns_to_ms(v) for k, v in no_fsync.items()}
+    emit(
+        "latency.diag_no_fsync_ble_to_notify_p50",
+        median(diag["nt"]),
+        "ms",
+        baseline=median(diag["bnt"]),
+        note="DIAGNOSTIC: record commits not fsync'd (synchronous=NORMAL)",
+    )
+    emit(
+        "latency.diag_no_fsync_ble_to_notify_p99",
+        percentile(diag["nt"], 99),
+        "ms",
+        baseline=percentile(diag["bnt"], 99),
+        note="DIAGNOSTIC: record commits not fsync'd (synchronous=NORMAL)",
+    )
+    if not BLUEPRINT.exists():
+        note("latency: family_alert.yaml absent; an equivalent event->notify automation was used")
