@@ -276,7 +276,8 @@ async def test_device_flag_alert(
     result = await household.async_ingest_reading(source, decode("2a35", data))
     assert result.status == "stored"
     assert [a["code"] for a in alerts] == ["device_irregular_pulse"]
-    clean = bytes.fromhex("14780050005a0048000000")
+    # A different, clean reading: 118/78 mmHg, MAP 88, pulse 70, no status bits.
+    clean = bytes.fromhex("1476004e00580046000000")
     await household.async_ingest_reading(source, decode("2a35", clean))
     assert [(a["code"], a["action"]) for a in alerts][-1] == ("device_irregular_pulse", "resolved")
 

@@ -13,7 +13,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_care.household import DeviceSource, Household
+from custom_components.smart_care.household import DeviceSource, Household, IngestResult
 from custom_components.smart_care.medical import decode
 
 from .conftest import add_person
@@ -55,6 +55,20 @@ def household_of(entry: MockConfigEntry) -> Household:
 
 async def record(hass: HomeAssistant, **data: Any) -> None:
     await hass.services.async_call(DOMAIN, "record_measurement", data, blocking=True)
+
+
+async def hold_cuff_reading(household: Household, systolic: int = 128) -> IngestResult:
+    """A blood pressure from a cuff nobody owns: with two people, it is held for a choice."""
+    return await household.async_ingest_reading(
+        DeviceSource("e", "AA:AA:AA:AA:AA:02", "Cuff"), decode("2a35", bp_bytes(systolic, 82))
+    )
+
+
+async def start_repair(client: Any, issue_id: str) -> Any:
+    """Start the repairs fix flow of one of our issues; the HTTP response."""
+    return await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
 
 
 async def test_user_index_maps_to_person(
@@ -190,15 +204,11 @@ async def test_repair_flow_assigns_reading(
 ) -> None:
     assert await async_setup_component(hass, "repairs", {})
     household = household_of(loaded_household)
-    held = await household.async_ingest_reading(
-        DeviceSource("e", "AA:AA:AA:AA:AA:02", "Cuff"), decode("2a35", bp_bytes(128, 82))
-    )
+    held = await hold_cuff_reading(household)
     assert held.status == "pending"
     client = await hass_client()
     issue_id = f"reading_needs_person_{held.reading_id}"
-    resp = await client.post(
-        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
-    )
+    resp = await start_repair(client, issue_id)
     assert resp.status == 200
     flow = await resp.json()
     assert flow["step_id"] == "confirm"
@@ -218,9 +228,7 @@ async def test_held_reading_issue_survives_restart(
     hass: HomeAssistant, loaded_household: MockConfigEntry, family: dict[str, str]
 ) -> None:
     household = household_of(loaded_household)
-    held = await household.async_ingest_reading(
-        DeviceSource("e", "AA:AA:AA:AA:AA:02", "Cuff"), decode("2a35", bp_bytes(128, 82))
-    )
+    held = await hold_cuff_reading(household)
     issue_id = f"reading_needs_person_{held.reading_id}"
     ir.async_delete_issue(hass, DOMAIN, issue_id)
     await hass.config_entries.async_reload(loaded_household.entry_id)
@@ -292,14 +300,10 @@ async def test_repair_flow_aborts(
 ) -> None:
     assert await async_setup_component(hass, "repairs", {})
     household = household_of(loaded_household)
-    held = await household.async_ingest_reading(
-        DeviceSource("e", "AA:AA:AA:AA:AA:02", "Cuff"), decode("2a35", bp_bytes(128, 82))
-    )
+    held = await hold_cuff_reading(household)
     issue_id = f"reading_needs_person_{held.reading_id}"
     client = await hass_client()
-    resp = await client.post(
-        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
-    )
+    resp = await start_repair(client, issue_id)
     flow = await resp.json()
     assert flow["description_placeholders"]["device"] == "Cuff"
     # The held reading disappeared meanwhile (e.g. its person was forgotten).
@@ -310,14 +314,9 @@ async def test_repair_flow_aborts(
     result = await resp.json()
     assert (result["type"], result["reason"]) == ("abort", "reading_gone")
     # With the household unloaded there is nobody to choose from.
-    held = await household.async_ingest_reading(
-        DeviceSource("e", "AA:AA:AA:AA:AA:02", "Cuff"), decode("2a35", bp_bytes(129, 82))
-    )
+    held = await hold_cuff_reading(household, 129)
     await hass.config_entries.async_unload(loaded_household.entry_id)
-    resp = await client.post(
-        "/api/repairs/issues/fix",
-        json={"handler": DOMAIN, "issue_id": f"reading_needs_person_{held.reading_id}"},
-    )
+    resp = await start_repair(client, f"reading_needs_person_{held.reading_id}")
     result = await resp.json()
     assert (result["type"], result["reason"]) == ("abort", "household_not_loaded")
 

@@ -65,6 +65,19 @@ async def _last_value(hass: HomeAssistant, household_entry: MockConfigEntry) -> 
     return rows[-1].value
 
 
+async def _add_and_wake(hass: HomeAssistant, meter: GlucoseMeter) -> MockConfigEntry:
+    """Add the meter's device entry and let it connect once (inside ``patch_gatt``)."""
+    entry = await add_device_entry(hass, meter)
+    await wake(hass, meter)
+    return entry
+
+
+async def _wake_again(hass: HomeAssistant, meter: GlucoseMeter) -> None:
+    """Forget the meter's writes so far, then let it connect again."""
+    meter.writes.clear()
+    await wake(hass, meter)
+
+
 async def test_first_sync_fetches_all_records(
     hass: HomeAssistant,
     loaded_household: MockConfigEntry,
@@ -73,8 +86,7 @@ async def test_first_sync_fetches_all_records(
 ) -> None:
     meter = _meter(3)
     with patch_gatt(meter):
-        entry = await add_device_entry(hass, meter)
-        await wake(hass, meter)
+        entry = await _add_and_wake(hass, meter)
 
     # 04 01: report number of stored records, all; 01 01: report stored records, all.
     assert _racp(meter) == ["0401", "0101"]
@@ -95,12 +107,10 @@ async def test_reconnect_resumes_after_last_sequence(
 ) -> None:
     meter = _meter(3)
     with patch_gatt(meter):
-        await add_device_entry(hass, meter)
-        await wake(hass, meter)
+        await _add_and_wake(hass, meter)
         meter.add_record(4, _base() + timedelta(hours=1), 7.1)
         meter.add_record(5, _base() + timedelta(hours=2), 7.2)
-        meter.writes.clear()
-        await wake(hass, meter)
+        await _wake_again(hass, meter)
 
     # >= 4: 03 operator, 01 filter type sequence number, 04 00 little-endian.
     assert _racp(meter) == ["0403010400", "0103010400"]
@@ -117,14 +127,12 @@ async def test_dropped_transfer_resumes_from_last_kept_record(
     meter = _meter(5)
     meter.hang_up_after = 2
     with patch_gatt(meter):
-        entry = await add_device_entry(hass, meter)
-        await wake(hass, meter)
+        entry = await _add_and_wake(hass, meter)
         assert await _count(hass, loaded_household) == 2
         assert _stored_sequence(hass, hass_storage, entry.entry_id) == 2
 
         meter.hang_up_after = None
-        meter.writes.clear()
-        await wake(hass, meter)
+        await _wake_again(hass, meter)
 
     assert _racp(meter) == ["0403010300", "0103010300"]
     assert await _count(hass, loaded_household) == 5
@@ -139,8 +147,7 @@ async def test_records_sent_twice_count_once(
     meter = _meter(3)
     meter.ignore_filter = True  # re-sends its whole memory every time
     with patch_gatt(meter):
-        await add_device_entry(hass, meter)
-        await wake(hass, meter)
+        await _add_and_wake(hass, meter)
         meter.add_record(4, _base() + timedelta(hours=1), 6.6)
         await wake(hass, meter)
         await wake(hass, meter)
@@ -157,8 +164,7 @@ async def test_restart_resumes_from_persisted_sequence(
 ) -> None:
     meter = _meter(3)
     with patch_gatt(meter):
-        entry = await add_device_entry(hass, meter)
-        await wake(hass, meter)
+        entry = await _add_and_wake(hass, meter)
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
         assert _stored_sequence(hass, hass_storage, entry.entry_id) == 3
@@ -180,10 +186,8 @@ async def test_no_new_records(
 ) -> None:
     meter = _meter(2)
     with patch_gatt(meter):
-        await add_device_entry(hass, meter)
-        await wake(hass, meter)
-        meter.writes.clear()
-        await wake(hass, meter)
+        await _add_and_wake(hass, meter)
+        await _wake_again(hass, meter)
     # The count says 0: no transfer is requested.
     assert _racp(meter) == ["0403010300"]
     assert not meter.connected
@@ -194,12 +198,10 @@ async def test_meter_that_cannot_filter_sends_all(
 ) -> None:
     meter = _meter(2)
     with patch_gatt(meter):
-        await add_device_entry(hass, meter)
-        await wake(hass, meter)
+        await _add_and_wake(hass, meter)
         meter.refuse_filter = True
         meter.add_record(3, _base() + timedelta(hours=1), 6.0)
-        meter.writes.clear()
-        await wake(hass, meter)
+        await _wake_again(hass, meter)
 
     # Count refused (operator not supported), transfer refused, then "all records".
     assert _racp(meter) == ["0403010300", "0103010300", "0101"]
@@ -212,8 +214,7 @@ async def test_meter_without_record_count(
     meter = _meter(2)
     meter.no_count = True
     with patch.object(ble, "RACP_IDLE_TIMEOUT", 0.05), patch_gatt(meter):
-        await add_device_entry(hass, meter)
-        await wake(hass, meter)
+        await _add_and_wake(hass, meter)
     assert _racp(meter) == ["0401", "0101"]
     assert await _count(hass, loaded_household) == 2
 
@@ -224,8 +225,7 @@ async def test_slow_meter_is_waited_for_while_it_sends(
     meter = _meter(4)
     meter.record_interval = 0.06  # the whole transfer takes longer than the quiet limit
     with patch.object(ble, "RACP_IDLE_TIMEOUT", 0.1), patch_gatt(meter):
-        entry = await add_device_entry(hass, meter)
-        await wake(hass, meter)
+        entry = await _add_and_wake(hass, meter)
     assert await _count(hass, loaded_household) == 4
     assert entry.runtime_data.last_sequence == 4
 
@@ -239,8 +239,7 @@ async def test_transfer_error_is_logged(
     meter = _meter(2)
     meter.final_response = 0x08  # procedure not completed
     with caplog.at_level(logging.WARNING), patch_gatt(meter):
-        await add_device_entry(hass, meter)
-        await wake(hass, meter)
+        await _add_and_wake(hass, meter)
     assert f"{METER} did not send its stored records: procedure_not_completed" in caplog.text
     # The records that did arrive are kept.
     assert await _count(hass, loaded_household) == 2
@@ -272,8 +271,7 @@ async def test_records_not_kept_are_asked_for_again(
         assert _stored_sequence(hass, hass_storage, entry.entry_id) == 1
         assert "Could not store a reading from" in caplog.text
 
-        meter.writes.clear()
-        await wake(hass, meter)
+        await _wake_again(hass, meter)
     assert _racp(meter) == ["0403010200", "0103010200"]
     assert await _count(hass, loaded_household) == 3
     assert entry.runtime_data.last_sequence == 3
@@ -284,8 +282,7 @@ async def test_without_household_nothing_is_marked_seen(
 ) -> None:
     meter = _meter(2)
     with patch_gatt(meter):
-        entry = await add_device_entry(hass, meter)
-        await wake(hass, meter)
+        entry = await _add_and_wake(hass, meter)
         assert entry.runtime_data.last_sequence is None
 
         household_entry.add_to_hass(hass)
@@ -340,8 +337,7 @@ async def test_meter_with_more_than_glucose(
         "2a29": BleakError("Read failed"),
     }
     with patch.object(ble, "IDLE_TIMEOUT", 0.05), patch_gatt(meter):
-        entry = await add_device_entry(hass, meter)
-        await wake(hass, meter)
+        entry = await _add_and_wake(hass, meter)
 
     assert meter.subscribed == {"2a18", "2a34", "2a52", "2a37"}
     assert [w.uuid for w in meter.writes] == ["2a52", "2a52"]
@@ -368,8 +364,7 @@ async def test_meter_that_drops_the_link_when_asked(
     meter = HangUpMeter(METER)
     meter.add_record(1, _base(), 6.0)
     with patch_gatt(meter):
-        entry = await add_device_entry(hass, meter)
-        await wake(hass, meter)
+        entry = await _add_and_wake(hass, meter)
     # Nothing kept, nothing marked seen; the link itself worked.
     assert await _count(hass, loaded_household) == 0
     assert entry.runtime_data.last_sequence is None

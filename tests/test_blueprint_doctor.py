@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from homeassistant.const import EVENT_CALL_SERVICE
@@ -16,21 +14,14 @@ from custom_components.smart_care.const import DOMAIN
 
 from .conftest import add_person
 from .test_blueprint_support import (
+    config_dir_fixture,  # noqa: F401  (autouse fixture)
     person_device,
-    private_config,
-    settle,
+    record,
     setup_blueprint_automations,
 )
 
 BLUEPRINT = "doctor_alert.yaml"
 NO_CLINIC = "Not sent: no community clinic that receives alerts is linked to this household"
-
-
-@pytest.fixture(autouse=True)
-async def config_dir(hass: HomeAssistant, tmp_path: Path) -> AsyncIterator[Path]:
-    """Record DB and blueprints in tmp_path, before the household is set up."""
-    async with private_config(hass, tmp_path) as path:
-        yield path
 
 
 @pytest.fixture
@@ -44,13 +35,6 @@ def clinic_calls(hass: HomeAssistant) -> list[dict[str, Any]]:
 
     hass.bus.async_listen(EVENT_CALL_SERVICE, _listen)
     return calls
-
-
-async def record(hass: HomeAssistant, person: str = "Grandma", **values: Any) -> None:
-    await hass.services.async_call(
-        DOMAIN, "record_measurement", {"person": person, **values}, blocking=True
-    )
-    await settle(hass)
 
 
 async def open_alert(hass: HomeAssistant, code: str, person: str = "Grandma") -> str:

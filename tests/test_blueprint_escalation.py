@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -17,7 +15,8 @@ from custom_components.smart_care.const import CONF_GLUCOSE_UNIT, CONF_SHARE_LOC
 
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
 from .test_blueprint_support import (
-    private_config,
+    config_dir_fixture,  # noqa: F401  (autouse fixture)
+    record,
     settle,
     setup_blueprint_automations,
     tick,
@@ -25,13 +24,6 @@ from .test_blueprint_support import (
 
 BLUEPRINT = "emergency_escalation.yaml"
 LIGHT = "light.hall"
-
-
-@pytest.fixture(autouse=True)
-async def config_dir(hass: HomeAssistant, tmp_path: Path) -> AsyncIterator[Path]:
-    """Record DB and blueprints in tmp_path, before the household is set up."""
-    async with private_config(hass, tmp_path) as path:
-        yield path
 
 
 class Home:
@@ -95,13 +87,6 @@ INPUTS: dict[str, Any] = {
     "media_players": ["media_player.kitchen", "media_player.bedroom"],
     "lights": [LIGHT],
 }
-
-
-async def record(hass: HomeAssistant, **values: Any) -> None:
-    await hass.services.async_call(
-        DOMAIN, "record_measurement", {"person": "Grandma", **values}, blocking=True
-    )
-    await settle(hass)
 
 
 async def critical_alert(hass: HomeAssistant) -> str:

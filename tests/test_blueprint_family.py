@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    MockUser,
     async_fire_time_changed,
 )
 
@@ -21,37 +17,16 @@ from .conftest import add_person
 from .test_blueprint_support import (
     Phone,
     PhoneFactory,
-    make_phone_factory,
+    config_dir_fixture,  # noqa: F401  (autouse fixture)
     person_device,
-    private_config,
+    phone_factory_fixture,  # noqa: F401  (fixture)
+    record,
     settle,
     setup_blueprint_automations,
     tick,
 )
 
 BLUEPRINT = "family_alert.yaml"
-
-
-@pytest.fixture(autouse=True)
-async def config_dir(hass: HomeAssistant, tmp_path: Path) -> AsyncIterator[Path]:
-    """Record DB and blueprints in tmp_path, before the household is set up."""
-    async with private_config(hass, tmp_path) as path:
-        yield path
-
-
-@pytest.fixture
-async def phone_factory(
-    hass: HomeAssistant, hass_client: Any, hass_admin_user: MockUser, aiohttp_server: Any
-) -> PhoneFactory:
-    """Real mobile_app phones with push servers on 127.0.0.1."""
-    return await make_phone_factory(hass, hass_client, hass_admin_user, aiohttp_server)
-
-
-async def record(hass: HomeAssistant, person: str = "Grandma", **values: Any) -> None:
-    await hass.services.async_call(
-        DOMAIN, "record_measurement", {"person": person, **values}, blocking=True
-    )
-    await settle(hass)
 
 
 async def alert_ids(hass: HomeAssistant) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +23,7 @@ from .test_blueprint_support import (
     BLUEPRINTS,
     BUNDLED,
     ROOT,
-    private_config,
+    config_dir_fixture,  # noqa: F401  (autouse fixture)
 )
 
 EXPECTED = {
@@ -39,13 +38,6 @@ SOURCE = "https://github.com/smart-care/smart-care/blob/main/blueprints/automati
 RAW = (
     "https://raw.githubusercontent.com/smart-care/smart-care/main/blueprints/automation/smart_care/"
 )
-
-
-@pytest.fixture(autouse=True)
-async def config_dir(hass: HomeAssistant, tmp_path: Path) -> AsyncIterator[Path]:
-    """Record DB and blueprints in tmp_path, before the household is set up."""
-    async with private_config(hass, tmp_path) as path:
-        yield path
 
 
 def test_the_blueprints_are_all_there() -> None:

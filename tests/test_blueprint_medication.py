@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -11,7 +9,6 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    MockUser,
     async_fire_time_changed,
 )
 
@@ -22,29 +19,14 @@ from .conftest import SENTINEL_ID, SENTINEL_TEXT, add_person
 from .test_blueprint_support import (
     Phone,
     PhoneFactory,
-    make_phone_factory,
-    private_config,
+    config_dir_fixture,  # noqa: F401  (autouse fixture)
+    phone_factory_fixture,  # noqa: F401  (fixture)
     settle,
     setup_blueprint_automations,
     tick,
 )
 
 BLUEPRINT = "medication_reminder.yaml"
-
-
-@pytest.fixture(autouse=True)
-async def config_dir(hass: HomeAssistant, tmp_path: Path) -> AsyncIterator[Path]:
-    """Record DB and blueprints in tmp_path, before the household is set up."""
-    async with private_config(hass, tmp_path) as path:
-        yield path
-
-
-@pytest.fixture
-async def phone_factory(
-    hass: HomeAssistant, hass_client: Any, hass_admin_user: MockUser, aiohttp_server: Any
-) -> PhoneFactory:
-    """Real mobile_app phones with push servers on 127.0.0.1."""
-    return await make_phone_factory(hass, hass_client, hass_admin_user, aiohttp_server)
 
 
 class Family:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -12,53 +10,23 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    MockUser,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN
 
 from .conftest import add_person
 from .test_blueprint_support import (
     PhoneFactory,
-    make_phone_factory,
-    private_config,
+    at,
+    config_dir_fixture,  # noqa: F401  (autouse fixture)
+    phone_factory_fixture,  # noqa: F401  (fixture)
+    record,
     settle,
     setup_blueprint_automations,
 )
 
 BLUEPRINT = "measurement_reminder.yaml"
 SENSOR = "sensor.grandma_systolic_blood_pressure"
-
-
-@pytest.fixture(autouse=True)
-async def config_dir(hass: HomeAssistant, tmp_path: Path) -> AsyncIterator[Path]:
-    """Record DB and blueprints in tmp_path, before the household is set up."""
-    async with private_config(hass, tmp_path) as path:
-        yield path
-
-
-@pytest.fixture
-async def phone_factory(
-    hass: HomeAssistant, hass_client: Any, hass_admin_user: MockUser, aiohttp_server: Any
-) -> PhoneFactory:
-    """Real mobile_app phones with push servers on 127.0.0.1."""
-    return await make_phone_factory(hass, hass_client, hass_admin_user, aiohttp_server)
-
-
-async def at(hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: str) -> None:
-    freezer.move_to(when)
-    async_fire_time_changed(hass)
-    await settle(hass)
-
-
-async def record(hass: HomeAssistant, **values: Any) -> None:
-    await hass.services.async_call(
-        DOMAIN, "record_measurement", {"person": "Grandma", **values}, blocking=True
-    )
-    await settle(hass)
 
 
 async def test_reminder_skipped_when_measured_and_sent_when_not(

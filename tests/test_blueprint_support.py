@@ -1,8 +1,10 @@
 """Shared helpers of the blueprint tests: a private config dir, real phones, blueprint set-up.
 
-No tests here. The phone is Home Assistant's own ``mobile_app`` integration: a device is
-registered through its HTTP registration API with ``app_data.push_url`` pointing at an
-aiohttp server on 127.0.0.1, so every push HA sends is a real HTTP POST we can read.
+No tests here. A test module takes the fixtures ``config_dir`` (autouse) and
+``phone_factory`` by importing ``config_dir_fixture`` and ``phone_factory_fixture``.
+The phone is Home Assistant's own ``mobile_app`` integration: a device is registered
+through its HTTP registration API with ``app_data.push_url`` pointing at an aiohttp
+server on 127.0.0.1, so every push HA sends is a real HTTP POST we can read.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ import shutil
 from typing import Any
 
 from aiohttp import web
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import slugify
+import pytest
 from pytest_homeassistant_custom_component.common import (
     CLIENT_ID,
     MockUser,
     async_fire_time_changed,
 )
+
+from custom_components.smart_care.const import DOMAIN
 
 ROOT = Path(__file__).resolve().parents[1]
 BLUEPRINTS = ROOT / "blueprints" / "automation" / "smart_care"
@@ -64,6 +70,13 @@ async def settle(hass: HomeAssistant) -> None:
             quiet += 1
 
 
+async def at(hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: str) -> None:
+    """Move the clock to ``when``, fire the timers that became due, and settle."""
+    freezer.move_to(when)
+    async_fire_time_changed(hass)
+    await settle(hass)
+
+
 async def tick(hass: HomeAssistant, freezer: Any, **delta: float) -> None:
     """Move the clock forward, fire the timers that became due, and settle."""
     freezer.tick(timedelta(**delta))
@@ -85,6 +98,21 @@ async def private_config(hass: HomeAssistant, tmp_path: Path) -> AsyncIterator[P
         await hass.services.async_call(
             "automation", "turn_off", {"entity_id": "all"}, blocking=True
         )
+
+
+@pytest.fixture(name="config_dir", autouse=True)
+async def config_dir_fixture(hass: HomeAssistant, tmp_path: Path) -> AsyncIterator[Path]:
+    """Record DB and blueprints in tmp_path, before the household is set up."""
+    async with private_config(hass, tmp_path) as path:
+        yield path
+
+
+async def record(hass: HomeAssistant, person: str = "Grandma", **values: Any) -> None:
+    """Record a measurement for ``person`` through smart_care.record_measurement, and settle."""
+    await hass.services.async_call(
+        DOMAIN, "record_measurement", {"person": person, **values}, blocking=True
+    )
+    await settle(hass)
 
 
 def copy_blueprint(hass: HomeAssistant, name: str) -> Path:
@@ -208,6 +236,14 @@ async def make_phone_factory(
         return phone
 
     return _register
+
+
+@pytest.fixture(name="phone_factory")
+async def phone_factory_fixture(
+    hass: HomeAssistant, hass_client: Any, hass_admin_user: MockUser, aiohttp_server: Any
+) -> PhoneFactory:
+    """Real mobile_app phones with push servers on 127.0.0.1."""
+    return await make_phone_factory(hass, hass_client, hass_admin_user, aiohttp_server)
 
 
 def person_device(hass: HomeAssistant, alias: str) -> str:
