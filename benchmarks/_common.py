@@ -14,12 +14,15 @@ As a script:
     python benchmarks/_common.py parse-bridge FILE   # bench_bridge.py's table -> RESULT lines
     python benchmarks/_common.py table FILE          # RESULT/NOTE lines -> the final table
 
-No Home Assistant import here: the decode benchmark's venv has no HA.
+No Home Assistant import here: the decode benchmark's venv has no HA (nor pytest: the
+HA benchmarks' autouse fixtures below are defined only where pytest imports).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Iterable, Iterator, Sequence
+import logging
 import math
 import os
 from pathlib import Path
@@ -379,6 +382,30 @@ def household_entry(people: int, entry_id: str | None = None, prefix: str = "ben
         options={CONF_GLUCOSE_UNIT: "mmol/L", CONF_SHARE_LOCATION: False},
         subentries_data=person_subentries(people, prefix),
     )
+
+
+# --- pytest fixtures of the HA benchmarks (import them into the module: both autouse) ----------
+
+try:
+    import pytest
+except ImportError:  # the decode venv: no pytest, and no benchmark there uses these
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture(autouse=True)
+    def enable_event_loop_debug(event_loop: asyncio.AbstractEventLoop) -> None:
+        """The plugin turns asyncio debug mode on for tests; a benchmark runs without it."""
+        event_loop.set_debug(False)
+
+    @pytest.fixture(autouse=True)
+    def production_log_level() -> Iterator[None]:
+        """A real HA logs at WARNING unless started with --verbose; the test plugin sets INFO."""
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.WARNING)
+        yield
+        root.setLevel(level)
 
 
 # --- the final table -------------------------------------------------------------------------

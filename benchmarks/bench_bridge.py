@@ -42,6 +42,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from custom_components.smart_care.keys import open_record  # noqa: E402
 from custom_components.smart_care.medical.security import new_pseudonym_key  # noqa: E402
 from custom_components.smart_care.outbox import (  # noqa: E402
     HttpTransport,
@@ -105,7 +106,8 @@ async def drain(outbox: Outbox, transport: HttpTransport, batch: int) -> tuple[f
 
 async def main_async(readings: int, validate: bool) -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        store = RecordStore(Path(tmp) / "bench.db")
+        # Encrypted, as the integration opens it: every row read for a bundle is decrypted.
+        store, _keyring = open_record(Path(tmp) / "bench.db", Path(tmp) / "keys_bench.json")
         began = time.perf_counter()
         rows = fill(store, readings)
         print(

@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-import logging
 from pathlib import Path
 import shutil
 import sys
@@ -57,11 +56,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import (  # noqa: E402
     emit,
+    enable_event_loop_debug,  # noqa: F401  (autouse fixture)
     household_entry,
     median,
     note,
     ns_to_ms,
     percentile,
+    production_log_level,  # noqa: F401  (autouse fixture)
     scaled,
 )
 
@@ -124,22 +125,6 @@ BASELINE_AUTOMATION: dict[str, Any] = {
         }
     ],
 }
-
-
-@pytest.fixture(autouse=True)
-def enable_event_loop_debug(event_loop: asyncio.AbstractEventLoop) -> None:
-    """The plugin turns asyncio debug mode on for tests; a benchmark runs without it."""
-    event_loop.set_debug(False)
-
-
-@pytest.fixture(autouse=True)
-def production_log_level() -> Iterator[None]:
-    """A real HA logs at WARNING unless started with --verbose; the test plugin sets INFO."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.WARNING)
-    yield
-    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

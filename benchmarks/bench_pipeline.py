@@ -7,9 +7,11 @@ Run (benchmarks/run does this):
 A household with 10 people (config subentries, so 10 devices' worth of person entities) is
 set up in the test suite's real HA (``hass`` fixture, tests/conftest.py), on a record DB that
 already holds 15 days of history per person (8 readings a day: the window the trend rules
-read). Readings are decoded up front (decode speed is bench_decode.py's job) and handed to
-``Household.async_ingest_reading`` with a ``DeviceSource`` per person (owner attribution),
-one after the other as a device link's worker does. The mix per person cycles through blood
+read), seeded encrypted through ``keys.open_record`` as the integration opens it (its key
+file under ``.storage/smart_care/``). Readings are decoded up front (decode speed is
+bench_decode.py's job) and handed to ``Household.async_ingest_reading`` with a
+``DeviceSource`` per person (owner attribution), one after the other as a device link's
+worker does. The mix per person cycles through blood
 pressure (with pulse), temperature, weight, SpO2 (spot-check), glucose (with sequence
 number and device time) and heart rate; every seventh reading of a kind is abnormal, so the
 alert path (open, then resolve on the next normal value) is part of the load.
@@ -30,11 +32,9 @@ also timed (wall clock, in their threads) so the fsync'd commits can be told apa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 import cProfile
 from datetime import UTC, datetime, timedelta
 import io
-import logging
 import os
 from pathlib import Path
 import pstats
@@ -45,21 +45,23 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import (  # noqa: E402
     emit,
+    enable_event_loop_debug,  # noqa: F401  (autouse fixture)
     household_entry,
     median,
     percentile,
+    production_log_level,  # noqa: F401  (autouse fixture)
     scaled,
     write_history,
 )
 
 from custom_components.smart_care.household import DeviceSource, record_path  # noqa: E402
+from custom_components.smart_care.keys import key_path, open_record  # noqa: E402
 from custom_components.smart_care.medical import decode  # noqa: E402
 from custom_components.smart_care.record_store import RecordStore  # noqa: E402
 from tests.ble_fakes import (  # noqa: E402
@@ -81,22 +83,6 @@ GROWTH_ROUNDS = scaled(4, 2)
 PROFILED = scaled(300, 60)
 HISTORY_DAYS = 15
 ENTRY_ID = "bench_pipeline_household"
-
-
-@pytest.fixture(autouse=True)
-def enable_event_loop_debug(event_loop: asyncio.AbstractEventLoop) -> None:
-    """The plugin turns asyncio debug mode on for tests; a benchmark runs without it."""
-    event_loop.set_debug(False)
-
-
-@pytest.fixture(autouse=True)
-def production_log_level() -> Iterator[None]:
-    """A real HA logs at WARNING unless started with --verbose; the test plugin sets INFO."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.WARNING)
-    yield
-    root.setLevel(level)
 
 
 # --- readings ----------------------------------------------------------------------------------
@@ -165,9 +151,13 @@ class Feed:
         return {pid: [self.next_for(pid) for _ in range(each)] for pid in self.people}
 
 
-def seed_history(path: Path, people: list[str], days: int) -> int:
-    """``days`` of history per person, 8 readings a day, straight into the record store."""
-    store = RecordStore(path)
+def seed_history(path: Path, keys: Path, people: list[str], days: int) -> int:
+    """``days`` of history per person, 8 readings a day, straight into the record store.
+
+    Opened as the integration opens it (``open_record``: the key file is created here, the
+    household loads it), so every payload is encrypted and every dedupe key an HMAC.
+    """
+    store, _keyring = open_record(path, keys)
     try:
         write_history(store, people, days, datetime.now(UTC))
         return store.count()
@@ -224,7 +214,7 @@ async def test_pipeline_throughput(hass: HomeAssistant, tmp_path: Path) -> None:
     entry = household_entry(PEOPLE, entry_id=ENTRY_ID)
     people = [sub.data["person_id"] for sub in entry.subentries.values()]
     seeded = await hass.async_add_executor_job(
-        seed_history, record_path(hass, ENTRY_ID), people, HISTORY_DAYS
+        seed_history, record_path(hass, ENTRY_ID), key_path(hass, ENTRY_ID), people, HISTORY_DAYS
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -359,27 +349,49 @@ async def test_pipeline_throughput(hass: HomeAssistant, tmp_path: Path) -> None:
     await hass.async_add_executor_job(_reset)
 
     # How it grows: the trend rules read 15 days of history on every blood pressure, weight
-    # and glucose reading. Copies of the seeded 15 days under other device addresses make
-    # the window 4x as full (as if 32 readings a day); they are added and removed with one
-    # SQL statement each (not timed), so 1x and 4x chunks can alternate.
-    copy_columns = "person_id, vital, value, unit, time, source, dedupe_key, reading_id, "
-    copy_columns += "payload, recorded"
+    # and glucose reading. Three more series of the seeded 15 days, under other device
+    # addresses, make the window 4x as full (as if 32 readings a day). They are written once
+    # through the store (encrypted: each payload is bound to its row's person, reading,
+    # vital and time, and each dedupe key is an HMAC, so rows cannot be cloned in SQL), kept
+    # aside, then put in and taken out with one transaction each (not timed), so 1x and 4x
+    # chunks can alternate.
+    copy_columns = "person_id, vital, unit, time, source, dedupe_key, reading_id, payload, "
+    copy_columns += "recorded"
+    copies_glob = "device:A4:C1:38:0[123]:*"
+    parked: list[tuple[Any, ...]] = []
+
+    def _write_copies() -> None:
+        _set_sync("OFF")  # set-up only, not timed
+        try:
+            end = datetime.now(UTC)
+            for series in (1, 2, 3):
+                write_history(store, people, HISTORY_DAYS, end, series=series)
+        finally:
+            _set_sync("FULL")
+        with store._lock:
+            conn = store._conn
+            parked.extend(
+                conn.execute(
+                    f"SELECT {copy_columns} FROM measurements WHERE source GLOB ?",
+                    (copies_glob,),
+                ).fetchall()
+            )
+            conn.execute("DELETE FROM measurements WHERE source GLOB ?", (copies_glob,))
 
     def _fill(on: bool) -> None:
         with store._lock:
             conn = store._conn
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DELETE FROM measurements WHERE source GLOB 'device:A4:C1:38:0[123]:*'")
+            conn.execute("DELETE FROM measurements WHERE source GLOB ?", (copies_glob,))
             if on:
-                for n in (1, 2, 3):
-                    conn.execute(
-                        f"INSERT INTO measurements ({copy_columns}) SELECT person_id, vital, "
-                        "value, unit, time, replace(source, ':38:00:', ?), "
-                        "replace(dedupe_key, ':38:00:', ?), reading_id || ?, payload, recorded "
-                        "FROM measurements WHERE source GLOB 'device:A4:C1:38:00:*'",
-                        (f":38:0{n}:", f":38:0{n}:", f"-{n}"),
-                    )
+                conn.executemany(
+                    f"INSERT INTO measurements ({copy_columns}) "
+                    f"VALUES ({', '.join('?' * len(parked[0]))})",
+                    parked,
+                )
             conn.execute("COMMIT")
+
+    await hass.async_add_executor_job(_write_copies)
 
     def _window_rows() -> float:
         since = datetime.now(UTC) - timedelta(days=HISTORY_DAYS)

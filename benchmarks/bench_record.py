@@ -6,7 +6,10 @@ Run (benchmarks/run does this):
 
 1. Generation: 146,000 readings (237,250 values) written through ``RecordStore.append_many``,
    one transaction (fsync'd, synchronous=FULL as shipped) per reading, oldest first, into the
-   household's record path under a temporary HA config dir on the local disk.
+   household's record path under a temporary HA config dir on the local disk. The store is
+   opened as the integration opens it (``keys.open_record``: AES-256-GCM ``EncryptionCodec``
+   and HMAC index key, key file ``.storage/smart_care/keys_<entry_id>.json``), so the
+   household then loads that record and its keys.
 2. Size on disk after the store is closed (WAL checkpointed): per person-year and per reading.
 3. Start-up: ``hass.config_entries.async_setup`` of the household entry (10 people, all their
    entities) and, inside it, ``Household.async_load``, with the big record versus the same
@@ -25,11 +28,8 @@ Run (benchmarks/run does this):
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 import gc
-import logging
 from pathlib import Path
 import shutil
 import sys
@@ -39,7 +39,6 @@ from typing import Any
 from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -47,15 +46,18 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import (  # noqa: E402
     READINGS_PER_DAY,
     emit,
+    enable_event_loop_debug,  # noqa: F401  (autouse fixture)
     household_entry,
     median,
     percentile,
+    production_log_level,  # noqa: F401  (autouse fixture)
     rss_bytes,
     scaled,
     write_history,
 )
 
 from custom_components.smart_care.household import Household, record_path  # noqa: E402
+from custom_components.smart_care.keys import key_path, open_record  # noqa: E402
 from custom_components.smart_care.record_store import RecordStore  # noqa: E402
 
 pytest_plugins = ["tests.conftest"]
@@ -69,25 +71,15 @@ QUERY_ROUNDS = scaled(20, 5)
 TREND_WINDOW = timedelta(days=15)
 
 
-@pytest.fixture(autouse=True)
-def enable_event_loop_debug(event_loop: asyncio.AbstractEventLoop) -> None:
-    """The plugin turns asyncio debug mode on for tests; a benchmark runs without it."""
-    event_loop.set_debug(False)
+def open_store(path: Path, keys: Path) -> RecordStore:
+    """The store as the integration opens it: encrypted, keys created on first use."""
+    store, _keyring = open_record(path, keys)
+    return store
 
 
-@pytest.fixture(autouse=True)
-def production_log_level() -> Iterator[None]:
-    """A real HA logs at WARNING unless started with --verbose; the test plugin sets INFO."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.WARNING)
-    yield
-    root.setLevel(level)
-
-
-def generate(path: Path, people: list[str], days: int) -> tuple[int, float, int]:
+def generate(path: Path, keys: Path, people: list[str], days: int) -> tuple[int, float, int]:
     """Write the history; (readings, seconds, values in the log)."""
-    store = RecordStore(path)
+    store = open_store(path, keys)
     try:
         start = time.perf_counter()
         readings = write_history(store, people, days, datetime.now(UTC))
@@ -176,10 +168,12 @@ async def test_record_scale(hass: HomeAssistant, tmp_path: Path) -> None:
     people_empty = [s.data["person_id"] for s in empty.subentries.values()]
     big_path = record_path(hass, big.entry_id)
     empty_path = record_path(hass, empty.entry_id)
+    big_keys = key_path(hass, big.entry_id)
+    empty_keys = key_path(hass, empty.entry_id)  # created by the empty entry's first set-up
 
     # 1. Generation --------------------------------------------------------------------------
     readings, seconds, values = await hass.async_add_executor_job(
-        generate, big_path, people_big, DAYS
+        generate, big_path, big_keys, people_big, DAYS
     )
     assert readings == PEOPLE * DAYS * READINGS_PER_DAY
     emit(
@@ -187,7 +181,7 @@ async def test_record_scale(hass: HomeAssistant, tmp_path: Path) -> None:
         readings / seconds,
         "readings/s",
         note=f"{readings} readings ({values} values) in {seconds:.1f} s, "
-        "one fsync'd append_many each",
+        "one fsync'd, AES-256-GCM encrypted append_many each",
     )
 
     # 2. Size --------------------------------------------------------------------------------
@@ -298,16 +292,16 @@ async def test_record_scale(hass: HomeAssistant, tmp_path: Path) -> None:
     def appends(diagnostic: bool) -> tuple[list[float], list[float]]:
         if diagnostic:
             copies = []
-            for source in (big_path, empty_path):
+            for source, keys in ((big_path, big_keys), (empty_path, empty_keys)):
                 target = tmp_path / f"copy_{source.name}"
                 shutil.copyfile(source, target)
-                copies.append(target)
-            stores = [RecordStore(path) for path in copies]
+                copies.append((target, keys))  # a copy reads with its original's keys
+            stores = [open_store(path, keys) for path, keys in copies]
             for store in stores:
                 with store._lock:
                     store._conn.execute("PRAGMA synchronous=NORMAL")
         else:
-            stores = [RecordStore(big_path), RecordStore(empty_path)]
+            stores = [open_store(big_path, big_keys), open_store(empty_path, empty_keys)]
         try:
             # A few untimed appends: page cache and statement cache warm for both.
             alternate_appends(stores[0], stores[1], people_big[0], people_empty[0], 10)
@@ -337,13 +331,14 @@ async def test_record_scale(hass: HomeAssistant, tmp_path: Path) -> None:
 
     # 5. Queries that could grow -------------------------------------------------------------------
     recent_path = tmp_path / "recent_15d.db"
+    recent_keys = tmp_path / "keys_recent_15d.json"
 
     def queries() -> list[tuple[float, float]]:
-        recent = RecordStore(recent_path)
+        recent = open_store(recent_path, recent_keys)
         write_history(recent, people_big, 15, datetime.now(UTC))
         recent.close()  # checkpointed, as the big one was: both read from the main file
-        recent = RecordStore(recent_path)
-        full = RecordStore(big_path)
+        recent = open_store(recent_path, recent_keys)
+        full = open_store(big_path, big_keys)
         try:
             time_queries([full, recent], people_big, 2)  # warm both
             return time_queries([full, recent], people_big, QUERY_ROUNDS)
