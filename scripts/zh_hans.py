@@ -14,6 +14,17 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPONENT = ROOT / "custom_components" / "smart_care"
 
 ZH: dict[str, str] = {
+    "The health record's key file is missing": "健康档案的密钥文件丢失",
+    "Smart Care cannot open the household's health record because its encryption key file {key_file} is missing or damaged. The record itself ({database}) is still there and nothing has been deleted, but it cannot be read without that exact key file.\n\n1. Restore {key_file} from a Home Assistant backup taken after the household was set up.\n2. Restart Home Assistant or reload Smart Care.\n\nSmart Care never creates a new key over an existing record. Only if no backup of the key file exists is the record lost; then delete and re-add the household to start again.": "智慧照护无法打开家庭健康档案，因为其加密密钥文件 {key_file} 丢失或已损坏。档案本身（{database}）仍然存在，没有任何数据被删除，但没有这个密钥文件就无法读取。\n\n1. 从设置家庭之后创建的 Home Assistant 备份中恢复 {key_file}。\n2. 重启 Home Assistant 或重新加载智慧照护。\n\n智慧照护绝不会为已有档案创建新密钥。只有在密钥文件没有任何备份时，档案才无法恢复；此时请删除并重新添加家庭以重新开始。",
+    "The health record cannot be decrypted": "健康档案无法解密",
+    "Part of the health record ({database}) does not decrypt with the keys in {key_file}: the key file belongs to another household or an older backup, or the record was damaged or altered. Smart Care stopped instead of loading an incomplete record; nothing has been deleted.\n\n1. Restore the key file {key_file} and the record from the same backup.\n2. Restart Home Assistant or reload Smart Care.": "健康档案（{database}）的部分内容无法用 {key_file} 中的密钥解密：密钥文件属于其他家庭或较旧的备份，或者档案已损坏或被篡改。智慧照护已停止加载，而不是加载不完整的档案；没有任何数据被删除。\n\n1. 从同一份备份中恢复密钥文件 {key_file} 和档案。\n2. 重启 Home Assistant 或重新加载智慧照护。",
+    "The health record's key file was readable by others": "健康档案的密钥文件曾可被他人读取",
+    "The encryption key file {key_file} could be read by other users of this system. Smart Care made it private again, but the key may have been copied. Run the action smart_care.rotate_key as an administrator to encrypt the record under a new key; this notice then goes away.": "加密密钥文件 {key_file} 曾可被本系统的其他用户读取。智慧照护已将其恢复为私有，但密钥可能已被复制。请以管理员身份运行动作 smart_care.rotate_key，用新密钥加密档案；之后此通知将消失。",
+    "The health record's key file {key_file} is missing or damaged. Restore it from a backup; nothing was deleted.": "健康档案的密钥文件 {key_file} 丢失或已损坏。请从备份中恢复；没有任何数据被删除。",
+    "The health record {database} cannot be decrypted with the keys in {key_file}. Nothing was deleted; see the repair notice.": "健康档案 {database} 无法用 {key_file} 中的密钥解密。没有任何数据被删除；请查看修复通知。",
+    "The record was not re-encrypted: a stored row cannot be decrypted. No stored row was changed.": "档案未被重新加密：有一条已保存的记录无法解密。已保存的记录均未更改。",
+    "Rotate encryption key": "轮换加密密钥",
+    "Creates a new encryption key for the health record, re-encrypts every stored row with it and removes the old key (administrators only). Use it when the key file may have been copied. Take a new backup afterwards.": "为健康档案创建新的加密密钥，用它重新加密所有已保存的记录并删除旧密钥（仅限管理员）。在密钥文件可能已被复制时使用。完成后请重新创建备份。",
     "Set up your household": "设置您的家庭",
     "Smart Care keeps each person's health record in this Home Assistant. Add the people of the household afterwards, from the integration page.": "智慧照护将每位家庭成员的健康档案保存在本 Home Assistant 中。之后请在集成页面添加家庭成员。",
     "Household name": "家庭名称",
@@ -289,6 +300,13 @@ ZH: dict[str, str] = {
     "No medication with this ID is in the person's record.": "该成员的档案中没有此 ID 的药品。",
     "Install the Smart Care blueprints": "安装智慧照护蓝图",
     "Smart Care comes with automation blueprints: family alerts, clinic hand-off, emergency escalation, measurement and medication reminders, and a daily check-in. Not installed yet: {blueprints}. Submit to copy them into {folder} in your configuration; blueprints you already have are left as they are. Then create automations from them under Settings > Automations & scenes > Blueprints.": "智慧照护自带自动化蓝图：家人告警、转交社区医院、紧急升级、测量与服药提醒，以及每日问候。尚未安装：{blueprints}。提交后会将它们复制到配置目录中的 {folder}；已有的蓝图保持不变。之后可在“设置 > 自动化与场景 > 蓝图”中用它们创建自动化。",
+    "Get audit trail": "获取审计记录",
+    "Returns every disclosure of personal data (clinic requests and deliveries, emergency locations, exports, erasures) and every refused request (administrators only).": "返回每一次个人数据披露（诊所请求与发送、紧急位置、导出、删除）以及每一次被拒绝的请求（仅限管理员）。",
+    "Only this person's entries (display alias).": "仅此成员的记录（昵称）。",
+    "Export a person's data": "导出成员数据",
+    "Returns everything Smart Care holds about a person, as JSON with a FHIR bundle (administrators only). The export is recorded in the audit trail.": "以 JSON 及 FHIR 数据包返回智慧照护保存的某位成员的全部数据（仅限管理员）。导出操作会记入审计记录。",
+    "Forget a person": "删除成员数据",
+    "Erases a person: their health record, held readings, history and statistics of their sensors, and asks linked clinics to delete their data (administrators only). Cannot be undone.": "删除一位成员：其健康档案、待分配读数、传感器历史与统计数据，并请已关联的诊所删除其数据（仅限管理员）。此操作无法撤销。",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER
@@ -24,6 +25,29 @@ SENTINEL_NAME = "Zzyzx-Sentinel-Alias"
 SENTINEL_ID = "SENT1NEL-4711-ID"
 SENTINEL_TEXT = "sentinel-condition-xyzzy"
 SENTINEL_BIRTH = "1941-03-07"
+
+
+SENTINELS = (SENTINEL_NAME, SENTINEL_ID, SENTINEL_TEXT, SENTINEL_BIRTH)
+
+
+@pytest.fixture(autouse=True)
+def no_identity_in_logs(caplog: pytest.LogCaptureFixture) -> Any:
+    """Every test: no sentinel identity in any log record (Smart Care logs at DEBUG)."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.smart_care")
+    yield
+    leaks: list[str] = []
+    for when in ("setup", "call"):
+        for record in caplog.get_records(when):  # type: ignore[arg-type]
+            try:
+                text = record.getMessage()
+            except Exception:  # a broken format string still shows its parts
+                text = f"{record.msg} {record.args}"
+            text += f" {record.exc_text or ''} {record.stack_info or ''}"
+            if record.exc_info and record.exc_info[1] is not None:
+                text += f" {record.exc_info[1]!r}"
+            leaks += [f"{record.name}: {s}" for s in SENTINELS if s in text]
+    if leaks:
+        pytest.fail(f"identity sentinel logged: {sorted(set(leaks))}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

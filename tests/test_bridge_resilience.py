@@ -22,6 +22,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.smart_care import outbox as outbox_module
 from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.household import record_path
+from custom_components.smart_care.keys import key_path, open_record
 from custom_components.smart_care.record_store import RecordStore
 
 from .clinic_support import (
@@ -328,7 +329,10 @@ async def test_readings_stored_while_down_go_out_at_start(
     await hass.async_block_till_done()
 
     def _store_without_ha() -> None:
-        store = RecordStore(record_path(hass, loaded_household.entry_id))
+        # Opened as the integration opens it: with the household's keys.
+        store, _ = open_record(
+            record_path(hass, loaded_household.entry_id), key_path(hass, loaded_household.entry_id)
+        )
         try:
             when = dt_util.utcnow() - timedelta(minutes=3)
             store.append_many(person_id, [("spo2", 95.0, "%", when, None)], "manual", {}, "r1")

@@ -23,8 +23,9 @@ from .device import (
     async_unload_device_entry,
 )
 from .household import Household, record_path
+from .keys import async_open_record, async_record_loaded, async_remove_keys, unreadable_error
+from .medical.security import DecryptError
 from .medication import async_setup_medication_schedule
-from .record_store import RecordStore
 from .services import async_setup_services
 from .sources import async_track_sources
 
@@ -54,16 +55,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
     """Open the household's record and set up its people's entities; or set up a device."""
     if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_DEVICE:
         return await async_setup_device_entry(hass, cast(DeviceConfigEntry, entry))
-    store = await hass.async_add_executor_job(RecordStore, record_path(hass, entry.entry_id))
-    household = Household(hass, entry, store)
+    # Keys first: a missing key file stops here, before the database is even opened.
+    record = await async_open_record(hass, entry)
+    household = Household(hass, entry, record.store)
     try:
         await household.async_load()
+        await household.async_restore_pending_issues()
+    except DecryptError as err:
+        await household.async_close()
+        raise unreadable_error(hass, entry, err) from None
     except Exception:
         await household.async_close()
         raise
+    async_record_loaded(hass, entry)
     entry.runtime_data = household
     household.clinic = ClinicBridge(hass, entry, household)
-    await household.async_restore_pending_issues()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(async_track_sources(hass, household))
 
@@ -140,3 +146,4 @@ async def async_remove_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -
             target.unlink(missing_ok=True)
 
     await hass.async_add_executor_job(_remove)
+    await async_remove_keys(hass, entry.entry_id)

@@ -5,8 +5,15 @@ acknowledged to the user is on disk (fsync at commit) before the caller returns,
 cost of an append does not grow with the size of the log. No Home Assistant import: the
 integration calls these blocking methods from the executor.
 
-Row payloads pass through a ``Codec`` so encryption at rest can be added behind this
-interface without touching callers.
+Every personal payload passes through a ``Codec``: in Home Assistant that is
+``medical.security.EncryptionCodec`` (AES-256-GCM, keys in a separate 0600 key file, see
+``keys.py``); ``PlainCodec`` is for pure tests and tools. Each ciphertext is bound to its
+row with associated data (table, person and row identity), so a blob copied to another
+person or row fails to decrypt. A measurement's value lives only inside its encrypted
+payload; its ``dedupe_key`` is an HMAC under the keyring's stable index key (unchanged by
+rotation). Left in plaintext because queries need them: person ids (random), vitals,
+units, sources, times, row/reading/alert ids, alert status, clinic link ids, cursors and
+the clinic audit trail (pseudonyms and outcomes, no request bodies).
 """
 
 from __future__ import annotations
@@ -15,15 +22,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
 import sqlite3
 import threading
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 import uuid
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,7 +45,7 @@ CREATE TABLE IF NOT EXISTS measurements (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     person_id TEXT NOT NULL,
     vital TEXT NOT NULL,
-    value REAL NOT NULL,
+    -- no value column: the value is inside the encrypted payload
     unit TEXT NOT NULL,
     time TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -123,25 +132,69 @@ CREATE INDEX IF NOT EXISTS clinic_audit_link_time ON clinic_audit (link_id, time
 
 
 class Codec(Protocol):
-    """Turns a JSON text into the bytes stored, and back."""
+    """Turns a JSON text into the bytes stored, and back.
 
-    def encode(self, text: str) -> bytes:
+    ``aad`` names the row a blob belongs to; an encrypting codec authenticates it.
+    """
+
+    def encode(self, text: str, aad: bytes = b"") -> bytes:
         """Encode for storage."""
 
-    def decode(self, blob: bytes) -> str:
+    def decode(self, blob: bytes, aad: bytes = b"") -> str:
         """Decode from storage."""
+
+
+@runtime_checkable
+class RekeyingCodec(Protocol):
+    """A codec whose blobs name their key and can be moved to the current key."""
+
+    def needs_reencrypt(self, blob: bytes) -> bool:
+        """Whether a blob is under a key other than the current one."""
+
+    def reencrypt(self, blob: bytes, aad: bytes = b"") -> bytes:
+        """The same plaintext under the current key."""
+
+    @staticmethod
+    def key_id_of(blob: bytes) -> str:
+        """The key id a blob names."""
 
 
 class PlainCodec:
-    """Stores UTF-8 text; the file itself is 0600."""
+    """Stores UTF-8 text; the file itself is 0600. For tests and tools only."""
 
-    def encode(self, text: str) -> bytes:
+    def encode(self, text: str, aad: bytes = b"") -> bytes:
         """Encode for storage."""
         return text.encode()
 
-    def decode(self, blob: bytes) -> str:
+    def decode(self, blob: bytes, aad: bytes = b"") -> str:
         """Decode from storage."""
         return bytes(blob).decode()
+
+
+class SchemaError(Exception):
+    """The database was written by an incompatible version of Smart Care."""
+
+
+def _aad(table: str, *parts: str | None) -> bytes:
+    """Associated data naming a row: length-prefixed so no two rows can collide."""
+    out = bytearray()
+    for part in (table, *parts):
+        data = b"\xff" if part is None else part.encode()
+        out += len(data).to_bytes(4, "big") + data
+    return bytes(out)
+
+
+# Tables with an encrypted payload: (table, row key, columns naming the row for the AAD).
+_SEALED_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("profiles", "person_id", ("person_id",)),
+    ("measurements", "id", ("person_id", "reading_id", "vital", "time")),
+    ("alerts", "alert_id", ("alert_id", "person_id")),
+    ("settings", "rowid", ("person_id", "key")),
+    ("pending", "pending_id", ("pending_id",)),
+    ("clinic_outbox", "seq", ("link_id", "kind", "item_key", "person_id")),
+    ("clinic_state", "rowid", ("link_id", "key")),
+    ("clinic_advice", "advice_id", ("advice_id", "link_id", "person_id")),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,10 +234,17 @@ def _iso(value: datetime) -> str:
 class RecordStore:
     """Profiles and measurement logs of one household."""
 
-    def __init__(self, path: Path, codec: Codec | None = None) -> None:
-        """Open (creating if needed) the database at ``path``."""
+    def __init__(
+        self, path: Path, codec: Codec | None = None, *, index_key: bytes | None = None
+    ) -> None:
+        """Open (creating if needed) the database at ``path``.
+
+        ``index_key`` keys the HMAC that turns dedupe keys (which embed the value) into
+        opaque tokens; without it they are stored as given (tests and tools only).
+        """
         self._path = path
         self._codec: Codec = codec or PlainCodec()
+        self._index_key = None if index_key is None else bytes(index_key)
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         # Create the file 0600 before SQLite opens it: it holds health data.
@@ -195,12 +255,21 @@ class RecordStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed reading survives power loss, not only a process kill.
         self._conn.execute("PRAGMA synchronous=FULL")
+        # Deleted and replaced cells are zeroed where that costs no extra I/O, so old
+        # ciphertexts (and the plaintext keys of removed rows) do not linger in free space.
+        self._conn.execute("PRAGMA secure_delete=FAST")
         self._conn.executescript(_SCHEMA)
         with self._transaction() as cur:
             cur.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+            version = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[
+                0
+            ]
+        if version != str(SCHEMA_VERSION):
+            self._conn.close()
+            raise SchemaError(f"record schema {version}, expected {SCHEMA_VERSION}")
         for suffix in ("-wal", "-shm"):
             side = Path(f"{path}{suffix}")
             if side.exists():
@@ -210,6 +279,22 @@ class RecordStore:
     def path(self) -> Path:
         """Location of the database file."""
         return self._path
+
+    @property
+    def codec(self) -> Codec:
+        """The codec every payload passes through."""
+        return self._codec
+
+    def _seal(self, value: Any, aad: bytes) -> bytes:
+        return self._codec.encode(json.dumps(value, sort_keys=True), aad)
+
+    def _open(self, blob: bytes, aad: bytes) -> Any:
+        return json.loads(self._codec.decode(blob, aad))
+
+    def _dedupe(self, key: str) -> str:
+        if self._index_key is None:
+            return key
+        return hmac.new(self._index_key, b"dedupe\x00" + key.encode(), hashlib.sha256).hexdigest()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -232,9 +317,10 @@ class RecordStore:
 
     def put_profile(self, person_id: str, profile: Mapping[str, Any]) -> None:
         """Create or replace a person's profile."""
-        blob = self._codec.encode(json.dumps(dict(profile), sort_keys=True))
         now = _iso(datetime.now(UTC))
         with self._transaction() as cur:
+            # Encoded under the lock: a key rotation cannot miss a blob being written.
+            blob = self._seal(dict(profile), _aad("profiles", person_id))
             cur.execute(
                 "INSERT INTO profiles (person_id, payload, updated) VALUES (?, ?, ?) "
                 "ON CONFLICT(person_id) DO UPDATE SET payload=excluded.payload, "
@@ -250,7 +336,7 @@ class RecordStore:
             ).fetchone()
         if row is None:
             return None
-        result: dict[str, Any] = json.loads(self._codec.decode(row[0]))
+        result: dict[str, Any] = self._open(row[0], _aad("profiles", person_id))
         return result
 
     def person_ids(self) -> list[str]:
@@ -274,8 +360,8 @@ class RecordStore:
 
     def put_setting(self, person_id: str, key: str, value: Any) -> None:
         """Store one JSON-able setting of a person."""
-        blob = self._codec.encode(json.dumps(value, sort_keys=True))
         with self._transaction() as cur:
+            blob = self._seal(value, _aad("settings", person_id, key))
             cur.execute(
                 "INSERT OR REPLACE INTO settings (person_id, key, payload) VALUES (?, ?, ?)",
                 (person_id, key, blob),
@@ -287,7 +373,7 @@ class RecordStore:
             rows = self._conn.execute(
                 "SELECT key, payload FROM settings WHERE person_id = ?", (person_id,)
             ).fetchall()
-        return {row[0]: json.loads(self._codec.decode(row[1])) for row in rows}
+        return {row[0]: self._open(row[1], _aad("settings", person_id, row[0])) for row in rows}
 
     # Alerts -------------------------------------------------------------------------
 
@@ -295,8 +381,8 @@ class RecordStore:
         self, alert_id: str, person_id: str, status: str, payload: Mapping[str, Any]
     ) -> None:
         """Create or update an alert."""
-        blob = self._codec.encode(json.dumps(dict(payload), sort_keys=True))
         with self._transaction() as cur:
+            blob = self._seal(dict(payload), _aad("alerts", alert_id, person_id))
             cur.execute(
                 "INSERT OR REPLACE INTO alerts (alert_id, person_id, status, payload, updated) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -307,7 +393,7 @@ class RecordStore:
         self, *, person_id: str | None = None, active_only: bool = False
     ) -> list[dict[str, Any]]:
         """Alerts, oldest first; ``active_only`` leaves out resolved ones."""
-        sql = "SELECT payload FROM alerts WHERE 1 = 1"
+        sql = "SELECT payload, alert_id, person_id FROM alerts WHERE 1 = 1"
         args: list[Any] = []
         if person_id is not None:
             sql += " AND person_id = ?"
@@ -317,7 +403,7 @@ class RecordStore:
         sql += " ORDER BY rowid"
         with self._lock:
             rows = self._conn.execute(sql, args).fetchall()
-        return [json.loads(self._codec.decode(row[0])) for row in rows]
+        return [self._open(row[0], _aad("alerts", row[1], row[2])) for row in rows]
 
     # Measurements -------------------------------------------------------------
 
@@ -362,19 +448,22 @@ class RecordStore:
         Each value is (vital, value, unit, time, dedupe_key or None).
         """
         payload = dict(details or {})
-        blob = self._codec.encode(json.dumps(payload, sort_keys=True))
         group = reading_id or uuid.uuid4().hex
         recorded = _iso(datetime.now(UTC))
         stored: list[StoredMeasurement] = []
+        whens = [_iso(item[3]) for item in values]  # refuse naive times before writing
         with self._transaction() as cur:
-            for vital, value, unit, time, dedupe_key in values:
-                when = _iso(time)
-                key = dedupe_key or f"{person_id}|{vital}|{when}|{value!r}|{source}"
+            for (vital, value, unit, time, dedupe_key), when in zip(values, whens, strict=True):
+                key = self._dedupe(dedupe_key or f"{person_id}|{vital}|{when}|{value!r}|{source}")
+                blob = self._seal(
+                    {"value": value, "details": payload},
+                    _aad("measurements", person_id, group, vital, when),
+                )
                 cur.execute(
-                    "INSERT OR IGNORE INTO measurements (person_id, vital, value, unit, time, "
+                    "INSERT OR IGNORE INTO measurements (person_id, vital, unit, time, "
                     "source, dedupe_key, reading_id, payload, recorded) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (person_id, vital, value, unit, when, source, key, group, blob, recorded),
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (person_id, vital, unit, when, source, key, group, blob, recorded),
                 )
                 if cur.rowcount == 0:
                     continue
@@ -397,9 +486,26 @@ class RecordStore:
     def reassign(self, reading_id: str, person_id: str) -> list[StoredMeasurement]:
         """Move every value of one reading to another person, keeping its time."""
         with self._transaction() as cur:
-            cur.execute(
-                "UPDATE measurements SET person_id = ? WHERE reading_id = ?",
-                (person_id, reading_id),
+            rows = cur.execute(
+                "SELECT id, person_id, vital, time, payload FROM measurements WHERE reading_id = ?",
+                (reading_id,),
+            ).fetchall()
+            # The payload is bound to its person: move it by sealing it for the new one.
+            cur.executemany(
+                "UPDATE measurements SET person_id = ?, payload = ? WHERE id = ?",
+                [
+                    (
+                        person_id,
+                        self._codec.encode(
+                            self._codec.decode(
+                                blob, _aad("measurements", old, reading_id, vital, when)
+                            ),
+                            _aad("measurements", person_id, reading_id, vital, when),
+                        ),
+                        row_id,
+                    )
+                    for row_id, old, vital, when, blob in rows
+                ],
             )
         with self._lock:
             rows = self._conn.execute(
@@ -412,8 +518,8 @@ class RecordStore:
 
     def put_pending(self, pending_id: str, payload: Mapping[str, Any]) -> None:
         """Hold a reading that could not be attributed."""
-        blob = self._codec.encode(json.dumps(dict(payload), sort_keys=True))
         with self._transaction() as cur:
+            blob = self._seal(dict(payload), _aad("pending", pending_id))
             cur.execute(
                 "INSERT OR REPLACE INTO pending (pending_id, payload, created) VALUES (?, ?, ?)",
                 (pending_id, blob, _iso(datetime.now(UTC))),
@@ -425,7 +531,7 @@ class RecordStore:
             rows = self._conn.execute(
                 "SELECT pending_id, payload FROM pending ORDER BY created"
             ).fetchall()
-        return {row[0]: json.loads(self._codec.decode(row[1])) for row in rows}
+        return {row[0]: self._open(row[1], _aad("pending", row[0])) for row in rows}
 
     def delete_pending(self, pending_id: str) -> bool:
         """Drop a held reading; True if it existed."""
@@ -434,19 +540,21 @@ class RecordStore:
             return cur.rowcount > 0
 
     def _row(self, row: tuple[Any, ...]) -> StoredMeasurement:
+        row_id, reading_id, person_id, vital, unit, when, source, blob = row
+        sealed = self._open(blob, _aad("measurements", person_id, reading_id, vital, when))
         return StoredMeasurement(
-            row_id=row[0],
-            reading_id=row[1],
-            person_id=row[2],
-            vital=row[3],
-            value=row[4],
-            unit=row[5],
-            time=datetime.fromisoformat(row[6]),
-            source=row[7],
-            details=json.loads(self._codec.decode(row[8])),
+            row_id=row_id,
+            reading_id=reading_id,
+            person_id=person_id,
+            vital=vital,
+            value=sealed["value"],
+            unit=unit,
+            time=datetime.fromisoformat(when),
+            source=source,
+            details=sealed["details"],
         )
 
-    _COLUMNS = "id, reading_id, person_id, vital, value, unit, time, source, payload"
+    _COLUMNS = "id, reading_id, person_id, vital, unit, time, source, payload"
 
     def latest(self, person_id: str) -> dict[str, StoredMeasurement]:
         """The most recent measurement of each vital for a person."""
@@ -592,7 +700,9 @@ class RecordStore:
         seqs: list[int] = []
         with self._transaction() as cur:
             for kind, key, person_id, payload in items:
-                blob = self._codec.encode(json.dumps(dict(payload), sort_keys=True))
+                blob = self._seal(
+                    dict(payload), _aad("clinic_outbox", link_id, kind, key, person_id)
+                )
                 cur.execute(
                     "INSERT INTO clinic_outbox (link_id, kind, item_key, person_id, payload, "
                     "created) VALUES (?, ?, ?, ?, ?, ?)",
@@ -617,7 +727,7 @@ class RecordStore:
                 kind=row[1],
                 key=row[2],
                 person_id=row[3],
-                payload=json.loads(self._codec.decode(row[4])),
+                payload=self._open(row[4], _aad("clinic_outbox", link_id, row[1], row[2], row[3])),
                 created=datetime.fromisoformat(row[5]),
             )
             for row in rows
@@ -631,12 +741,13 @@ class RecordStore:
             ).fetchone()
         return int(row[0])
 
-    @staticmethod
-    def _put_clinic_state(cur: sqlite3.Cursor, link_id: str, values: Mapping[str, Any]) -> None:
+    def _put_clinic_state(
+        self, cur: sqlite3.Cursor, link_id: str, values: Mapping[str, Any]
+    ) -> None:
         cur.executemany(
             "INSERT OR REPLACE INTO clinic_state (link_id, key, payload) VALUES (?, ?, ?)",
             [
-                (link_id, key, json.dumps(value, sort_keys=True).encode())
+                (link_id, key, self._seal(value, _aad("clinic_state", link_id, key)))
                 for key, value in values.items()
             ],
         )
@@ -647,7 +758,7 @@ class RecordStore:
             rows = self._conn.execute(
                 "SELECT key, payload FROM clinic_state WHERE link_id = ?", (link_id,)
             ).fetchall()
-        return {row[0]: json.loads(bytes(row[1]).decode()) for row in rows}
+        return {row[0]: self._open(row[1], _aad("clinic_state", link_id, row[0])) for row in rows}
 
     def clinic_put_state(self, link_id: str, values: Mapping[str, Any]) -> None:
         """Set state values of a clinic link (JSON-able, not personal)."""
@@ -705,8 +816,8 @@ class RecordStore:
         self, advice_id: str, link_id: str, person_id: str, payload: Mapping[str, Any]
     ) -> bool:
         """Store a clinician's advice for a person; False if this advice id is already held."""
-        blob = self._codec.encode(json.dumps(dict(payload), sort_keys=True))
         with self._transaction() as cur:
+            blob = self._seal(dict(payload), _aad("clinic_advice", advice_id, link_id, person_id))
             cur.execute(
                 "INSERT OR IGNORE INTO clinic_advice (advice_id, link_id, person_id, payload, "
                 "received) VALUES (?, ?, ?, ?, ?)",
@@ -725,7 +836,7 @@ class RecordStore:
         with self._lock:
             rows = self._conn.execute(sql, args).fetchall()
         return [
-            json.loads(self._codec.decode(row[3]))
+            self._open(row[3], _aad("clinic_advice", row[0], row[1], row[2]))
             | {"advice_id": row[0], "link_id": row[1], "person_id": row[2], "received": row[4]}
             for row in rows
         ]
@@ -797,7 +908,52 @@ class RecordStore:
         """Alerts (any status) changed at or after ``since``, oldest change first."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT payload FROM alerts WHERE updated >= ? ORDER BY updated, rowid",
+                "SELECT payload, alert_id, person_id FROM alerts WHERE updated >= ? "
+                "ORDER BY updated, rowid",
                 (_iso(since),),
             ).fetchall()
-        return [json.loads(self._codec.decode(row[0])) for row in rows]
+        return [self._open(row[0], _aad("alerts", row[1], row[2])) for row in rows]
+
+    # Key rotation ------------------------------------------------------------------------
+
+    def reencrypt_all(self) -> dict[str, int]:
+        """Move every blob not under the codec's current key to it; return counts by table.
+
+        One transaction: a failure (e.g. a blob that does not decrypt) changes nothing.
+        Writers encode under the same lock, so no blob under an old key can slip in.
+        """
+        codec = self._codec
+        if not isinstance(codec, RekeyingCodec):
+            return {}
+        counts: dict[str, int] = {}
+        with self._transaction() as cur:
+            for table, row_key, columns in _SEALED_TABLES:
+                rows = cur.execute(
+                    f"SELECT {row_key}, payload, {', '.join(columns)} FROM {table}"
+                ).fetchall()
+                updates = [
+                    (codec.reencrypt(row[1], _aad(table, *row[2:])), row[0])
+                    for row in rows
+                    if codec.needs_reencrypt(row[1])
+                ]
+                cur.executemany(
+                    f"UPDATE {table} SET payload = ? WHERE {row_key} = ?",
+                    updates,
+                )
+                counts[table] = len(updates)
+        # Old ciphertexts would otherwise stay in the WAL until the next checkpoint.
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return counts
+
+    def key_ids_in_use(self) -> set[str]:
+        """Every key id some stored blob names (empty for a codec without key ids)."""
+        codec = self._codec
+        if not isinstance(codec, RekeyingCodec):
+            return set()
+        used: set[str] = set()
+        with self._lock:
+            for table, _, _ in _SEALED_TABLES:
+                for (blob,) in self._conn.execute(f"SELECT payload FROM {table}"):
+                    used.add(codec.key_id_of(blob))
+        return used

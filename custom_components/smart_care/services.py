@@ -22,6 +22,7 @@ import voluptuous as vol
 from .clinic_services import async_setup_clinic_services
 from .const import DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
 from .household import get_household
+from .keys import SERVICE_ROTATE_KEY, async_rotate_key
 from .medical.plausibility import ImplausibleValueError
 from .medical.vitals import (
     GLUCOSE_MGDL_PER_MMOLL,
@@ -30,6 +31,7 @@ from .medical.vitals import (
     VitalSample,
     fahrenheit_to_celsius,
 )
+from .privacy import async_setup_privacy_services
 
 if TYPE_CHECKING:
     from .household import Household, Person
@@ -302,4 +304,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         schema=ASSIGN_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
+    # A new data key and every row re-encrypted under it: administrators only.
+    async_register_admin_service(hass, DOMAIN, SERVICE_ROTATE_KEY, async_rotate_key)
     async_setup_clinic_services(hass)
+    async_setup_privacy_services(hass)
