@@ -558,13 +558,21 @@ class RecordStore:
 
     def latest(self, person_id: str) -> dict[str, StoredMeasurement]:
         """The most recent measurement of each vital for a person."""
+        # One indexed lookup per vital: a correlated subquery over the whole log grew with
+        # years of readings (docs/performance.md).
+        rows = []
         with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {self._COLUMNS} FROM measurements AS m WHERE person_id = ? AND id = ("
-                "SELECT id FROM measurements WHERE person_id = m.person_id "
-                "AND vital = m.vital ORDER BY time DESC, id DESC LIMIT 1)",
-                (person_id,),
+            vitals = self._conn.execute(
+                "SELECT DISTINCT vital FROM measurements WHERE person_id = ?", (person_id,)
             ).fetchall()
+            for (vital,) in vitals:
+                rows.append(
+                    self._conn.execute(
+                        f"SELECT {self._COLUMNS} FROM measurements "
+                        "WHERE person_id = ? AND vital = ? ORDER BY time DESC, id DESC LIMIT 1",
+                        (person_id, vital),
+                    ).fetchone()
+                )
         return {row[3]: self._row(row) for row in rows}
 
     def history(
