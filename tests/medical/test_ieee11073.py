@@ -68,9 +68,18 @@ def test_sfloat_specials_are_none(raw: int, special: Special) -> None:
     assert decode_sfloat(raw) is None
     assert sfloat_special(raw) is special
     assert SFLOAT_SPECIALS[raw] is special
-    # Recognised by the mantissa whatever the exponent (never turned into 204.7 etc.).
-    for exponent in range(16):
-        assert decode_sfloat(exponent << 12 | raw) is None
+    # Special only with exponent 0: with another exponent the pattern is a number.
+    for exponent in range(1, 16):
+        assert decode_sfloat(exponent << 12 | raw) is not None
+        assert sfloat_special(exponent << 12 | raw) is None
+
+
+def test_sfloat_mantissa_0x7ff_with_exponent_is_a_number() -> None:
+    """0xF7FF = 2047 x 10^-1 (Nordic's and sputnikdev's parsers agree), not NaN."""
+    assert decode_sfloat(0xF7FF) == 204.7
+    assert decode_sfloat(0x17FF) == 20470.0
+    assert decode_sfloat(0xF800) == -204.8  # mantissa -2048, exponent -1
+    assert decode_sfloat(0xF7FE) == 204.6
 
 
 @pytest.mark.parametrize(
@@ -108,8 +117,9 @@ def test_float_specials_are_none(mantissa: int, special: Special) -> None:
     assert decode_float(mantissa) is None
     assert float_special(mantissa) is special
     assert FLOAT_SPECIALS[mantissa] is special
-    for exponent in (0x00, 0x01, 0x7F, 0x80, 0xFF):
-        assert decode_float(exponent << 24 | mantissa) is None
+    for exponent in (0x01, 0x7F, 0x80, 0xFF):
+        assert decode_float(exponent << 24 | mantissa) is not None
+        assert float_special(exponent << 24 | mantissa) is None
 
 
 def test_ordinary_values_are_not_special() -> None:
@@ -122,7 +132,7 @@ def test_sfloat_exhaustive_against_decimal_reference() -> None:
     for raw in range(0x10000):
         mantissa = raw & 0x0FFF
         value = decode_sfloat(raw)
-        if mantissa in SFLOAT_SPECIALS:
+        if raw in SFLOAT_SPECIALS:
             assert value is None, hex(raw)
             continue
         if mantissa >= 0x0800:
@@ -138,7 +148,7 @@ def test_sfloat_exhaustive_against_decimal_reference() -> None:
 def test_float_matches_decimal_reference(raw: int) -> None:
     mantissa = raw & 0xFFFFFF
     value = decode_float(raw)
-    if mantissa in FLOAT_SPECIALS:
+    if raw in FLOAT_SPECIALS:
         assert value is None
         return
     if mantissa >= 0x800000:

@@ -5,9 +5,9 @@ FLOAT: 8-bit two's-complement exponent (high byte), 24-bit two's-complement mant
 value = mantissa * 10**exponent. The exponent has no bias.
 
 Special values (NaN, NRes, +INF, -INF, reserved) are never readings: the decoders return
-``None`` for them. They are recognised by the mantissa alone, whatever the exponent, so a
-device that puts a non-zero exponent on NaN yields ``None`` rather than a number (the same
-reading Nordic's Android BLE library takes).
+``None`` for them. IEEE 11073-20601 and the GATT Specification Supplement define them as exact
+bit patterns with exponent 0; with any other exponent the same mantissa is an ordinary number
+(0xF7FF is 2047 x 10^-1 = 204.7), as Nordic's and sputnikdev's parsers decode it.
 
 Results are the float nearest to the exact decimal ``mantissa * 10**exponent``: 365e-1 gives
 36.5, not 36.499999. Dividing two exactly representable numbers is correctly rounded in
@@ -42,7 +42,7 @@ class Special(StrEnum):
     RESERVED = "reserved"
 
 
-# Keyed by mantissa bits (raw & 0x0FFF for SFLOAT, raw & 0xFFFFFF for FLOAT).
+# Keyed by the whole raw value: the specials carry exponent 0.
 SFLOAT_SPECIALS: Final[dict[int, Special]] = {
     0x07FF: Special.NAN,
     0x0800: Special.NRES,
@@ -63,9 +63,9 @@ _POW10: Final[tuple[int, ...]] = tuple(10**k for k in range(23))
 
 def decode_sfloat(raw: int) -> float | None:
     """Decode a 16-bit SFLOAT (0..0xFFFF); ``None`` for special values."""
-    mantissa = raw & 0x0FFF
-    if 0x07FE <= mantissa <= 0x0802:
+    if 0x07FE <= raw <= 0x0802:
         return None
+    mantissa = raw & 0x0FFF
     if mantissa >= 0x0800:
         mantissa -= 0x1000
     exponent = raw >> 12
@@ -76,9 +76,9 @@ def decode_sfloat(raw: int) -> float | None:
 
 def decode_float(raw: int) -> float | None:
     """Decode a 32-bit FLOAT (0..0xFFFFFFFF); ``None`` for special values."""
-    mantissa = raw & 0xFFFFFF
-    if 0x7FFFFE <= mantissa <= 0x800002:
+    if 0x7FFFFE <= raw <= 0x800002:
         return None
+    mantissa = raw & 0xFFFFFF
     if mantissa >= 0x800000:
         mantissa -= 0x1000000
     exponent = raw >> 24
@@ -93,9 +93,9 @@ def decode_float(raw: int) -> float | None:
 
 def sfloat_special(raw: int) -> Special | None:
     """Which special value a raw SFLOAT is, or ``None`` for an ordinary number."""
-    return SFLOAT_SPECIALS.get(raw & 0x0FFF)
+    return SFLOAT_SPECIALS.get(raw)
 
 
 def float_special(raw: int) -> Special | None:
     """Which special value a raw FLOAT is, or ``None`` for an ordinary number."""
-    return FLOAT_SPECIALS.get(raw & 0xFFFFFF)
+    return FLOAT_SPECIALS.get(raw)
