@@ -1,0 +1,153 @@
+# The newer half: Debian sid (Python 3.14) in a root filesystem cached outside the clone,
+# entered with chroot in a private mount namespace (the bind mounts vanish with the process,
+# so concurrent runs do not disturb each other). Sourced after _env.sh, not executed.
+# Needs root, unshare/chroot and debootstrap (installed with apt-get when missing).
+
+CACHE="${SMART_CARE_CACHE:-/var/cache/smart-care}"
+ROOTFS="$CACHE/rootfs-sid"
+DEBIAN_MIRROR="${SMART_CARE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# Python for HA, the browser test's chromium, node for the clinic's FHIR server, the
+# JPEG library mobile_app's camera proxy loads.
+ROOTFS_PACKAGES="python3.14 python3.14-venv ca-certificates chromium chromium-driver fonts-wqy-zenhei nodejs libturbojpeg0"
+ROOTFS_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Why the rootfs cannot be built or entered here (empty when it can).
+rootfs_unavailable() {
+  if [ "$(id -u)" != 0 ]; then echo "not root"; return; fi
+  local tool
+  for tool in unshare chroot mount; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "$tool is missing"; return; }
+  done
+  if [ ! -f "$ROOTFS/.smart-care-rootfs" ] && ! command -v debootstrap >/dev/null 2>&1 \
+    && ! command -v apt-get >/dev/null 2>&1; then
+    echo "neither debootstrap nor apt-get to install it"
+  fi
+}
+
+# Host directories the pip configuration points at (a local index or wheel folder): they
+# are bind-mounted read-only so pip in the rootfs reaches the same registry as on the host
+# (a local simple index with its files beside it: the folder above simple/).
+_pip_local_dirs() {
+  {
+    printf '%s\n' "${PIP_FIND_LINKS:-}" "${PIP_INDEX_URL:-}" "${PIP_EXTRA_INDEX_URL:-}"
+    cat /etc/pip.conf /etc/xdg/pip/pip.conf "$HOME/.config/pip/pip.conf" "$HOME/.pip/pip.conf" \
+      2>/dev/null || true
+  } | grep -oE '(file://)?/[^ "]+' | sed -e 's|^file://||' -e 's|/simple/*$||' | while read -r path; do
+    [ -d "$path" ] && echo "$path"
+  done | sort -u
+}
+
+_pip_config_files() {
+  local f
+  for f in /etc/pip.conf /etc/xdg/pip "$HOME/.config/pip" "$HOME/.pip"; do
+    [ -e "$f" ] && echo "$f"
+  done
+  return 0
+}
+
+# Copy what the host knows about the network into the rootfs: DNS, CA bundle, pip config.
+_rootfs_sync_host_config() {
+  local dir="$1" f
+  cp -L /etc/resolv.conf "$dir/etc/resolv.conf"
+  if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    mkdir -p "$dir/etc/ssl/certs"
+    cp -L /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
+  fi
+  while read -r f; do
+    [ -n "$f" ] || continue
+    mkdir -p "$dir$(dirname "$f")"
+    rm -rf "${dir:?}$f"
+    cp -rL "$f" "$dir$f"
+  done < <(_pip_config_files)
+}
+
+# Run a command in the rootfs at DIR, from the current directory (the clone is mounted at
+# the same path inside). Environment: a clean one plus PIP_*, SMART_CARE_*, TZ, TERM.
+_chroot_run() {
+  local dir="$1"; shift
+  local keep=() name
+  while IFS='=' read -r name _; do
+    case "$name" in
+      PIP_*|SMART_CARE_*|TZ|TERM|COLUMNS) keep+=("$name=${!name}") ;;
+    esac
+  done < <(env)
+  unshare --mount --propagation private -- bash -euc '
+    dir="$1"; root="$2"; cwd="$3"; locals="$4"; shift 4
+    mount -t proc proc "$dir/proc"
+    mount --rbind /dev "$dir/dev"
+    mount --rbind /sys "$dir/sys"
+    if [ -n "$root" ]; then mkdir -p "$dir$root"; mount --bind "$root" "$dir$root"; fi
+    for d in $locals; do mkdir -p "$dir$d"; mount --bind -o ro "$d" "$dir$d"; done
+    exec chroot "$dir" /usr/bin/env -i "$@"
+  ' _ "$dir" "${ROOT:-}" "$PWD" "$(_pip_local_dirs | tr '\n' ' ')" \
+    HOME=/root LANG=C.UTF-8 PATH="$ROOTFS_PATH" "${keep[@]}" \
+    /bin/bash -c 'cd "$1" && shift && exec "$@"' _ "$PWD" "$@"
+}
+
+# Build the rootfs once (cached in $CACHE for every later clone), refresh host config.
+ensure_rootfs() {
+  local why
+  why="$(rootfs_unavailable)"
+  if [ -n "$why" ]; then
+    echo "cannot build the Python 3.14 rootfs: $why" >&2
+    return 1
+  fi
+  mkdir -p "$CACHE"
+  (
+    flock 9
+    if [ "$(cat "$ROOTFS/.smart-care-rootfs" 2>/dev/null || true)" != "$ROOTFS_PACKAGES" ]; then
+      local tmp="$ROOTFS.tmp" started=$SECONDS
+      echo ">> building the Debian sid rootfs with Python 3.14 in $ROOTFS (once, about 2 minutes)"
+      if ! command -v debootstrap >/dev/null 2>&1; then
+        apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null
+      fi
+      if [ ! -x "$tmp/usr/bin/python3.14" ]; then
+        rm -rf "$tmp"
+        debootstrap --variant=minbase --include=python3.14,python3.14-venv,ca-certificates \
+          sid "$tmp" "$DEBIAN_MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
+          || { echo "debootstrap failed, see $CACHE/debootstrap.log" >&2; exit 1; }
+      fi
+      _rootfs_sync_host_config "$tmp"
+      # sid's Release file may be older than its Valid-Until on a mirror snapshot.
+      # shellcheck disable=SC2086
+      ROOT="" _chroot_run "$tmp" env DEBIAN_FRONTEND=noninteractive sh -c \
+        "apt-get -qq -o Acquire::Check-Valid-Until=false update \
+         && apt-get install -y -qq --no-install-recommends $ROOTFS_PACKAGES >/dev/null" \
+        >"$CACHE/apt.log" 2>&1 \
+        || { echo "apt-get in the rootfs failed, see $CACHE/apt.log" >&2; exit 1; }
+      rm -rf "$ROOTFS"
+      mv "$tmp" "$ROOTFS"
+      echo "$ROOTFS_PACKAGES" >"$ROOTFS/.smart-care-rootfs"
+      echo "   built in $((SECONDS - started)) s"
+    fi
+    _rootfs_sync_host_config "$ROOTFS"
+  ) 9>"$CACHE/.lock"
+}
+
+# The newer side's venv inside the rootfs, one per set of pins (so clones on different
+# branches can share the cache). Prints its path inside the rootfs.
+ensure_rootfs_venv() {
+  local want venv
+  want="$(requirements_hash newest)"
+  venv="/opt/smart-care/venv-${want:0:16}"
+  (
+    flock 9
+    if [ ! -f "$ROOTFS$venv/.complete" ]; then
+      echo ">> installing requirements/newest.txt into the rootfs ($venv; first run about a minute)" >&2
+      rm -rf "${ROOTFS:?}$venv"
+      _chroot_run "$ROOTFS" sh -c "python3.14 -m venv '$venv' \
+        && '$venv/bin/python' -m pip install -q --upgrade pip \
+        && '$venv/bin/python' -m pip install -q -r requirements/newest.txt \
+        && touch '$venv/.complete'" >&2 \
+        || { echo "installing into the rootfs venv failed" >&2; exit 1; }
+    fi
+  ) 9>"$CACHE/.lock" || return 1
+  echo "$venv"
+}
+
+# Run a command in the rootfs with the newer side's venv first on PATH.
+in_rootfs() {
+  local venv
+  venv="$(ensure_rootfs_venv)" || return 1
+  ROOTFS_PATH="$venv/bin:$ROOTFS_PATH" _chroot_run "$ROOTFS" env VIRTUAL_ENV="$venv" "$@"
+}
