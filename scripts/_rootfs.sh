@@ -7,8 +7,9 @@ CACHE="${SMART_CARE_CACHE:-/var/cache/smart-care}"
 ROOTFS="$CACHE/rootfs-sid"
 DEBIAN_MIRROR="${SMART_CARE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # Python for HA, the browser test's chromium, node for the clinic's FHIR server, the
-# JPEG library mobile_app's camera proxy loads.
-ROOTFS_PACKAGES="python3.14 python3.14-venv ca-certificates chromium chromium-driver fonts-wqy-zenhei nodejs libturbojpeg0"
+# JPEG library mobile_app's camera proxy loads, a compiler for the few requirements without
+# wheels for Python 3.14 (pymicro-vad, pyspeex-noise: assist_pipeline, loaded with mobile_app).
+ROOTFS_PACKAGES="python3.14 python3.14-venv python3.14-dev g++ ca-certificates chromium chromium-driver fonts-wqy-zenhei nodejs libturbojpeg0"
 ROOTFS_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Why the rootfs cannot be built or entered here (empty when it can).
@@ -97,6 +98,8 @@ ensure_rootfs() {
     flock 9
     if [ "$(cat "$ROOTFS/.smart-care-rootfs" 2>/dev/null || true)" != "$ROOTFS_PACKAGES" ]; then
       local tmp="$ROOTFS.tmp" started=$SECONDS
+      # An existing rootfs only lacks packages: add them in place.
+      [ -x "$ROOTFS/usr/bin/python3.14" ] && tmp="$ROOTFS"
       echo ">> building the Debian sid rootfs with Python 3.14 in $ROOTFS (once, about 2 minutes)"
       if ! command -v debootstrap >/dev/null 2>&1; then
         apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null
@@ -115,8 +118,10 @@ ensure_rootfs() {
          && apt-get install -y -qq --no-install-recommends $ROOTFS_PACKAGES >/dev/null" \
         >"$CACHE/apt.log" 2>&1 \
         || { echo "apt-get in the rootfs failed, see $CACHE/apt.log" >&2; exit 1; }
-      rm -rf "$ROOTFS"
-      mv "$tmp" "$ROOTFS"
+      if [ "$tmp" != "$ROOTFS" ]; then
+        rm -rf "$ROOTFS"
+        mv "$tmp" "$ROOTFS"
+      fi
       echo "$ROOTFS_PACKAGES" >"$ROOTFS/.smart-care-rootfs"
       echo "   built in $((SECONDS - started)) s"
     fi
@@ -150,4 +155,59 @@ in_rootfs() {
   local venv
   venv="$(ensure_rootfs_venv)" || return 1
   ROOTFS_PATH="$venv/bin:$ROOTFS_PATH" _chroot_run "$ROOTFS" env VIRTUAL_ENV="$venv" "$@"
+}
+
+# ---------------------------------------------------------------- the newest side, anywhere
+
+NEWEST_PYTHON_MIN="3.14.2"  # what the newest HA requires
+
+# A Python >= 3.14.2 on this machine, if there is one (then no rootfs is needed).
+native_newest_python() {
+  local cand
+  for cand in python3.15 python3.14 python3; do
+    if command -v "$cand" >/dev/null 2>&1 \
+      && "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 14, 2) else 1)' \
+        >/dev/null 2>&1; then
+      command -v "$cand"; return 0
+    fi
+  done
+  return 1
+}
+
+# Where the newest side runs: "native" or "rootfs"; prints why not when it cannot.
+newest_where() {
+  if [ -z "${SMART_CARE_FORCE_ROOTFS:-}" ] && native_newest_python >/dev/null; then
+    echo native; return 0
+  fi
+  local why
+  why="$(rootfs_unavailable)"
+  if [ -n "$why" ]; then
+    echo "no Python >= $NEWEST_PYTHON_MIN on this machine and the rootfs cannot be built ($why)" >&2
+    return 1
+  fi
+  echo rootfs
+}
+
+# Run a command with the newest side's Python first on PATH (native venv or rootfs).
+in_newest() {
+  local where
+  where="$(newest_where)" || return 1
+  if [ "$where" = native ]; then
+    local venv="$ROOT/.venv-newest" stamp want py
+    stamp="$venv/.requirements.sha256"
+    want="$(requirements_hash newest)"
+    if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+      py="$(native_newest_python)"
+      echo ">> installing requirements/newest.txt into $venv ($("$py" --version))" >&2
+      rm -rf "$venv"
+      "$py" -m venv "$venv"
+      "$venv/bin/python" -m pip install -q --upgrade pip >&2
+      "$venv/bin/python" -m pip install -q -r "$ROOT/requirements/newest.txt" >&2
+      echo "$want" >"$stamp"
+    fi
+    PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv" "$@"
+  else
+    ensure_rootfs || return 1
+    in_rootfs "$@"
+  fi
 }
