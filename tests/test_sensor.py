@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 import pytest
@@ -30,7 +30,7 @@ async def test_record_blood_pressure(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
     events: list[Event] = []
-    hass.bus.async_listen(EVENT_MEASUREMENT, events.append)
+    hass.bus.async_listen(EVENT_MEASUREMENT, callback(lambda event: events.append(event)))
     response = await _record(hass, person="grandma", systolic=142, diastolic=91, pulse=77)
     assert response["stored"] == 3
     state = hass.states.get("sensor.grandma_systolic_blood_pressure")
