@@ -33,9 +33,10 @@ find_python() {
   return 1
 }
 
-# The pins of one side (oldest | newest) with the shared files they include.
+# The pins of one side (oldest | newest) with the shared file they include (comments aside).
 requirements_hash() {
-  cat "$ROOT/requirements/$1.txt" "$ROOT/requirements/dev.txt" | sha256sum | cut -d' ' -f1
+  sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$ROOT/requirements/$1.txt" "$ROOT/requirements/dev.txt" \
+    | sha256sum | cut -d' ' -f1
 }
 
 # The `homeassistant==` pin of one side.
