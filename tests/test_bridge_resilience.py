@@ -294,8 +294,7 @@ async def test_timeout_is_a_transient_failure(
     # The slow first request may still be stored by the server: once it has answered, no
     # duplicate (waits for the server, not for a guess at its delay).
     async with asyncio.timeout(30):
-        while server.in_flight:
-            await asyncio.sleep(0.05)
+        await server.wait_idle()
     no_duplicates(server)
     assert server.count("Observation") == 1
 
