@@ -531,8 +531,11 @@ class SimulatedGattClient(BaseBleakClient):
         """Whether the link is up."""
         return self._connected
 
-    async def connect(self, **kwargs: Any) -> bool:
-        """Connect, if the device is awake (a sleeping device does not answer)."""
+    async def connect(self, pair: bool = False, **kwargs: Any) -> bool:
+        """Connect, if the device is awake (a sleeping device does not answer).
+
+        bleak >= 1 passes ``pair`` positionally; these devices need no bonding.
+        """
         device = self.devices.get(self.address)
         if device is None:
             raise BleakDeviceNotFoundError(self.address, f"{self.address} is not known")
