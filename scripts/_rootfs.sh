@@ -113,10 +113,10 @@ ensure_rootfs() {
       _rootfs_sync_host_config "$tmp"
       # sid's Release file may be older than its Valid-Until on a mirror snapshot.
       # shellcheck disable=SC2086
-      ROOT="" _chroot_run "$tmp" env DEBIAN_FRONTEND=noninteractive sh -c \
+      (cd / && ROOT="" _chroot_run "$tmp" env DEBIAN_FRONTEND=noninteractive sh -c \
         "apt-get -qq -o Acquire::Check-Valid-Until=false update \
          && apt-get install -y -qq --no-install-recommends $ROOTFS_PACKAGES >/dev/null" \
-        >"$CACHE/apt.log" 2>&1 \
+        >"$CACHE/apt.log" 2>&1) \
         || { echo "apt-get in the rootfs failed, see $CACHE/apt.log" >&2; exit 1; }
       if [ "$tmp" != "$ROOTFS" ]; then
         rm -rf "$ROOTFS"
