@@ -80,10 +80,7 @@ homeassistant:
   latitude: 31.2304
   longitude: 121.4737
   elevation: 4
-http:
-  server_host: 127.0.0.1
-  server_port: {port}
-frontend:
+{http}frontend:
 config:
 api:
 onboarding:
@@ -216,13 +213,63 @@ def _link(link: Path, target: Path) -> None:
     link.symlink_to(target, target_is_directory=True)
 
 
+HTTP_YAML = """\
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+"""
+
+
+def _http_store() -> Any:
+    """HA's HTTP settings store module when this HA keeps them in .storage/http, else None.
+
+    From HA 2026 the http YAML is migrated once into storage as a "pending" trial (reverted
+    after five minutes unless confirmed in the UI) and ignored after that, so a new port in
+    the YAML would never apply. The demo writes the confirmed ("stable") settings instead.
+    """
+    try:
+        from homeassistant.components.http import config as http_config
+    except ImportError:
+        return None
+    return http_config if hasattr(http_config, "KEY_YAML_MIGRATION_DONE") else None
+
+
+def write_http_settings(port: int) -> str:
+    """Bind HA to 127.0.0.1:port; return the YAML for configuration.yaml (may be empty)."""
+    store = _http_store()
+    if store is None:
+        return HTTP_YAML.format(port=port)
+    stable = {
+        **store._DEFAULT_CONFIG,
+        "server_host": ["127.0.0.1"],
+        "server_port": port,
+    }
+    storage = CONFIG / ".storage"
+    storage.mkdir(exist_ok=True)
+    (storage / store.STORAGE_KEY).write_text(
+        json.dumps(
+            {
+                "version": store.STORAGE_VERSION,
+                "minor_version": store.STORAGE_MINOR_VERSION,
+                "key": store.STORAGE_KEY,
+                "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
+            },
+            indent=2,
+        )
+    )
+    return ""
+
+
 def prepare_config(port: int) -> None:
     """Write the configuration; link the integration and the demo component."""
     CONFIG.mkdir(parents=True, exist_ok=True)
     os.chmod(DEMO, 0o700)
     (CONFIG / "configuration.yaml").write_text(
         CONFIGURATION_YAML.format(
-            port=port, language=language(), time_zone=TIME_ZONE, fast=str(FAST).lower()
+            http=write_http_settings(port),
+            language=language(),
+            time_zone=TIME_ZONE,
+            fast=str(FAST).lower(),
         )
     )
     for name in ("automations.yaml", "scripts.yaml"):
