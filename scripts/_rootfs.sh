@@ -6,10 +6,11 @@
 CACHE="${SMART_CARE_CACHE:-/var/cache/smart-care}"
 ROOTFS="$CACHE/rootfs-sid"
 DEBIAN_MIRROR="${SMART_CARE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-# Python for HA, the browser test's chromium, node for the clinic's FHIR server, the
-# JPEG library mobile_app's camera proxy loads, a compiler for the few requirements without
-# wheels for Python 3.14 (pymicro-vad, pyspeex-noise: assist_pipeline, loaded with mobile_app).
-ROOTFS_PACKAGES="python3.14 python3.14-venv python3.14-dev g++ ca-certificates chromium chromium-driver fonts-wqy-zenhei nodejs libturbojpeg0"
+# Python for HA, curl for the documented webhook example, the browser test's chromium, node
+# for the clinic's FHIR server, the JPEG library mobile_app's camera proxy loads, a compiler
+# for the few requirements without wheels for Python 3.14 (pymicro-vad, pyspeex-noise:
+# assist_pipeline, loaded with mobile_app).
+ROOTFS_PACKAGES="python3.14 python3.14-venv python3.14-dev g++ ca-certificates curl chromium chromium-driver fonts-wqy-zenhei nodejs libturbojpeg0"
 ROOTFS_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Why the rootfs cannot be built or entered here (empty when it can).
