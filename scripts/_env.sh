@@ -1,4 +1,5 @@
-# Shared by scripts/run and scripts/test: find Python >= 3.13 and keep .venv in step with requirements.txt.
+# Shared by scripts/run and scripts/test: find Python >= 3.13 and keep .venv in step with
+# requirements/oldest.txt (the oldest supported HA, on the host's Python).
 # Sourced, not executed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,6 +33,17 @@ find_python() {
   return 1
 }
 
+# The pins of one side (oldest | newest) with the shared file they include (comments aside).
+requirements_hash() {
+  sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$ROOT/requirements/$1.txt" "$ROOT/requirements/dev.txt" \
+    | sha256sum | cut -d' ' -f1
+}
+
+# The `homeassistant==` pin of one side.
+ha_version() {
+  sed -n 's/^homeassistant==//p' "$ROOT/requirements/$1.txt"
+}
+
 ensure_venv() {
   if [ ! -x "$VENV/bin/python" ] || ! _is_py313 "$VENV/bin/python"; then
     local py
@@ -49,11 +61,11 @@ MSG
   fi
   local stamp="$VENV/.requirements.sha256"
   local want
-  want="$(cat "$ROOT/requirements.txt" | sha256sum | cut -d' ' -f1)"
+  want="$(requirements_hash oldest)"
   if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
     echo ">> installing pinned requirements into .venv (first run takes a few minutes)"
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$ROOT/requirements.txt"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$ROOT/requirements/oldest.txt"
     echo "$want" > "$stamp"
   fi
 }

@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
+import importlib.util
 import itertools
 import json
 import os
@@ -79,10 +80,7 @@ homeassistant:
   latitude: 31.2304
   longitude: 121.4737
   elevation: 4
-http:
-  server_host: 127.0.0.1
-  server_port: {port}
-frontend:
+{http}frontend:
 config:
 api:
 onboarding:
@@ -157,6 +155,40 @@ TIMELINE = """\
             then a round of ordinary readings every 30 minutes"""
 
 
+def _load_scenario() -> Any:
+    """The demo component's story (pure data, no Home Assistant), to know when readings come."""
+    spec = importlib.util.spec_from_file_location(
+        "smart_care_demo_scenario", DEMO_COMPONENT / "scenario.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+SCENARIO = _load_scenario()
+# The readings the run command waits for: entity -> (device, person) in the story.
+FIRST_READINGS = {
+    "sensor.grandma_systolic_blood_pressure": ("cuff", "grandma"),
+    "sensor.grandpa_weight": ("scale", "grandpa"),
+}
+# After a measurement is scheduled: the device advertises (every 2 s) and stays awake 45 s;
+# the link connects, downloads and hangs up. Generous, since a busy machine is slow.
+READING_MARGIN = 180.0
+
+
+def reading_deadline(fast: bool) -> float:
+    """Seconds after the story starts by which every reading in FIRST_READINGS is due."""
+    steps = SCENARIO.timeline(fast, rounds=0)
+    due = [
+        min(m.at for m in steps if (m.device, m.person) == wanted)
+        for wanted in FIRST_READINGS.values()
+    ]
+    return max(due) + READING_MARGIN
+
+
 def log(message: str) -> None:
     """Print a progress line."""
     print(f">> {message}", flush=True)
@@ -181,13 +213,63 @@ def _link(link: Path, target: Path) -> None:
     link.symlink_to(target, target_is_directory=True)
 
 
+HTTP_YAML = """\
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+"""
+
+
+def _http_store() -> Any:
+    """HA's HTTP settings store module when this HA keeps them in .storage/http, else None.
+
+    From HA 2026 the http YAML is migrated once into storage as a "pending" trial (reverted
+    after five minutes unless confirmed in the UI) and ignored after that, so a new port in
+    the YAML would never apply. The demo writes the confirmed ("stable") settings instead.
+    """
+    try:
+        from homeassistant.components.http import config as http_config
+    except ImportError:
+        return None
+    return http_config if hasattr(http_config, "KEY_YAML_MIGRATION_DONE") else None
+
+
+def write_http_settings(port: int) -> str:
+    """Bind HA to 127.0.0.1:port; return the YAML for configuration.yaml (may be empty)."""
+    store = _http_store()
+    if store is None:
+        return HTTP_YAML.format(port=port)
+    stable = {
+        **store._DEFAULT_CONFIG,
+        "server_host": ["127.0.0.1"],
+        "server_port": port,
+    }
+    storage = CONFIG / ".storage"
+    storage.mkdir(exist_ok=True)
+    (storage / store.STORAGE_KEY).write_text(
+        json.dumps(
+            {
+                "version": store.STORAGE_VERSION,
+                "minor_version": store.STORAGE_MINOR_VERSION,
+                "key": store.STORAGE_KEY,
+                "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
+            },
+            indent=2,
+        )
+    )
+    return ""
+
+
 def prepare_config(port: int) -> None:
     """Write the configuration; link the integration and the demo component."""
     CONFIG.mkdir(parents=True, exist_ok=True)
     os.chmod(DEMO, 0o700)
     (CONFIG / "configuration.yaml").write_text(
         CONFIGURATION_YAML.format(
-            port=port, language=language(), time_zone=TIME_ZONE, fast=str(FAST).lower()
+            http=write_http_settings(port),
+            language=language(),
+            time_zone=TIME_ZONE,
+            fast=str(FAST).lower(),
         )
     )
     for name in ("automations.yaml", "scripts.yaml"):
@@ -699,15 +781,34 @@ class Demo:
         reply = await self.rest("POST", "/api/services/smart_care_demo/start?return_response", {})
         return bool(reply["service_response"]["started"])
 
-    async def wait_readings(self, entity_ids: list[str], seconds: float) -> bool:
-        """Wait until every entity shows a number (device readings arrived)."""
+    async def wait_readings(
+        self, entity_ids: list[str], seconds: float, proc: subprocess.Popen[bytes]
+    ) -> list[str]:
+        """Watch the states until every entity shows a number; return those still missing.
+
+        ``seconds`` follows the story's schedule (``reading_deadline``); HA exiting ends the
+        wait at once.
+        """
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        missing = list(entity_ids)
+        while True:
             states = {s["entity_id"]: s["state"] for s in await self.rest("GET", "/api/states")}
-            if all(_is_number(states.get(e)) for e in entity_ids):
-                return True
+            missing = [e for e in entity_ids if not _is_number(states.get(e))]
+            if not missing or time.monotonic() >= deadline:
+                return missing
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"Home Assistant exited ({proc.returncode}); see {DEMO}/home-assistant.out"
+                )
             await asyncio.sleep(1)
-        return False
+
+
+def _clock(scenario: Any, device: str, person: str) -> str:
+    """When ``person`` first measures on ``device`` in the story, as m:ss."""
+    at = min(
+        m.at for m in scenario.timeline(FAST, rounds=0) if (m.device, m.person) == (device, person)
+    )
+    return f"{int(at // 60)}:{int(at % 60):02d}"
 
 
 def _is_number(value: str | None) -> bool:
@@ -912,12 +1013,18 @@ async def setup(base: str, proc: subprocess.Popen[bytes]) -> dict[str, str]:
             await demo.ensure_automations(phone)
             await demo.ensure_dashboard(lang)
             await demo.start_story()
-            readings = await demo.wait_readings(
-                ["sensor.grandma_systolic_blood_pressure", "sensor.grandpa_weight"], 90
+            limit = reading_deadline(FAST)
+            log(
+                "waiting for the first readings (Grandpa's weight at"
+                f" {_clock(SCENARIO, 'scale', 'grandpa')}, Grandma's blood pressure at"
+                f" {_clock(SCENARIO, 'cuff', 'grandma')} into the story; giving up after"
+                f" {limit:.0f} s)"
             )
-            if not readings:
+            missing = await demo.wait_readings(list(FIRST_READINGS), limit, proc)
+            if missing:
                 raise RuntimeError(
-                    f"no device readings arrived within 90 s; see {DEMO}/home-assistant.out"
+                    f"no device readings for {', '.join(missing)} within {limit:.0f} s of the"
+                    f" story's start; see {DEMO}/home-assistant.out"
                 )
             log("first readings arrived from the simulated devices")
         return creds

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+import inspect
 import struct
 from typing import Any, ClassVar
 from unittest.mock import patch
@@ -44,6 +45,18 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.smart_care import ble
 from custom_components.smart_care.const import DOMAIN
 
+# bleak 0.22 (HA 2025.4) and bleak >= 1 (HA 2026) build these objects differently: 0.22's are
+# abstract with (obj[, size]) constructors, >= 1's are concrete and take handle and uuid.
+BLEAK_1 = "handle" in inspect.signature(BleakGATTService.__init__).parameters
+_DEVICE_TAKES_RSSI = "rssi" in inspect.signature(BLEDevice.__init__).parameters
+
+
+def ble_device(address: str, name: str | None, details: Any, rssi: int) -> BLEDevice:
+    """A BLEDevice on either bleak (>= 1 keeps the RSSI in the advertisement only)."""
+    if _DEVICE_TAKES_RSSI:
+        return BLEDevice(address, name, details, rssi)
+    return BLEDevice(address, name, details)
+
 
 def sig(short: str) -> str:
     """Full 128-bit form of a Bluetooth SIG 16-bit UUID (vendor UUIDs pass unchanged)."""
@@ -68,7 +81,7 @@ def service_info(
 ) -> BluetoothServiceInfoBleak:
     """An advertisement as HA's bluetooth manager hands it on."""
     uuids = [sig(s) for s in services]
-    device = BLEDevice(address, name, {"source": SOURCE_LOCAL}, rssi)
+    device = ble_device(address, name, {"source": SOURCE_LOCAL}, rssi)
     advertisement = AdvertisementData(
         local_name=name,
         manufacturer_data={},
@@ -106,7 +119,10 @@ class FakeCharacteristic(BleakGATTCharacteristic):
     """A characteristic of a fake device."""
 
     def __init__(self, service: FakeService, short: str, handle: int, props: list[str]) -> None:
-        super().__init__(None, lambda: 20)
+        if BLEAK_1:
+            super().__init__(None, handle, sig(short), props, lambda: 20, service)
+        else:
+            super().__init__(None, lambda: 20)
         self._service = service
         self.short = short
         self._handle = handle
@@ -147,7 +163,10 @@ class FakeService(BleakGATTService):
     """A primary service of a fake device."""
 
     def __init__(self, short: str, handle: int) -> None:
-        super().__init__(None)
+        if BLEAK_1:
+            super().__init__(None, handle, sig(short))
+        else:
+            super().__init__(None)
         self.short = short
         self._handle = handle
         self._chars: list[BleakGATTCharacteristic] = []

@@ -50,6 +50,38 @@ def no_identity_in_logs(caplog: pytest.LogCaptureFixture) -> Any:
         pytest.fail(f"identity sentinel logged: {sorted(set(leaks))}", pytrace=False)
 
 
+def _deprecation_report(record: logging.LogRecord) -> bool:
+    """HA reporting that Smart Care uses something deprecated (frame helper, deprecation helper)."""
+    if record.levelno < logging.WARNING or record.name.startswith("custom_components.smart_care"):
+        return False
+    try:
+        text = record.getMessage()
+    except Exception:  # a broken format string still shows its parts
+        text = f"{record.msg} {record.args}"
+    if "smart_care" not in text:
+        return False
+    return record.name == "homeassistant.helpers.frame" or any(
+        marker in text for marker in ("Detected that custom integration", "deprecated")
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_deprecated_usage(caplog: pytest.LogCaptureFixture) -> Any:
+    """Every test: HA logs no "report usage" / deprecation line naming smart_care.
+
+    (DeprecationWarnings attributed to custom_components are errors: pyproject filterwarnings.)
+    """
+    yield
+    reports = [
+        record.getMessage()
+        for when in ("setup", "call", "teardown")
+        for record in caplog.get_records(when)  # type: ignore[arg-type]
+        if _deprecation_report(record)
+    ]
+    if reports:
+        pytest.fail(f"HA reports deprecated usage by smart_care: {reports}", pytrace=False)
+
+
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom_components/ in every test."""

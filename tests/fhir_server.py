@@ -127,6 +127,8 @@ class FhirServer:
         self.delay = 0.0
         self.in_flight = 0
         self.max_in_flight = 0
+        self._idle = asyncio.Event()  # set while no transaction is being handled
+        self._idle.set()
         self._failures: deque[Failure] = deque()
         self._down: Failure | None = None
         self._ids = itertools.count(1)
@@ -241,13 +243,20 @@ class FhirServer:
             },
         )
 
+    async def wait_idle(self) -> None:
+        """Until every transaction received so far has been answered."""
+        await self._idle.wait()
+
     async def _transaction(self, request: web.Request) -> web.Response:
         self.in_flight += 1
+        self._idle.clear()
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             return await self._async_transaction(request)
         finally:
             self.in_flight -= 1
+            if not self.in_flight:
+                self._idle.set()
 
     async def _async_transaction(self, request: web.Request) -> web.Response:
         if self.delay:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import Context, Event, HomeAssistant
+from homeassistant.core import Context, Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.util import dt as dt_util
 import pytest
@@ -50,6 +50,7 @@ def alerts(hass: HomeAssistant) -> list[dict[str, Any]]:
     """Every smart_care_alert fired."""
     fired: list[dict[str, Any]] = []
 
+    @callback
     def _listen(event: Event) -> None:
         fired.append(dict(event.data))
 

@@ -43,6 +43,7 @@ from .ble_fakes import (
     weight,
 )
 from .conftest import add_person
+from .device_lookup import find_device
 
 CUFF = "A4:C1:38:00:00:01"
 SCALE = "A4:C1:38:00:00:02"
@@ -114,7 +115,7 @@ async def test_clock_battery_and_device_information(
     entity = er.async_get(hass).async_get(_entity_id(hass, CUFF, "battery"))
     assert entity.entity_category is not None
 
-    device = dr.async_get(hass).async_get_device(connections={(dr.CONNECTION_BLUETOOTH, CUFF)})
+    device = find_device(hass, connection=(dr.CONNECTION_BLUETOOTH, CUFF))
     assert device is not None
     assert device.manufacturer == "A&D Medical"  # NUL terminator stripped
     assert device.model == "UA-651BLE"

@@ -9,7 +9,7 @@ from typing import Any
 from unittest.mock import patch
 
 from bleak.exc import BleakError
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
@@ -143,7 +143,7 @@ async def test_records_sent_twice_count_once(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
     events: list[Event] = []
-    hass.bus.async_listen(EVENT_MEASUREMENT, events.append)
+    hass.bus.async_listen(EVENT_MEASUREMENT, callback(lambda event: events.append(event)))
     meter = _meter(3)
     meter.ignore_filter = True  # re-sends its whole memory every time
     with patch_gatt(meter):

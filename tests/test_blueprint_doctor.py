@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.const import EVENT_CALL_SERVICE
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -29,6 +29,7 @@ def clinic_calls(hass: HomeAssistant) -> list[dict[str, Any]]:
     """The alert ids smart_care.notify_clinic was called with (the real service runs)."""
     calls: list[dict[str, Any]] = []
 
+    @callback
     def _listen(event: Event) -> None:
         if (event.data["domain"], event.data["service"]) == (DOMAIN, "notify_clinic"):
             calls.append(dict(event.data["service_data"]))

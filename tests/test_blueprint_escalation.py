@@ -50,16 +50,17 @@ async def home(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Home:
     freezer.move_to("2025-04-15 12:00:00-07:00")
     # A real light: a template light over an input_boolean.
     assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"hall": {}}})
+    # The template integration's own light key (the light platform key is gone in HA 2026).
     assert await async_setup_component(
         hass,
-        "light",
+        "template",
         {
-            "light": [
+            "template": [
                 {
-                    "platform": "template",
-                    "lights": {
-                        "hall": {
-                            "value_template": "{{ is_state('input_boolean.hall', 'on') }}",
+                    "light": [
+                        {
+                            "name": "hall",
+                            "state": "{{ is_state('input_boolean.hall', 'on') }}",
                             "turn_on": {
                                 "action": "input_boolean.turn_on",
                                 "target": {"entity_id": "input_boolean.hall"},
@@ -69,7 +70,7 @@ async def home(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Home:
                                 "target": {"entity_id": "input_boolean.hall"},
                             },
                         }
-                    },
+                    ]
                 }
             ]
         },

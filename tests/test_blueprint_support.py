@@ -21,7 +21,6 @@ from typing import Any
 from aiohttp import web
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import slugify
 import pytest
@@ -32,6 +31,8 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.smart_care.const import DOMAIN
+
+from .device_lookup import all_devices, find_device
 
 ROOT = Path(__file__).resolve().parents[1]
 BLUEPRINTS = ROOT / "blueprints" / "automation" / "smart_care"
@@ -228,7 +229,7 @@ async def make_phone_factory(
         phone.webhook_id = (await response.json())["webhook_id"]
         phone.client = client
         await hass.async_block_till_done()
-        device = dr.async_get(hass).async_get_device(identifiers={("mobile_app", app_device_id)})
+        device = find_device(hass, identifier=("mobile_app", app_device_id))
         assert device is not None
         phone.device_id = device.id
         phone.notify_service = f"mobile_app_{slugify(name)}"
@@ -248,7 +249,7 @@ async def phone_factory_fixture(
 
 def person_device(hass: HomeAssistant, alias: str) -> str:
     """Device id of a Smart Care person (the blueprints' person selector picks these)."""
-    for device in dr.async_get(hass).devices.values():
+    for device in all_devices(hass):
         if device.name == alias and any(d == "smart_care" for d, _ in device.identifiers):
             return device.id
     raise AssertionError(f"no Smart Care device for {alias}")

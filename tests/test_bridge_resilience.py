@@ -291,8 +291,10 @@ async def test_timeout_is_a_transient_failure(
     server.delay = 0
     await retry(hass)
     assert link.pending == 0
-    # The slow first request may still be stored by the server: no duplicate.
-    await asyncio.sleep(2.1)
+    # The slow first request may still be stored by the server: once it has answered, no
+    # duplicate (waits for the server, not for a guess at its delay).
+    async with asyncio.timeout(30):
+        await server.wait_idle()
     no_duplicates(server)
     assert server.count("Observation") == 1
 

@@ -10,6 +10,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.household import record_path
 
+from .device_lookup import in_subentry
+
 
 async def test_setup_unload_reload(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
@@ -45,7 +47,7 @@ async def test_person_device_linked_to_subentry(
     device = device_registry.async_get(entity.device_id)
     assert device is not None
     assert device.name == "Grandma"
-    assert grandma in device.config_entries_subentries[loaded_household.entry_id]
+    assert in_subentry(device, loaded_household.entry_id, grandma)
     assert any(domain == DOMAIN for domain, _ in device.identifiers)
 
 

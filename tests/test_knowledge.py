@@ -7,7 +7,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import persistent_notification
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN
@@ -26,7 +26,7 @@ async def test_fever_note_once_a_week(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     events: list[Event] = []
-    hass.bus.async_listen("smart_care_knowledge", events.append)
+    hass.bus.async_listen("smart_care_knowledge", callback(lambda event: events.append(event)))
     await hass.services.async_call(
         DOMAIN, "record_measurement", {"person": "Grandma", "temperature": 38.6}, blocking=True
     )
@@ -57,7 +57,7 @@ async def test_condition_notes_stay_off_entities(
     hass: HomeAssistant, loaded_household: MockConfigEntry
 ) -> None:
     events: list[Event] = []
-    hass.bus.async_listen("smart_care_knowledge", events.append)
+    hass.bus.async_listen("smart_care_knowledge", callback(lambda event: events.append(event)))
     await add_person(hass, loaded_household, alias="Grandpa", conditions="Type 2 diabetes")
     assert [e.data["topic"] for e in events] == ["diabetes_foot_care"]
     notes = await _notes(hass)

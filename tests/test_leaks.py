@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 import json
 
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -46,6 +46,7 @@ def bus_events(hass: HomeAssistant) -> list[Event]:
     """Every event fired on the bus."""
     fired: list[Event] = []
 
+    @callback
     def _listen(event: Event) -> None:
         fired.append(event)
 

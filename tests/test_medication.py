@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -41,6 +41,7 @@ def events(hass: HomeAssistant) -> dict[str, list[dict[str, Any]]]:
     }
     for event_type, items in fired.items():
 
+        @callback
         def _listen(event: Event, items: list[dict[str, Any]] = items) -> None:
             items.append(dict(event.data))
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -15,6 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.smart_care.const import DOMAIN, EVENT_MEASUREMENT
 
 from .conftest import add_person
+from .device_lookup import find_device
 
 
 async def _record(hass: HomeAssistant, **data: object) -> dict[str, object]:
@@ -30,7 +30,7 @@ async def test_record_blood_pressure(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
     events: list[Event] = []
-    hass.bus.async_listen(EVENT_MEASUREMENT, events.append)
+    hass.bus.async_listen(EVENT_MEASUREMENT, callback(lambda event: events.append(event)))
     response = await _record(hass, person="grandma", systolic=142, diastolic=91, pulse=77)
     assert response["stored"] == 3
     state = hass.states.get("sensor.grandma_systolic_blood_pressure")
@@ -90,7 +90,7 @@ async def test_record_by_device(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
     person_id = loaded_household.subentries[grandma].data["person_id"]
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, person_id)})
+    device = find_device(hass, identifier=(DOMAIN, person_id))
     assert device is not None
     await _record(hass, device_id=device.id, spo2=97)
     assert hass.states.get("sensor.grandma_oxygen_saturation").state == "97.0"

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from homeassistant.components.persistent_notification import (
     _async_get_or_create_notifications,
 )
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 import pyotp
 import pytest
@@ -95,6 +95,7 @@ def advice_events(hass: HomeAssistant) -> list[dict[str, Any]]:
     """Every smart_care_advice event."""
     fired: list[dict[str, Any]] = []
 
+    @callback
     def _listen(event: Event) -> None:
         fired.append(dict(event.data))
 

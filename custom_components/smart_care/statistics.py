@@ -12,12 +12,16 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 from statistics import fmean
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.components.recorder.models import StatisticData, StatisticMetaData
 from homeassistant.components.recorder.models.statistics import StatisticMeanType
-from homeassistant.components.recorder.statistics import async_import_statistics
-from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.components.recorder.statistics import (
+    STATISTIC_UNIT_TO_UNIT_CONVERTER,
+    async_import_statistics,
+)
+from homeassistant.components.sensor.const import UNIT_CONVERTERS
+from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 
@@ -28,6 +32,20 @@ from .sources import CONVERTERS, HA_UNIT
 
 if TYPE_CHECKING:
     from .household import Household, Person
+
+
+# HA 2025.10+ wants the unit class in imported metadata (2026.11 refuses it missing); older
+# recorders build their metadata row from the dict's keys and refuse an unknown one.
+_HAS_UNIT_CLASS = "unit_class" in StatisticMetaData.__annotations__
+
+
+def _unit_class(device_class: str | None, unit: str | None) -> str | None:
+    """The unit class HA's sensor recorder gives statistics of this device class and unit."""
+    if device_class and (conv := UNIT_CONVERTERS.get(device_class)) and unit in conv.VALID_UNITS:
+        return conv.UNIT_CLASS
+    if (conv := STATISTIC_UNIT_TO_UNIT_CONVERTER.get(unit)) is not None:
+        return conv.UNIT_CLASS
+    return None
 
 
 def _hour(moment: datetime) -> datetime:
@@ -56,6 +74,7 @@ async def async_import_backfill(
         state = hass.states.get(entity_id)
         unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
         unit = unit or CANONICAL_UNIT[vital]
+        device_class = state.attributes.get(ATTR_DEVICE_CLASS) if state else None
         converter = CONVERTERS.get(vital)
         stats: list[StatisticData] = []
         for start in sorted(starts):
@@ -74,14 +93,16 @@ async def async_import_backfill(
             )
         if not stats:
             continue
-        metadata = StatisticMetaData(
-            mean_type=StatisticMeanType.ARITHMETIC,
-            has_sum=False,
-            name=None,
-            source="recorder",
-            statistic_id=entity_id,
-            unit_of_measurement=unit,
-        )
-        async_import_statistics(hass, metadata, stats)
+        metadata: dict[str, Any] = {
+            "mean_type": StatisticMeanType.ARITHMETIC,
+            "has_sum": False,
+            "name": None,
+            "source": "recorder",
+            "statistic_id": entity_id,
+            "unit_of_measurement": unit,
+        }
+        if _HAS_UNIT_CLASS:
+            metadata["unit_class"] = _unit_class(device_class, unit)
+        async_import_statistics(hass, cast(StatisticMetaData, metadata), stats)
         imported += len(stats)
     return imported

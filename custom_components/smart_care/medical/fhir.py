@@ -483,7 +483,10 @@ def patient_resource(
         birth = _text("birth_date", identified["birth_date"])
         if not _BIRTH_DATE_RE.match(birth):
             raise ValueError("birth_date must be an ISO date (YYYY-MM-DD)")
-        date.fromisoformat(birth)  # rejects 2024-02-30
+        try:
+            date.fromisoformat(birth)
+        except ValueError:  # e.g. 1941-02-30; Python's own wording varies by version
+            raise ValueError("birth_date is not a calendar date") from None
         resource["birthDate"] = birth
     if not identified:
         # HL7 security label: tells the clinic this record is pseudonymised by design.

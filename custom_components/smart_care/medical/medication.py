@@ -104,7 +104,10 @@ def parse_dose_key(key: str) -> datetime:
     """The naive local date and time of a dose key; ValueError if malformed."""
     if not re.fullmatch(r"\d{12}", key):
         raise ValueError("a dose key is 12 digits: YYYYMMDDHHMM")
-    return datetime.strptime(key, DOSE_KEY_FORMAT)
+    try:
+        return datetime.strptime(key, DOSE_KEY_FORMAT)
+    except ValueError:  # e.g. month 13; Python's own wording varies by version
+        raise ValueError("a dose key is 12 digits: YYYYMMDDHHMM of a real time") from None
 
 
 def answer_action(answer: str, med_id: str, key: str) -> str:

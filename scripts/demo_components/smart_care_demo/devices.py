@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
+import inspect
 import logging
 import time
 from typing import Any, ClassVar
@@ -44,6 +45,11 @@ HANG_UP_AFTER = 1.0
 CONNECT_DELAY = 0.3
 
 
+# bleak 0.22 (HA 2025.4) and bleak >= 1 (HA 2026) build GATT objects differently: 0.22's
+# are abstract with (obj[, size]) constructors, >= 1's are concrete and take handle and uuid.
+BLEAK_1 = "handle" in inspect.signature(BleakGATTService.__init__).parameters
+
+
 def sig(short: str) -> str:
     """Full 128-bit form of a Bluetooth SIG 16-bit UUID."""
     return f"0000{short}-0000-1000-8000-00805f9b34fb"
@@ -54,7 +60,10 @@ class SimCharacteristic(BleakGATTCharacteristic):
 
     def __init__(self, service: SimService, short: str, handle: int, props: list[str]) -> None:
         """Belong to ``service``; ``props`` are bleak's property names."""
-        super().__init__(None, lambda: 20)
+        if BLEAK_1:
+            super().__init__(None, handle, sig(short), props, lambda: 20, service)
+        else:
+            super().__init__(None, lambda: 20)
         self._service = service
         self.short = short
         self._handle = handle
@@ -104,7 +113,10 @@ class SimService(BleakGATTService):
 
     def __init__(self, short: str, handle: int) -> None:
         """A SIG service at ``handle``."""
-        super().__init__(None)
+        if BLEAK_1:
+            super().__init__(None, handle, sig(short))
+        else:
+            super().__init__(None)
         self.short = short
         self._handle = handle
         self._chars: list[BleakGATTCharacteristic] = []
@@ -504,6 +516,12 @@ class SimulatedGattClient(BaseBleakClient):
         self._device: SimulatedDevice | None = None
 
     @property
+    def name(self) -> str:
+        """The device's name (bleak >= 1 asks the backend)."""
+        device = self.devices.get(self.address)
+        return device.name if device is not None else self.address
+
+    @property
     def mtu_size(self) -> int:
         """ATT MTU negotiated with the device."""
         return 23
@@ -513,8 +531,11 @@ class SimulatedGattClient(BaseBleakClient):
         """Whether the link is up."""
         return self._connected
 
-    async def connect(self, **kwargs: Any) -> bool:
-        """Connect, if the device is awake (a sleeping device does not answer)."""
+    async def connect(self, pair: bool = False, **kwargs: Any) -> bool:
+        """Connect, if the device is awake (a sleeping device does not answer).
+
+        bleak >= 1 passes ``pair`` positionally; these devices need no bonding.
+        """
         device = self.devices.get(self.address)
         if device is None:
             raise BleakDeviceNotFoundError(self.address, f"{self.address} is not known")
