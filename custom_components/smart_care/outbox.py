@@ -931,19 +931,40 @@ class HttpTransport:
                 retry_after = _retry_after(response.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError) as err:
             raise DeliveryError(REASON_TRANSIENT, diagnostics=type(err).__name__) from err
-        if 200 <= status < 300:
-            try:
-                reply = json.loads(detail) if detail else None
-            except ValueError:
-                return None
-            return reply if isinstance(reply, dict) else None
-        if status in (401, 403):
-            raise DeliveryError(REASON_AUTH, status)
-        if status == 413 or too_large_refusal(status, detail):
-            raise DeliveryError(REASON_TOO_LARGE, status, operation_outcome_text(detail))
-        if status in (408, 409, 412, 425, 429) or status >= 500:
-            raise DeliveryError(REASON_TRANSIENT, status, retry_after=retry_after)
-        raise DeliveryError(REASON_REJECTED, status, diagnostics=operation_outcome_text(detail))
+        return _answer(status, detail, retry_after)
+
+    async def search(self, resource_type: str, params: Mapping[str, str]) -> Mapping[str, Any]:
+        """``GET [base]/<type>?params``: the searchset Bundle (``DeliveryError`` otherwise)."""
+        try:
+            async with self._session.get(
+                f"{self._url}/{resource_type}",
+                params=dict(params),
+                headers=self.headers(),
+                timeout=self._timeout,
+            ) as response:
+                status = response.status
+                detail = await response.content.read(8 * 1024 * 1024)
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise DeliveryError(REASON_TRANSIENT, diagnostics=type(err).__name__) from err
+        return _answer(status, detail, retry_after) or {}
+
+
+def _answer(status: int, detail: bytes, retry_after: float | None) -> Mapping[str, Any] | None:
+    """A server's JSON answer on 2xx; the ``DeliveryError`` its status means otherwise."""
+    if 200 <= status < 300:
+        try:
+            reply = json.loads(detail) if detail else None
+        except ValueError:
+            return None
+        return reply if isinstance(reply, dict) else None
+    if status in (401, 403):
+        raise DeliveryError(REASON_AUTH, status)
+    if status == 413 or too_large_refusal(status, detail):
+        raise DeliveryError(REASON_TOO_LARGE, status, operation_outcome_text(detail))
+    if status in (408, 409, 412, 425, 429) or status >= 500:
+        raise DeliveryError(REASON_TRANSIENT, status, retry_after=retry_after)
+    raise DeliveryError(REASON_REJECTED, status, diagnostics=operation_outcome_text(detail))
 
 
 class FolderTransport:
@@ -1105,6 +1126,25 @@ class DrainReport:
     server_reset: bool = False
 
 
+# Erasure sweep: (type, search parameter, element naming the Patient).
+_ERASE_SEARCHES: Final = (
+    ("DetectedIssue", "patient", "patient"),
+    ("MedicationStatement", "subject", "subject"),
+    ("Observation", "subject", "subject"),
+)
+_SWEEP_ROUNDS: Final = 1000
+
+
+def _search_resources(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The resources (with an id) of a searchset Bundle."""
+    out: list[Mapping[str, Any]] = []
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if isinstance(resource, Mapping) and isinstance(resource.get("id"), str):
+            out.append(resource)
+    return out
+
+
 def _created(reply: Mapping[str, Any] | None, index: int) -> bool:
     """Whether entry ``index`` of a transaction-response says 201 Created."""
     if not isinstance(reply, Mapping):
@@ -1164,9 +1204,72 @@ class Sender:
         if batch.bundle is None:
             return None
         try:
+            for unit in batch.units:
+                if unit.kind == KIND_ERASURE and isinstance(self.transport, HttpTransport):
+                    await self._sweep(self.transport, str(unit.payload.get("pseudonym", "")))
             return await self.transport.send(batch.bundle, batch.name)
         except DeliveryError as err:
             return err
+
+    async def _sweep(self, transport: HttpTransport, person_pseudonym: str) -> None:
+        """Delete, by id, what a server holds about a person before the erasure bundle.
+
+        Not every server can do the erasure bundle's conditional deletes (chained search,
+        several matches: Medplum refuses or skips them). Searching by the Patient's id and
+        deleting each match by id works everywhere. Only resources whose own reference
+        names the Patient are deleted (a server that ignores a search parameter returns
+        everything). A server that cannot search this way leaves it to the bundle.
+        """
+        if not person_pseudonym:
+            return
+        token = f"{fhir.PSEUDONYM_SYSTEM}|{person_pseudonym}"
+        try:
+            found = await transport.search("Patient", {"identifier": token})
+        except DeliveryError as err:
+            if err.reason in (REASON_REJECTED, REASON_TOO_LARGE):
+                return
+            raise
+        patients = [
+            r["id"]
+            for r in _search_resources(found)
+            if any(
+                i.get("system") == fhir.PSEUDONYM_SYSTEM and i.get("value") == person_pseudonym
+                for i in r.get("identifier") or []
+                if isinstance(i, Mapping)
+            )
+        ]
+        size = max(1, self.limits.size(self.profile.default_entries))
+        for patient_id in patients:
+            ref = f"Patient/{patient_id}"
+            for rtype, param, element in _ERASE_SEARCHES:
+                seen: set[str] = set()
+                for _ in range(_SWEEP_ROUNDS):
+                    try:
+                        page = await transport.search(rtype, {param: ref, "_count": "100"})
+                    except DeliveryError as err:
+                        if err.reason in (REASON_REJECTED, REASON_TOO_LARGE):
+                            break
+                        raise
+                    ids = [
+                        r["id"]
+                        for r in _search_resources(page)
+                        if (r.get(element) or {}).get("reference") == ref and r["id"] not in seen
+                    ]
+                    if not ids:
+                        break
+                    seen.update(ids)
+                    for n in range(0, len(ids), size):
+                        deletes = [
+                            {"request": {"method": "DELETE", "url": f"{rtype}/{rid}"}}
+                            for rid in ids[n : n + size]
+                        ]
+                        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": deletes}
+                        try:
+                            await transport.send(bundle, "erasure")
+                        except DeliveryError as err:
+                            if err.reason in (REASON_REJECTED, REASON_TOO_LARGE):
+                                return  # left to the erasure bundle
+                            raise
 
     def _gateway_index(self, batch: Batch) -> int | None:
         if batch.bundle is None:
@@ -1244,14 +1347,15 @@ class Sender:
             results = await asyncio.gather(*(self._send(b) for b in batches))
             for batch, result in zip(batches, results, strict=True):
                 if not isinstance(result, DeliveryError):
+                    resets = report.server_reset
                     await self._ack(batch, result, state, report)
+                    if report.server_reset and not resets:
+                        break  # rewound: what was in flight after it is planned again
                     continue
-                sendable = sum(1 for u in batch.units if not u.empty)
-                if (
-                    result.reason == REASON_TOO_LARGE
-                    and sendable > 1
-                    and batch.entries > self.limits.good
-                ):
+                # Refused for its size, and smaller than planned or larger than anything
+                # accepted before: learn and plan again (a summary then leaves its
+                # readings out). A unit that alone exceeds the plan is isolated instead.
+                if result.reason == REASON_TOO_LARGE and self.limits.good < batch.entries <= size:
                     self.limits.refused(batch.entries, self._now())
                     await self.run(self.outbox.save_state, self._limits_state())
                     _LOGGER.info(
