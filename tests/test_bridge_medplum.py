@@ -21,7 +21,7 @@ from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.medical import fhir
 from custom_components.smart_care.record_store import RecordStore
 
-from .clinic_support import bridge, household, link_clinic, only_link, record, settle
+from .clinic_support import bridge, household, link_clinic, only_link, record, settle, start_fhir
 from .conftest import add_person
 from .fhir_medplum import MedplumServer
 
@@ -69,8 +69,8 @@ async def observation_ids(server: MedplumServer) -> Counter[str]:
 
 
 def expected_observations(hass: HomeAssistant, person_id: str | None = None) -> set[str]:
-    """Identifiers of every Observation the link must deliver (readings since linking)."""
-    link = only_link(hass)
+    """Identifiers of every Observation the (first) link must deliver since linking."""
+    link = next(iter(bridge(hass).links.values()))
     store = household(hass).store
     rows = store.measurements_after(link.config.start_row, 10**7)
     if person_id is not None:
@@ -83,7 +83,7 @@ def expected_observations(hass: HomeAssistant, person_id: str | None = None) -> 
     }
 
 
-async def assert_exactly_once(hass: HomeAssistant, server: MedplumServer) -> None:
+async def assert_exactly_once(hass: HomeAssistant, server: MedplumServer) -> None:  # one link
     """Every reading on the server once, nothing else from the readings lane."""
     expected = await hass.async_add_executor_job(expected_observations, hass)
     stored = await observation_ids(server)
@@ -291,3 +291,89 @@ async def test_server_restart_ha_restart_and_kill_after_accept_still_exactly_onc
     await settle(hass)
     assert link.pending == 0
     await assert_exactly_once(hass, medplum)
+
+
+async def test_two_clinics_each_get_exactly_their_data_once(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    medplum: MedplumServer,
+    aiohttp_server: Any,
+) -> None:
+    """A strict 8-entry Medplum and a hospital server that takes large bundles, at once."""
+    hospital = await start_fhir(aiohttp_server)
+    await link_clinic(
+        hass,
+        loaded_household,
+        url=medplum.base_url,
+        name="Community Clinic",
+        scopes=["vital_signs", "alerts"],
+    )
+    await link_clinic(
+        hass,
+        loaded_household,
+        url=hospital.base_url,
+        name="City Hospital",
+        scopes=["vital_signs", "daily_summary", "medication"],
+    )
+    links = {link.config.name: link for link in bridge(hass).links.values()}
+    store = household(hass).store
+    (person_id,) = household(hass).people
+    start = dt_util.utcnow() - timedelta(days=5)
+    await hass.async_add_executor_job(append_backlog, store, person_id, start, 4, 3)
+    await record(hass, systolic=165, diastolic=95)  # an alert: only the clinic shares alerts
+    today = dt_util.now().date()
+    for link in links.values():
+        await link.async_queue_summaries({"summary_day": (today - timedelta(days=3)).isoformat()})
+    scheduled = dt_util.now().replace(hour=8, minute=0) - timedelta(days=1)
+    assert (
+        await bridge(hass).async_enqueue_medication(
+            person_id,
+            medication="Metformin 500 mg",
+            answer="taken",
+            scheduled=scheduled,
+            answered=scheduled + timedelta(minutes=3),
+        )
+        == 1
+    )
+    for link in links.values():
+        link.async_wake()
+    await settle(hass)
+    for link in links.values():
+        assert link.pending == 0
+        assert link.quarantined == []
+
+    def identifiers(resources: list[dict[str, Any]], system: str) -> Counter[str]:
+        return Counter(
+            i["value"] for r in resources for i in r.get("identifier", []) if i["system"] == system
+        )
+
+    expected = await hass.async_add_executor_job(expected_observations, hass)  # clinic's ids
+    clinic_obs = await medplum.all("Observation")
+    assert identifiers(clinic_obs, fhir.OBSERVATION_SYSTEM) == Counter(dict.fromkeys(expected, 1))
+    assert not identifiers(clinic_obs, fhir.DAILY_SUMMARY_SYSTEM)
+    assert await medplum.count("DetectedIssue") >= 1
+    assert await medplum.count("MedicationStatement") == 0
+    # The hospital: every reading once (its own pseudonyms), summaries and the medication
+    # answer, no alerts; it took bundles far above the clinic's 8 entries.
+    hospital_link = links["City Hospital"]
+    rows = await hass.async_add_executor_job(
+        store.measurements_after, hospital_link.config.start_row, 10**7
+    )
+    resources, _ = hospital_link.outbox.reading_resources(rows)
+    hospital_expected = {
+        r["identifier"][0]["value"]
+        for r in resources.values()
+        if r["resourceType"] == "Observation"
+    }
+    hospital_obs = hospital.all("Observation")
+    assert identifiers(hospital_obs, fhir.OBSERVATION_SYSTEM) == Counter(
+        dict.fromkeys(hospital_expected, 1)
+    )
+    assert not hospital_expected & expected  # keyed per link: no shared identifiers
+    assert sum(identifiers(hospital_obs, fhir.DAILY_SUMMARY_SYSTEM).values()) == 2
+    assert hospital.count("DetectedIssue") == 0
+    assert hospital.count("MedicationStatement") == 1
+    assert max(len(b["entry"]) for b in hospital.received) > 8
+    assert links["Community Clinic"].diagnostics()["limits"]["good"] == 8
+    assert links["City Hospital"].diagnostics()["limits"]["bad"] is None
