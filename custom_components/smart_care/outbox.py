@@ -1286,19 +1286,46 @@ class Sender:
         state: Mapping[str, Any],
         report: DrainReport,
         quarantine: Sequence[tuple[Unit, DeliveryError]] = (),
-    ) -> None:
-        index = self._gateway_index(batch)
-        reset = index is not None and self.known and _created(reply, index)
+    ) -> bool:
+        return await self._ack_many([(batch, reply)], state, report, quarantine)
+
+    async def _ack_many(
+        self,
+        done: Sequence[tuple[Batch, Mapping[str, Any] | None]],
+        state: Mapping[str, Any],
+        report: DrainReport,
+        quarantine: Sequence[tuple[Unit, DeliveryError]] = (),
+    ) -> bool:
+        """Acknowledge consecutive accepted bundles in one commit; True if the server reset.
+
+        One commit for several bundles: each was accepted before, and the cursor moves
+        to the last one's, so nothing is skipped and the disk is synced once.
+        """
+        if not done:
+            return False
+        reset = False
         extra: dict[str, Any] = dict(state)
-        if batch.bundle is not None and self.limits.accepted(batch.entries):
-            extra |= self._limits_state()
-        if index is not None and not self.known and reply is not None:
-            self.known = True
-            extra["server_known"] = True
-        await self.run(self.outbox.ack_with_quarantine, batch, extra, quarantine)
-        report.bundles += 1
-        report.readings += batch.readings
-        report.items += batch.items
+        for batch, reply in done:
+            index = self._gateway_index(batch)
+            if index is not None and _created(reply, index) and self.known:
+                reset = True
+            if batch.bundle is not None and self.limits.accepted(batch.entries):
+                extra |= self._limits_state()
+            if index is not None and not self.known and reply is not None:
+                self.known = True
+                extra["server_known"] = True
+        last = done[-1][0]
+        merged = Batch(
+            lane=last.lane,
+            first=done[0][0].first,
+            bundle=None,
+            cursor=last.cursor,
+            seqs=tuple(seq for batch, _ in done for seq in batch.seqs),
+        )
+        await self.run(self.outbox.ack_with_quarantine, merged, extra, quarantine)
+        report.bundles += sum(1 for batch, _ in done if batch.bundle is not None)
+        report.readings += sum(batch.readings for batch, _ in done)
+        report.items += sum(batch.items for batch, _ in done)
         report.quarantined += len(quarantine)
         if reset:
             # Our gateway was created anew: the server lost what we had sent. Send it all
@@ -1306,6 +1333,7 @@ class Sender:
             _LOGGER.warning("The clinic server no longer holds earlier data; sending it again")
             await self.run(self.outbox.rewind)
             report.server_reset = True
+        return reset
 
     async def _isolate(
         self, batch: Batch, error: DeliveryError, state: Mapping[str, Any], report: DrainReport
@@ -1345,13 +1373,14 @@ class Sender:
             if not batches:
                 return report
             results = await asyncio.gather(*(self._send(b) for b in batches))
+            accepted: list[tuple[Batch, Mapping[str, Any] | None]] = []
             for batch, result in zip(batches, results, strict=True):
                 if not isinstance(result, DeliveryError):
-                    resets = report.server_reset
-                    await self._ack(batch, result, state, report)
-                    if report.server_reset and not resets:
-                        break  # rewound: what was in flight after it is planned again
+                    accepted.append((batch, result))
                     continue
+                done, accepted = accepted, []
+                if await self._ack_many(done, state, report):
+                    break  # rewound: what was in flight after it is planned again
                 # Refused for its size, and smaller than planned or larger than anything
                 # accepted before: learn and plan again (a summary then leaves its
                 # readings out). A unit that alone exceeds the plan is isolated instead.
@@ -1369,3 +1398,5 @@ class Sender:
                     await self._isolate(batch, result, state, report)
                     continue
                 raise result
+            else:
+                await self._ack_many(accepted, state, report)

@@ -173,7 +173,17 @@ export function createFhirServer(options = {}) {
       config,
     };
     const write = method !== 'GET' && method !== 'HEAD';
-    const run = () => router.handleRequest(fhirRequest, repo);
+    // Bundle entries were validated above (with their entry index): not twice.
+    const run = isBundlePost
+      ? async () => {
+          repo.validated = true;
+          try {
+            return await router.handleRequest(fhirRequest, repo);
+          } finally {
+            repo.validated = false;
+          }
+        }
+      : () => router.handleRequest(fhirRequest, repo);
     const [outcome, resource] = write ? await repo.exclusive(run) : await run();
     const status = getStatus(outcome);
     if (!isOk(outcome)) {
