@@ -13,6 +13,7 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -169,8 +170,13 @@ async def test_two_week_backlog_of_two_people_reaches_medplum_exactly_once(
 
 
 async def test_poisoned_reading_is_quarantined_and_the_rest_arrives(
-    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, medplum: MedplumServer
+    hass: HomeAssistant,
+    hass_client: Any,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    medplum: MedplumServer,
 ) -> None:
+    assert await async_setup_component(hass, "repairs", {})
     await link_clinic(hass, loaded_household, url=medplum.base_url)
     store = household(hass).store
     (person_id,) = household(hass).people
@@ -216,8 +222,23 @@ async def test_poisoned_reading_is_quarantined_and_the_rest_arrives(
     stored = await observation_ids(medplum)
     assert set(stored.values()) == {1}
     assert len(expected - set(stored)) == 1
-    # Discard: gone from the quarantine, audited, still in the home record.
-    assert await link.async_release(held["qid"], retry=False)
+    # Discard, through the repair: gone from the quarantine, audited, still in the record.
+    client = await hass_client()
+    resp = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue.issue_id}
+    )
+    flow = await resp.json()
+    assert (flow["type"], flow["step_id"]) == ("menu", "init")
+    assert flow["menu_options"] == ["retry", "discard"]
+    resp = await client.post(
+        f"/api/repairs/issues/fix/{flow['flow_id']}", json={"next_step_id": "discard"}
+    )
+    flow = await resp.json()
+    assert (flow["type"], flow["step_id"]) == ("form", "discard")
+    resp = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    assert (await resp.json())["type"] == "create_entry"
+    # A second discard of the same entry: it is gone.
+    assert not await link.async_release(held["qid"], retry=False)
     assert link.quarantined == []
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue.issue_id) is None
     audit = await hass.async_add_executor_job(store.clinic_audit_rows)

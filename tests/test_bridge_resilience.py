@@ -174,9 +174,14 @@ async def test_unreachable_issue_after_six_hours_goes_with_success(
 
 
 async def test_refused_reading_is_quarantined_with_a_redacted_repair(
-    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    fhir_server: FhirServer,
 ) -> None:
     """A reading refused for its content is kept aside; the repair quotes the server."""
+    assert await async_setup_component(hass, "repairs", {})
     await link_clinic(hass, loaded_household, url=fhir_server.base_url)
     link = only_link(hass)
     (person_id,) = household(hass).people
@@ -209,7 +214,15 @@ async def test_refused_reading_is_quarantined_with_a_redacted_repair(
     await settle(hass)
     assert observation_values(fhir_server) == [("8867-4", 71.0)]
     # Retry through the repair: the server takes it now.
-    assert await link.async_release(held["qid"], retry=True)
+    client = await hass_client()
+    resp = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue.issue_id}
+    )
+    flow = await resp.json()
+    resp = await client.post(
+        f"/api/repairs/issues/fix/{flow['flow_id']}", json={"next_step_id": "retry"}
+    )
+    assert (await resp.json())["type"] == "create_entry"
     await settle(hass)
     assert sorted(observation_values(fhir_server)) == [("8867-4", 70.0), ("8867-4", 71.0)]
     assert link.quarantined == []
