@@ -219,9 +219,7 @@ async def test_forget_person_erases_everywhere(
         e for b in fhir_server.received for e in b["entry"] if e["request"]["method"] == "DELETE"
     ]
     assert len([e for e in deletes if "?" in e["request"]["url"]]) == 4
-    assert all(
-        "?" in e["request"]["url"] or e["request"]["url"].count("/") == 1 for e in deletes
-    )
+    assert all("?" in e["request"]["url"] or e["request"]["url"].count("/") == 1 for e in deletes)
     assert fhir_server.count("Patient") == 1
     assert fhir_server.count("DetectedIssue") == 0
     assert only_link(hass).pending == 0

@@ -571,19 +571,24 @@ class Outbox:
             entries=self._entry_count(units),
         )
 
-    def next_batches(self, max_entries: int, count: int = 1) -> list[Batch]:
+    def next_batches(
+        self, max_entries: int, count: int = 1, after: int | None = None
+    ) -> list[Batch]:
         """The next bundles of at most ``max_entries`` entries each.
 
         Waiting items first, one bundle at a time (alerts are urgent, and the changes of
         one alert must stay in order); otherwise up to ``count`` consecutive reading
         bundles, which may travel at once: each is acknowledged only after every bundle
-        before it was.
+        before it was. ``after``: plan the readings that follow that row (the next round,
+        planned while the current one travels); None when items wait.
         """
         items = self._item_units(max_entries)
         if items is not None:
+            if after is not None:
+                return []
             chosen, _ = self._pack(items, max_entries)
             return [self.batch_of(LANE_ITEMS, chosen)]
-        cursor = self.cursor()
+        cursor = self.cursor() if after is None else after
         if SCOPE_VITAL_SIGNS not in self.link.scopes:
             head = self.store.max_measurement_id()
             if head > cursor:
@@ -1362,17 +1367,34 @@ class Sender:
         """
         report = DrainReport()
         state = dict(state or {})
+        ahead: tuple[int, list[Batch]] | None = None
         while True:
             now = self._now()
             if self.limits.probe(now, self.profile.probe_interval):
                 await self.run(self.outbox.save_state, self._limits_state())
             size = self.limits.size(self.profile.default_entries)
-            batches: list[Batch] = await self.run(
-                self.outbox.next_batches, size, self.profile.max_in_flight
-            )
+            if ahead is not None and ahead[0] == size and ahead[1]:
+                batches = ahead[1]
+            else:
+                batches = await self.run(self.outbox.next_batches, size, self.profile.max_in_flight)
+            ahead = None
             if not batches:
                 return report
-            results = await asyncio.gather(*(self._send(b) for b in batches))
+            sending = asyncio.gather(*(self._send(b) for b in batches))
+            following: asyncio.Future[list[Batch]] | None = None
+            if batches[-1].lane == LANE_READINGS and batches[-1].cursor is not None:
+                # Plan the next round while this one travels (used only if all of it is
+                # accepted, and nothing else is waiting by then).
+                following = asyncio.ensure_future(
+                    self.run(
+                        self.outbox.next_batches,
+                        size,
+                        self.profile.max_in_flight,
+                        batches[-1].cursor,
+                    )
+                )
+            results = await sending
+            planned: list[Batch] = [] if following is None else await following
             accepted: list[tuple[Batch, Mapping[str, Any] | None]] = []
             for batch, result in zip(batches, results, strict=True):
                 if not isinstance(result, DeliveryError):
@@ -1399,4 +1421,5 @@ class Sender:
                     continue
                 raise result
             else:
-                await self._ack_many(accepted, state, report)
+                if not await self._ack_many(accepted, state, report):
+                    ahead = (size, planned)  # all accepted, no rewind: plan still holds
