@@ -8,14 +8,16 @@ Each clinic link (a ``clinic`` config subentry of the household) gets one ``Clin
 * after a failure no task runs at all: a single timer (exponential backoff with jitter,
   capped at an hour) wakes the link again, and new data in the meantime does not hammer
   a server that is down;
-* the delivery itself (``outbox.deliver_next``) and why it neither loses nor duplicates
-  anything are described in ``outbox.py``;
+* the delivery itself (``outbox.Sender``: bundle sizes learned from the server, several
+  reading bundles in flight, refused entries split off into quarantine) and why it
+  neither loses nor duplicates anything are described in ``outbox.py``;
 * its webhook (``webhook.py``) for the clinic's advice, thresholds, acknowledgements and
   summary requests.
 
-Repair issues: the clinic unreachable for ``CLINIC_UNREACHABLE_HOURS``; the clinic
-rejecting data (with its own diagnostics, redacted); the token refused (fixable: a new
-token). Each goes away with the next successful delivery.
+Repair issues: the clinic unreachable for ``CLINIC_UNREACHABLE_HOURS``; the token refused
+(fixable: a new token), each gone with the next successful delivery; and one per reading
+or item the clinic refused for its content (fixable: send again, or discard with an audit
+row), quoting the server's OperationOutcome (redacted).
 """
 
 from __future__ import annotations

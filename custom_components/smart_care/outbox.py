@@ -20,7 +20,12 @@ stable identifier (``ifNoneExist``), so the server answers 200 for what it alrea
 and nothing is duplicated. Alerts, summaries, medication answers and the Patient are
 conditional updates (PUT by identifier): sending one twice leaves one resource.
 
-The transports and ``deliver_next`` are plain asyncio/aiohttp so the benchmark can drive
+What the server refuses for its content is split off until it stands alone and then
+moved, in the same commit that moves past it, to the ``clinic_quarantine`` table (with the
+server's OperationOutcome): nothing refused blocks what follows, and nothing refused is
+forgotten (``Sender``).
+
+The transports and ``Sender`` are plain asyncio/aiohttp so the benchmark can drive
 the real delivery path outside Home Assistant; ``bridge.py`` is the Home Assistant glue.
 """
 
@@ -336,7 +341,11 @@ class Outbox:
         return self.link.start_row if stored is None else stored
 
     def next_batch(self, max_readings: int = MAX_READINGS_PER_BUNDLE) -> Batch | None:
-        """The next bundle to send: waiting items first (alerts are urgent), then readings."""
+        """The next bundle to send: waiting items first (alerts are urgent), then readings.
+
+        The simple path (``deliver_next``: one bundle, at most ``max_readings`` values);
+        the bridge itself plans by entries with ``next_batches`` (``Sender``).
+        """
         return self._item_batch() or self._reading_batch(max_readings)
 
     def _reading_batch(self, limit: int) -> Batch | None:
