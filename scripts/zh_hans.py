@@ -307,6 +307,15 @@ ZH: dict[str, str] = {
     "Returns everything Smart Care holds about a person, as JSON with a FHIR bundle (administrators only). The export is recorded in the audit trail.": "以 JSON 及 FHIR 数据包返回智慧照护保存的某位成员的全部数据（仅限管理员）。导出操作会记入审计记录。",
     "Forget a person": "删除成员数据",
     "Erases a person: their health record, held readings, history and statistics of their sensors, and asks linked clinics to delete their data (administrators only). Cannot be undone.": "删除一位成员：其健康档案、待分配读数、传感器历史与统计数据，并请已关联的诊所删除其数据（仅限管理员）。此操作无法撤销。",
+    # Clinic bridge quarantine (issue 12)
+    "{clinic} refused a reading: {what} at {time}": "{clinic} 拒收了一条数据：{time} 的 {what}",
+    "{clinic} refused {what} at {time}": "{clinic} 拒收了 {time} 的 {what}",
+    "The clinic's FHIR server refused this entry ({what}, {time}, from {device}) and accepted everything else. It answered HTTP {status}: {outcome}\n\nThe entry is kept aside and stays in the home record. Send it again once the clinic has fixed its server, or discard it for this clinic.": "诊所的 FHIR 服务器拒收了这条数据（{what}，{time}，来自 {device}），其余数据均已接收。服务器的回答是 HTTP {status}：{outcome}\n\n这条数据已被单独保留，并仍保存在家庭健康档案中。诊所修复其服务器后可重新发送，或对该诊所放弃发送。",
+    "Send it again": "重新发送",
+    "Discard it for this clinic": "对该诊所放弃发送",
+    "Discard {what} at {time} for {clinic}?": "对 {clinic} 放弃发送 {time} 的 {what}？",
+    "The clinic will not receive this entry. It stays in the home record, and the discard is written to the clinic audit trail.": "诊所将不会收到这条数据。它仍保存在家庭健康档案中，放弃操作会记入诊所审计记录。",
+    "This entry was already sent again or discarded.": "这条数据已被重新发送或已放弃。",
 }
 
 

@@ -232,6 +232,8 @@ class FhirServer:
             if name == "identifier":
                 system, value = _split_token(token)
                 matches = [r for r in matches if _has_identifier(r, system, value)]
+            elif name in ("subject", "patient"):
+                matches = [r for r in matches if (r.get(name) or {}).get("reference") == token]
         return self._reply(
             request,
             200,
@@ -397,6 +399,11 @@ class _Staged:
 
     def delete(self, url: str) -> None:
         rtype, _, query = url.partition("?")
+        if not query and rtype.count("/") == 1:  # DELETE <type>/<id>
+            rtype, rid = rtype.split("/")
+            if rid in self.server.resources.get(rtype, {}):
+                self.deleted.add((rtype, rid))
+            return
         params = parse_qsl(query, keep_blank_values=True)
         if len(params) != 1:
             raise TransactionError(400, f"unsupported delete {url}")

@@ -27,11 +27,13 @@ from custom_components.smart_care.outbox import (
     DeliveryError,
     FolderTransport,
     HttpTransport,
+    LinkLimits,
     LinkProfile,
     Outbox,
     backoff_delay,
     deliver_next,
     operation_outcome_text,
+    too_large_refusal,
 )
 from custom_components.smart_care.record_store import RecordStore
 
@@ -357,3 +359,76 @@ async def test_http_transport_maps_answers(
         assert await deliver_next(box, transport, run) is not None
         assert await deliver_next(box, transport, run) is None
     assert server.count("Observation") == 1
+
+
+# Adaptive limits ----------------------------------------------------------------------
+
+
+def test_limits_find_a_cap_in_few_refusals_and_probe_again() -> None:
+    """Binary search between accepted and refused sizes; the bound is dropped later."""
+    limits = LinkLimits()
+    now = WHEN
+    cap = 8
+    sizes: list[int] = []
+    for _ in range(20):
+        size = limits.size(120)
+        sizes.append(size)
+        if size > cap:
+            limits.refused(size, now)
+        else:
+            limits.accepted(size)
+    assert limits.size(120) == cap
+    assert limits.refusals <= 7
+    assert sizes[-1] == cap
+    restored = LinkLimits.from_state(json.loads(json.dumps(limits.as_state())))
+    assert restored == limits
+    assert not limits.probe(now + timedelta(hours=1))
+    assert limits.probe(now + timedelta(hours=7))
+    assert limits.size(120) == 120  # tries large bundles again
+    limits.accepted(120)  # the server's limit grew
+    assert limits.bad is None
+    assert limits.size(120) == 120
+
+
+@pytest.mark.parametrize("value", [None, "x", {"good": "many"}, {"bad": [1]}, {"refused_at": 3}])
+def test_limits_from_unreadable_state_start_over(value: Any) -> None:
+    assert LinkLimits.from_state(value) == LinkLimits()
+
+
+def test_a_refusal_at_or_below_a_good_size_lowers_it() -> None:
+    limits = LinkLimits(good=10)
+    limits.refused(6, WHEN)
+    assert (limits.good, limits.bad) == (5, 6)
+    assert limits.size() == 5
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "too_large"),
+    [
+        (400, "Transaction requires strict isolation but has too many entries", True),
+        (400, "Transaction contains more update operations than allowed", True),
+        (422, "Bundle exceeds the maximum of 100 entries", True),
+        (400, "Request entity too large", True),
+        (400, "Invalid string format", False),
+        (422, "Observation.status: value not in value set", False),
+        (404, "too many entries", False),
+    ],
+)
+def test_size_refusals_are_told_from_content_refusals(
+    status: int, outcome: str, too_large: bool
+) -> None:
+    body = json.dumps(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "invalid", "details": {"text": outcome}}],
+        }
+    ).encode()
+    assert too_large_refusal(status, body) is too_large
+
+
+def test_too_costly_code_is_a_size_refusal() -> None:
+    body = json.dumps(
+        {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "too-costly"}]}
+    ).encode()
+    assert too_large_refusal(422, body)
+    assert not too_large_refusal(400, b"not json")

@@ -173,43 +173,67 @@ async def test_unreachable_issue_after_six_hours_goes_with_success(
     assert fhir_server.count("Observation") == 1
 
 
-async def test_rejection_raises_a_redacted_issue_and_keeps_the_data(
-    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
+async def test_refused_reading_is_quarantined_with_a_redacted_repair(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    fhir_server: FhirServer,
 ) -> None:
+    """A reading refused for its content is kept aside; the repair quotes the server."""
+    assert await async_setup_component(hass, "repairs", {})
     await link_clinic(hass, loaded_household, url=fhir_server.base_url)
     link = only_link(hass)
     (person_id,) = household(hass).people
     pseudonym = link.outbox.pseudonym(person_id)
     fhir_server.fail(
         422,
-        times=2,
         diagnostics=f"Patient {pseudonym} (Grandma, born {SENTINEL_BIRTH}): profile check failed",
     )
     await record(hass, pulse=70)
     await settle(hass)
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"clinic_rejected_{link.link_id}")
+    assert link.pending == 0  # not stuck: kept aside
+    assert link.attempts == 0
+    (held,) = link.quarantined
+    issue = ir.async_get(hass).async_get_issue(
+        DOMAIN, f"clinic_quarantined_{link.link_id}_{held['qid']}"
+    )
     assert issue is not None
     assert issue.severity is ir.IssueSeverity.ERROR
+    assert issue.is_fixable
     placeholders = issue.translation_placeholders
     assert placeholders["status"] == "422"
-    assert "profile check failed" in placeholders["diagnostics"]
+    assert placeholders["what"] == "pulse"
+    assert placeholders["device"] == "manual entry"
+    assert "profile check failed" in placeholders["outcome"]
     for secret in (pseudonym, "Grandma", SENTINEL_BIRTH):
-        assert secret not in placeholders["diagnostics"]
-    assert link.pending == 1
-    await retry(hass)  # rejected again: still kept
-    assert link.pending == 1
-    fhir_server.fail(400, diagnostics="")  # no words from the server
-    await retry(hass)
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"clinic_rejected_{link.link_id}")
-    assert issue is not None
-    assert issue.translation_placeholders["diagnostics"] == "—"
-    await retry(hass)
-    assert link.pending == 0
-    assert observation_values(fhir_server) == [("8867-4", 70.0)]
-    assert ir.async_get(hass).async_get_issue(DOMAIN, f"clinic_rejected_{link.link_id}") is None
+        assert secret not in str(placeholders)
+    assert fhir_server.count("Observation") == 0
+    # Other readings are not held up.
+    await record(hass, pulse=71)
+    await settle(hass)
+    assert observation_values(fhir_server) == [("8867-4", 71.0)]
+    # Retry through the repair: the server takes it now.
+    client = await hass_client()
+    resp = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue.issue_id}
+    )
+    flow = await resp.json()
+    resp = await client.post(
+        f"/api/repairs/issues/fix/{flow['flow_id']}", json={"next_step_id": "retry"}
+    )
+    assert (await resp.json())["type"] == "create_entry"
+    await settle(hass)
+    assert sorted(observation_values(fhir_server)) == [("8867-4", 70.0), ("8867-4", 71.0)]
+    assert link.quarantined == []
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue.issue_id) is None
+    audit = await hass.async_add_executor_job(household(hass).store.clinic_audit_rows)
+    assert [row["type"] for row in audit if row["type"].startswith("quarantine")] == [
+        "quarantine_retry"
+    ]
 
 
-async def test_too_large_halves_the_batch(
+async def test_too_large_shrinks_the_bundles_and_remembers(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
 ) -> None:
     await link_clinic(hass, loaded_household, url=fhir_server.base_url)
@@ -228,32 +252,24 @@ async def test_too_large_halves_the_batch(
             )
 
     await hass.async_add_executor_job(_four_readings)
-    fhir_server.fail(413, times=6)
+    fhir_server.fail(413, times=1)
     link = only_link(hass)
     link.async_wake()
     await settle(hass)
 
     def sizes(bundles: list[dict[str, Any]]) -> list[int]:
-        return [
-            sum(1 for e in b["entry"] if e["resource"]["resourceType"] == "Observation")
-            for b in bundles
-        ]
+        return [len(b["entry"]) for b in bundles]
 
-    # 100 -> 50 -> 25 -> 12 -> 6 readings per bundle still hold all four; at 3 and
-    # then 1 the bundles shrink, and one at a time they fit.
-    assert sizes(fhir_server.received) == [4, 4, 4, 4, 4, 3, 1, 1, 1, 1]
-    assert sizes(fhir_server.transactions) == [1, 1, 1, 1]
+    # 6 entries (gateway, patient, 4 readings) refused for size: half of it next.
+    assert sizes(fhir_server.received)[0] == 6
+    assert max(sizes(fhir_server.transactions)) == 3
+    assert fhir_server.count("Observation") == 4
     assert link.pending == 0
-    # Even one reading is too large: the clinic refuses the content; it is kept.
-    fhir_server.fail(413)
-    await record(hass, pulse=70)
-    await settle(hass)
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"clinic_rejected_{link.link_id}")
-    assert issue is not None
-    assert issue.translation_placeholders["status"] == "413"
-    assert issue.translation_placeholders["diagnostics"] == "bundle too large"
-    await retry(hass)
-    assert link.pending == 0
+    limits = link.diagnostics()["limits"]
+    assert limits["bad"] == 6
+    assert limits["good"] == 3
+    state = await hass.async_add_executor_job(store.clinic_state, link.link_id)
+    assert state["limits"]["bad"] == 6
 
 
 async def test_retry_after_is_honoured(

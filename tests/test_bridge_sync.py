@@ -31,7 +31,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.smart_care import bridge as bridge_module
+from custom_components.smart_care import bridge as bridge_module, outbox as outbox_module
 from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.medical import fhir
 from custom_components.smart_care.medical.medication import medication_id
@@ -211,27 +211,30 @@ async def test_resending_a_bundle_creates_no_duplicates(
     assert set(fhir_server.entry_status) == {"200"}
 
 
-async def test_batches_of_at_most_100_readings_keep_panels_whole(
+async def test_bundles_of_at_most_120_entries_keep_panels_whole(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
 ) -> None:
     await link_clinic(hass, loaded_household, url=fhir_server.base_url)
     store = household(hass).store
     start = dt_util.utcnow() - timedelta(days=2)
-    # 99 weights, then a blood pressure reading across the 100-row boundary, then more.
-    rows: list[list[tuple[str, float, str]]] = [[("weight", 60 + n / 100, "kg")] for n in range(99)]
+    # 117 weights, then a blood pressure reading across the 118th Observation, then more.
+    rows: list[list[tuple[str, float, str]]] = [
+        [("weight", 60 + n / 1000, "kg")] for n in range(117)
+    ]
     rows.append([("systolic_bp", 131, "mmHg"), ("diastolic_bp", 84, "mmHg")])
-    rows += [[("weight", 70 + n / 100, "kg")] for n in range(150)]
+    rows += [[("weight", 70 + n / 1000, "kg")] for n in range(132)]
     await hass.async_add_executor_job(append_rows, store, grandma_id(hass), rows, start)
     link = only_link(hass)
     link.async_wake()
     await settle(hass)
     assert fhir_server.transaction_requests == 3
-    sizes = [
+    assert all(len(b["entry"]) <= outbox_module.DEFAULT_MAX_ENTRIES for b in fhir_server.received)
+    sizes = sorted(
         sum(1 for e in b["entry"] if e["resource"]["resourceType"] == "Observation")
         for b in fhir_server.received
-    ]
-    # 99 weights + the whole panel (two rows, one Observation), 100 weights, 50 weights.
-    assert sizes == [100, 100, 50]
+    )
+    # 120 entries: the gateway, the Patient and 118 Observations (the panel is one).
+    assert sizes == [14, 118, 118]
     assert fhir_server.count("Observation") == 250
     panels = [v for v in observation_values(fhir_server) if v[0] == "85354-9"]
     assert panels == [("85354-9", (("8480-6", 131.0), ("8462-4", 84.0)))]
@@ -448,7 +451,10 @@ async def test_removed_person_is_erased_at_the_clinic(
     assert subjects == {f"Patient/{patient['id']}"}
     assert fhir_server.count("DetectedIssue") == 0
     deletes = [
-        e for b in fhir_server.received for e in b["entry"] if e["request"]["method"] == "DELETE"
+        e
+        for b in fhir_server.received
+        for e in b["entry"]
+        if e["request"]["method"] == "DELETE" and "?" in e["request"]["url"]
     ]
     assert len(deletes) == 4
     assert only_link(hass).pending == 0

@@ -8,14 +8,16 @@ Each clinic link (a ``clinic`` config subentry of the household) gets one ``Clin
 * after a failure no task runs at all: a single timer (exponential backoff with jitter,
   capped at an hour) wakes the link again, and new data in the meantime does not hammer
   a server that is down;
-* the delivery itself (``outbox.deliver_next``) and why it neither loses nor duplicates
-  anything are described in ``outbox.py``;
+* the delivery itself (``outbox.Sender``: bundle sizes learned from the server, several
+  reading bundles in flight, refused entries split off into quarantine) and why it
+  neither loses nor duplicates anything are described in ``outbox.py``;
 * its webhook (``webhook.py``) for the clinic's advice, thresholds, acknowledgements and
   summary requests.
 
-Repair issues: the clinic unreachable for ``CLINIC_UNREACHABLE_HOURS``; the clinic
-rejecting data (with its own diagnostics, redacted); the token refused (fixable: a new
-token). Each goes away with the next successful delivery.
+Repair issues: the clinic unreachable for ``CLINIC_UNREACHABLE_HOURS``; the token refused
+(fixable: a new token), each gone with the next successful delivery; and one per reading
+or item the clinic refused for its content (fixable: send again, or discard with an audit
+row), quoting the server's OperationOutcome (redacted).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Mapping
 import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 import logging
 from pathlib import Path
 import random
@@ -60,6 +63,7 @@ from .const import (
     CONF_WEBHOOK_ID,
     DOMAIN,
     ISSUE_CLINIC_AUTH,
+    ISSUE_CLINIC_QUARANTINE,
     ISSUE_CLINIC_REJECTED,
     ISSUE_CLINIC_UNREACHABLE,
     OUTBOX_FOLDER,
@@ -79,20 +83,20 @@ from .outbox import (
     KIND_ERASURE,
     KIND_MEDICATION,
     KIND_SUMMARY,
-    MAX_READINGS_PER_BUNDLE,
     REASON_AUTH,
     REASON_REJECTED,
-    REASON_TOO_LARGE,
     REASON_TRANSIENT,
-    Batch,
     DeliveryError,
+    DrainReport,
     FolderTransport,
     HttpTransport,
+    LinkLimits,
     LinkProfile,
     Outbox,
+    Sender,
+    SenderProfile,
     Transport,
     backoff_delay,
-    deliver_next,
 )
 from .webhook import ClinicWebhook
 
@@ -178,12 +182,16 @@ class ClinicLink:
         self._outbox: Outbox | None = None
         self._transport: Transport | None = None
         self._webhook: ClinicWebhook | None = None
-        self._batch_size = MAX_READINGS_PER_BUNDLE
+        self._sender: Sender | None = None
+        self.quarantined: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._retry: CALLBACK_TYPE | None = None
         self._running = False
         self._rng = random.Random()
+
+    # How every link sends (adaptive sizes, bundles in flight, probing); one place.
+    sender_profile = SenderProfile()
 
     @property
     def link_id(self) -> str:
@@ -232,22 +240,34 @@ class ClinicLink:
             dt_util.get_default_time_zone(),
             {pid: person.alias for pid, person in self.household.people.items()},
         )
+        transport: Transport
         if config.transport == TRANSPORT_FOLDER:
-            self._transport = FolderTransport(self.folder(), self._run_blocking)
+            transport = FolderTransport(self.folder(), self._run_blocking)
         else:
             assert config.fhir_base is not None
-            self._transport = HttpTransport(
+            transport = HttpTransport(
                 async_get_clientsession(self.hass),
                 config.fhir_base,
                 config.token,
                 outbox_module.SEND_TIMEOUT,
             )
+        self._transport = transport
         self.people_by_pseudonym = {
             self.outbox.pseudonym(pid): pid for pid in self.household.people
         }
         state: dict[str, Any] = await self.hass.async_add_executor_job(
             store.clinic_state, config.link_id
         )
+        self._sender = Sender(
+            self.outbox,
+            transport,
+            self._run_blocking,
+            LinkLimits.from_state(state.get("limits")),
+            self.sender_profile,
+            known=bool(state.get("server_known")),
+            now=dt_util.utcnow,
+        )
+        await self._async_sync_quarantine()
         self.last_success = _parse_time(state.get("last_success"))
         self.failing_since = _parse_time(state.get("failing_since"))
         self.attempts = int(state.get("attempts") or 0)
@@ -370,28 +390,16 @@ class ClinicLink:
                 return
 
     async def _async_drain(self) -> DeliveryError | None:
-        assert self._transport is not None
+        assert self._sender is not None
         while True:
             now = dt_util.utcnow()
             state: dict[str, Any] = {"last_success": now.isoformat()}
             if self.attempts or self.failing_since is not None:
                 state |= {"attempts": 0, "failing_since": None}
             try:
-                batch = await deliver_next(
-                    self.outbox, self._transport, self._run_blocking, self._batch_size, state
-                )
+                report = await self._sender.drain(state)
             except DeliveryError as err:
-                if err.reason == REASON_TOO_LARGE and self._batch_size > 1:
-                    self._batch_size = max(1, self._batch_size // 2)
-                    _LOGGER.info(
-                        "Clinic %s: bundle too large, sending %d readings per bundle",
-                        self.config.name,
-                        self._batch_size,
-                    )
-                    continue
-                if err.reason == REASON_TOO_LARGE:
-                    # Even one reading is too large for this server: the content is refused.
-                    return DeliveryError(REASON_REJECTED, err.status, "bundle too large")
+                await self._async_sync_quarantine()
                 return err
             except Exception as err:  # a failed write must not end the sender
                 _LOGGER.error(
@@ -400,12 +408,18 @@ class ClinicLink:
                     type(err).__name__,
                 )
                 return DeliveryError(REASON_TRANSIENT, diagnostics=type(err).__name__)
-            if batch is None:
+            if report.bundles:
+                self._succeeded(now, report)
+            if report.quarantined or report.bundles:
+                await self._async_sync_quarantine()
+            if not report.server_reset:
                 return None
-            self._succeeded(now, batch)
+            # The server lost what it had: alerts and summaries go again too.
+            await self._async_catch_up_alerts({"alerts_checked": None})
+            await self.async_queue_summaries({"summary_day": None})
 
     @callback
-    def _succeeded(self, now: datetime, batch: Batch) -> None:
+    def _succeeded(self, now: datetime, report: DrainReport) -> None:
         if self.failing_since is not None:
             _LOGGER.info("Clinic %s is accepting data again", self.config.name)
         self.last_success = now
@@ -415,10 +429,11 @@ class ClinicLink:
         for issue in (ISSUE_CLINIC_UNREACHABLE, ISSUE_CLINIC_REJECTED, ISSUE_CLINIC_AUTH):
             ir.async_delete_issue(self.hass, DOMAIN, issue.format(self.link_id))
         _LOGGER.debug(
-            "Clinic %s: delivered %d readings and %d items",
+            "Clinic %s: delivered %d readings and %d items in %d bundles",
             self.config.name,
-            batch.readings,
-            batch.items,
+            report.readings,
+            report.items,
+            report.bundles,
         )
 
     async def _async_failed(self, error: DeliveryError) -> None:
@@ -524,8 +539,71 @@ class ClinicLink:
             "attempts": self.attempts,
             "last_error": self.last_error,
             "retry_scheduled": self._retry is not None,
-            "batch_size": self._batch_size,
+            "limits": self._sender.limits.as_state() if self._sender else None,
+            "entries_per_bundle": self._sender.limits.size() if self._sender else None,
+            "quarantined": [
+                {
+                    "kind": q["kind"],
+                    "label": q.get("label"),
+                    "status": q.get("status"),
+                    "since": q["created"],
+                }
+                for q in self.quarantined
+            ],
         }
+
+    async def _async_sync_quarantine(self) -> None:
+        """One repair issue per quarantined reading or item of this link (and no other)."""
+        store = self.household.store
+        held: list[dict[str, Any]] = await self.hass.async_add_executor_job(
+            store.clinic_quarantined, self.link_id
+        )
+        self.quarantined = held
+        wanted = {ISSUE_CLINIC_QUARANTINE.format(self.link_id, q["qid"]): q for q in held}
+        prefix = ISSUE_CLINIC_QUARANTINE.format(self.link_id, "")
+        registry = ir.async_get(self.hass)
+        for domain, issue_id in list(registry.issues):
+            if domain == DOMAIN and issue_id.startswith(prefix) and issue_id not in wanted:
+                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        for issue_id, q in wanted.items():
+            if registry.async_get_issue(DOMAIN, issue_id) is not None:
+                continue
+            label = q.get("label") or {}
+            outcome = await self._async_redact(str(q.get("outcome") or "")) or "—"
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=True,
+                is_persistent=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="clinic_quarantined",
+                translation_placeholders={
+                    "clinic": self.config.name,
+                    "time": str(label.get("time") or "—"),
+                    "what": str(label.get("what") or q["kind"]),
+                    "device": str(label.get("device") or "—"),
+                    "status": str(q.get("status") or "—"),
+                    "outcome": outcome,
+                },
+                data={"link_id": self.link_id, "qid": int(q["qid"])},
+            )
+
+    async def async_release(self, qid: int, *, retry: bool) -> bool:
+        """Send a quarantined entry again, or discard it (audited); False if it is gone."""
+        done = await self.hass.async_add_executor_job(
+            partial(
+                self.household.store.clinic_quarantine_release,
+                qid,
+                retry=retry,
+                actor="user (repair)",
+            )
+        )
+        await self._async_sync_quarantine()
+        if retry and done:
+            self.async_wake()
+        await self.async_refresh()
+        return done is not None
 
 
 class ClinicBridge:
@@ -618,10 +696,15 @@ class ClinicBridge:
             return forgotten, erased
 
         forgotten, erased = await self.hass.async_add_executor_job(_work)
+        registry = ir.async_get(self.hass)
         for link_id in forgotten:
             # An unlinked clinic's notices go with it.
             for issue in (ISSUE_CLINIC_UNREACHABLE, ISSUE_CLINIC_REJECTED, ISSUE_CLINIC_AUTH):
                 ir.async_delete_issue(self.hass, DOMAIN, issue.format(link_id))
+            prefix = ISSUE_CLINIC_QUARANTINE.format(link_id, "")
+            for domain, issue_id in list(registry.issues):
+                if domain == DOMAIN and issue_id.startswith(prefix):
+                    ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         for link_id in erased:
             _LOGGER.info(
                 "Asking clinic %s to erase a removed person's data", self.links[link_id].config.name

@@ -137,4 +137,5 @@ CLINIC_UNREACHABLE_HOURS: Final = 6
 ISSUE_CLINIC_UNREACHABLE: Final = "clinic_unreachable_{}"
 ISSUE_CLINIC_REJECTED: Final = "clinic_rejected_{}"
 ISSUE_CLINIC_AUTH: Final = "clinic_auth_{}"
+ISSUE_CLINIC_QUARANTINE: Final = "clinic_quarantined_{}_{}"  # link id, quarantine id
 EVENT_ADVICE: Final = "smart_care_advice"

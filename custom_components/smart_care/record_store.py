@@ -115,6 +115,18 @@ CREATE TABLE IF NOT EXISTS clinic_advice (
     received TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS clinic_advice_person ON clinic_advice (person_id, received);
+-- Readings and items a clinic server refused for their content (kept, never dropped
+-- silently): sent again or discarded by the user through a repair.
+CREATE TABLE IF NOT EXISTS clinic_quarantine (
+    qid INTEGER PRIMARY KEY AUTOINCREMENT,
+    link_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    item_key TEXT NOT NULL,
+    person_id TEXT,
+    payload BLOB NOT NULL,
+    created TEXT NOT NULL,
+    UNIQUE (link_id, kind, item_key)
+);
 -- One row per clinic webhook request, accepted or not (no request bodies).
 CREATE TABLE IF NOT EXISTS clinic_audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -194,6 +206,7 @@ _SEALED_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("clinic_outbox", "seq", ("link_id", "kind", "item_key", "person_id")),
     ("clinic_state", "rowid", ("link_id", "key")),
     ("clinic_advice", "advice_id", ("advice_id", "link_id", "person_id")),
+    ("clinic_quarantine", "qid", ("link_id", "kind", "item_key", "person_id")),
 )
 
 
@@ -671,14 +684,32 @@ class RecordStore:
         cursor: int | None = None,
         seqs: Iterable[int] = (),
         state: Mapping[str, Any] | None = None,
+        quarantine: Iterable[tuple[str, str, str | None, Mapping[str, Any]]] = (),
     ) -> None:
         """Record a delivery in one transaction: move the cursor, drop items, update state.
 
         The cursor only moves forward, so a late or repeated acknowledgement cannot make
-        a clinic link send readings twice or skip any.
+        a clinic link send readings twice or skip any. ``quarantine`` (kind, key, person,
+        payload) are what the server refused: kept in the same commit that moves past them.
         """
         now = _iso(datetime.now(UTC))
         with self._transaction() as cur:
+            for kind, key, person_id, payload in quarantine:
+                cur.execute(
+                    "INSERT OR IGNORE INTO clinic_quarantine (link_id, kind, item_key, "
+                    "person_id, payload, created) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        link_id,
+                        kind,
+                        key,
+                        person_id,
+                        self._seal(
+                            dict(payload),
+                            _aad("clinic_quarantine", link_id, kind, key, person_id),
+                        ),
+                        now,
+                    ),
+                )
             if cursor is not None:
                 cur.execute(
                     "INSERT INTO clinic_cursors (link_id, last_row_id, updated) VALUES (?, ?, ?) "
@@ -692,6 +723,109 @@ class RecordStore:
                 [(link_id, seq) for seq in seqs],
             )
             self._put_clinic_state(cur, link_id, state or {})
+
+    def clinic_rewind(self, link_id: str, cursor: int) -> None:
+        """Set a link's cursor back (its server lost what it had acknowledged)."""
+        now = _iso(datetime.now(UTC))
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO clinic_cursors (link_id, last_row_id, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT(link_id) DO UPDATE SET last_row_id = excluded.last_row_id, "
+                "updated = excluded.updated",
+                (link_id, cursor, now),
+            )
+
+    def clinic_quarantined(self, link_id: str | None = None) -> list[dict[str, Any]]:
+        """What clinic servers refused, oldest first.
+
+        Each: qid, link_id, kind, key, person_id, created, and what was stored with it
+        (``payload``, ``label``, ``status``, ``outcome``).
+        """
+        sql = (
+            "SELECT qid, link_id, kind, item_key, person_id, payload, created "
+            "FROM clinic_quarantine"
+        )
+        args: tuple[Any, ...] = ()
+        if link_id is not None:
+            sql += " WHERE link_id = ?"
+            args = (link_id,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY qid", args).fetchall()
+        return [
+            {
+                "qid": row[0],
+                "link_id": row[1],
+                "kind": row[2],
+                "key": row[3],
+                "person_id": row[4],
+                "created": row[6],
+                **self._open(row[5], _aad("clinic_quarantine", row[1], row[2], row[3], row[4])),
+            }
+            for row in rows
+        ]
+
+    def clinic_quarantine_release(self, qid: int, *, retry: bool, actor: str) -> str | None:
+        """Send a quarantined entry again (back into the outbox) or discard it.
+
+        One transaction, with an audit row either way. Returns the link id, or None when
+        the entry is gone (already released).
+        """
+        with self._transaction() as cur:
+            row = cur.execute(
+                "SELECT link_id, kind, item_key, person_id, payload FROM clinic_quarantine "
+                "WHERE qid = ?",
+                (qid,),
+            ).fetchone()
+            if row is None:
+                return None
+            link_id, kind, key, person_id, blob = row
+            held = self._open(blob, _aad("clinic_quarantine", link_id, kind, key, person_id))
+            cur.execute("DELETE FROM clinic_quarantine WHERE qid = ?", (qid,))
+            now = _iso(datetime.now(UTC))
+            if retry:
+                cur.execute(
+                    "INSERT INTO clinic_outbox (link_id, kind, item_key, person_id, payload, "
+                    "created) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        link_id,
+                        kind,
+                        key,
+                        person_id,
+                        self._seal(
+                            held.get("payload") or {},
+                            _aad("clinic_outbox", link_id, kind, key, person_id),
+                        ),
+                        now,
+                    ),
+                )
+            cur.execute(
+                "INSERT INTO clinic_audit (time, link_id, request_type, person, status, "
+                "outcome, authority, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    now,
+                    link_id,
+                    "quarantine_retry" if retry else "quarantine_discard",
+                    None,
+                    0,
+                    f"{kind} {'queued again' if retry else 'discarded'}",
+                    actor,
+                    None,
+                ),
+            )
+        return str(link_id)
+
+    def measurements_by_ids(self, row_ids: Iterable[int]) -> list[StoredMeasurement]:
+        """The measurements with these row ids that still exist, oldest first."""
+        ids = sorted({int(r) for r in row_ids})
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._COLUMNS} FROM measurements WHERE id IN ({marks}) ORDER BY id",
+                ids,
+            ).fetchall()
+        return [self._row(row) for row in rows]
 
     def clinic_enqueue(
         self,
@@ -798,6 +932,10 @@ class RecordStore:
             )
             dropped = cur.rowcount
             cur.execute(
+                "DELETE FROM clinic_quarantine WHERE link_id = ? AND person_id = ?",
+                (link_id, person_id),
+            )
+            cur.execute(
                 "DELETE FROM clinic_people WHERE link_id = ? AND person_id = ?",
                 (link_id, person_id),
             )
@@ -808,14 +946,21 @@ class RecordStore:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT link_id FROM clinic_cursors UNION SELECT link_id FROM clinic_state "
-                "UNION SELECT link_id FROM clinic_people UNION SELECT link_id FROM clinic_outbox"
+                "UNION SELECT link_id FROM clinic_people UNION SELECT link_id FROM clinic_outbox "
+                "UNION SELECT link_id FROM clinic_quarantine"
             ).fetchall()
         return {row[0] for row in rows}
 
     def clinic_forget_link(self, link_id: str) -> None:
         """Remove a clinic link's delivery state (its audit trail stays)."""
         with self._transaction() as cur:
-            for table in ("clinic_cursors", "clinic_outbox", "clinic_state", "clinic_people"):
+            for table in (
+                "clinic_cursors",
+                "clinic_outbox",
+                "clinic_state",
+                "clinic_people",
+                "clinic_quarantine",
+            ):
                 cur.execute(f"DELETE FROM {table} WHERE link_id = ?", (link_id,))
 
     # Clinic advice and audit ---------------------------------------------------------------
@@ -854,7 +999,8 @@ class RecordStore:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT person_id FROM clinic_advice UNION SELECT person_id FROM clinic_people "
-                "UNION SELECT person_id FROM clinic_outbox WHERE person_id IS NOT NULL"
+                "UNION SELECT person_id FROM clinic_outbox WHERE person_id IS NOT NULL "
+                "UNION SELECT person_id FROM clinic_quarantine WHERE person_id IS NOT NULL"
             ).fetchall()
         return {row[0] for row in rows}
 

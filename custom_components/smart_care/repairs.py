@@ -64,6 +64,54 @@ class AssignReadingFlow(RepairsFlow):
         )
 
 
+class QuarantineFlow(RepairsFlow):
+    """A reading or item the clinic refused: send it again, or discard it (audited)."""
+
+    def __init__(self, link_id: str, qid: int) -> None:
+        """Remember which quarantined entry."""
+        self.link_id = link_id
+        self.qid = qid
+
+    def _placeholders(self) -> dict[str, str]:
+        issue = ir.async_get(self.hass).async_get_issue(DOMAIN, self.issue_id)
+        return dict(issue.translation_placeholders or {}) if issue else {}
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Offer the two choices."""
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=["retry", "discard"],
+            description_placeholders=self._placeholders(),
+        )
+
+    async def _release(self, retry: bool) -> data_entry_flow.FlowResult:
+        household = get_household(self.hass)
+        link = household.clinic.links.get(self.link_id) if household and household.clinic else None
+        if link is None:
+            return self.async_abort(reason="household_not_loaded")
+        if not await link.async_release(self.qid, retry=retry):
+            return self.async_abort(reason="quarantine_gone")
+        return self.async_create_entry(data={})
+
+    async def async_step_retry(
+        self, user_input: dict[str, Any] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Queue it again (e.g. after the clinic changed its server)."""
+        return await self._release(True)
+
+    async def async_step_discard(
+        self, user_input: dict[str, Any] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Confirm, then drop it from the clinic outbox (it stays in the home record)."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="discard", description_placeholders=self._placeholders()
+            )
+        return await self._release(False)
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
@@ -73,4 +121,6 @@ async def async_create_fix_flow(
     assert data is not None
     if issue_id.startswith(ISSUE_CLINIC_AUTH.format("")):
         return ClinicReauthFlow(str(data["subentry_id"]))
+    if "qid" in data:
+        return QuarantineFlow(str(data["link_id"]), int(str(data["qid"])))
     return AssignReadingFlow(str(data["reading_id"]))
