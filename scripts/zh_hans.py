@@ -307,6 +307,15 @@ ZH: dict[str, str] = {
     "Returns everything Smart Care holds about a person, as JSON with a FHIR bundle (administrators only). The export is recorded in the audit trail.": "以 JSON 及 FHIR 数据包返回智慧照护保存的某位成员的全部数据（仅限管理员）。导出操作会记入审计记录。",
     "Forget a person": "删除成员数据",
     "Erases a person: their health record, held readings, history and statistics of their sensors, and asks linked clinics to delete their data (administrators only). Cannot be undone.": "删除一位成员：其健康档案、待分配读数、传感器历史与统计数据，并请已关联的诊所删除其数据（仅限管理员）。此操作无法撤销。",
+    "Clear a clinic's TOTP lockout": "解除诊所的动态验证码锁定",
+    "Lets a clinic link's TOTP codes be checked again after too many wrong ones locked them (administrators only). Without it the lock ends after 15 minutes.": "在错误次数过多导致锁定后，重新允许校验该诊所关联的动态验证码（TOTP）（仅限管理员）。不执行此操作时，锁定会在 15 分钟后自动解除。",
+    "Clinic": "诊所",
+    "The clinic link's name.": "诊所关联的名称。",
+    "No clinic link has this name.": "没有此名称的诊所关联。",
+    "Clinic requests are not being audited": "诊所请求未被记入审计",
+    "Smart Care could not write the audit row of a request from {clinic} ({error}). The request was answered, but it is missing from the audit trail. Check the disk space and the health record database, then restart Home Assistant.": "智慧照护无法写入来自 {clinic} 的请求的审计记录（{error}）。该请求已得到答复，但审计记录中缺少这一条。请检查磁盘空间和健康档案数据库，然后重启 Home Assistant。",
+    "Too many wrong codes from {clinic}": "{clinic} 发送了过多错误的验证码",
+    "Someone sent {clinic}'s webhook several wrong one-time (TOTP) codes. Codes from this link are refused for {minutes} minutes. If the clinic did not expect this, its signing secret may have leaked: unlink and link the clinic again. To let the clinic in now, call the `smart_care.clear_totp_lockout` service.": "有人向 {clinic} 的 Webhook 发送了多个错误的一次性验证码（TOTP）。此关联的验证码将在 {minutes} 分钟内被拒绝。如果诊所对此并不知情，其签名密钥可能已泄露：请解除关联后重新关联该诊所。如需立即恢复，请调用 `smart_care.clear_totp_lockout` 服务。",
 }
 
 
