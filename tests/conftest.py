@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 import logging
 from typing import Any
 
@@ -19,6 +20,8 @@ from custom_components.smart_care.const import (
     ENTRY_TYPE_HOUSEHOLD,
     SUBENTRY_PERSON,
 )
+
+from .fhir_medplum import MedplumServer
 
 # Identities that must never appear in logs, states or diagnostics.
 SENTINEL_NAME = "Zzyzx-Sentinel-Alias"
@@ -117,3 +120,30 @@ async def grandma(hass: HomeAssistant, loaded_household: MockConfigEntry) -> str
         sid for sid, sub in entry.subentries.items() if sub.data["alias"] == "Grandma"
     ]
     return subentry_id
+
+
+@pytest.fixture
+def medplum_factory(socket_enabled: None) -> Iterator[Callable[..., MedplumServer]]:
+    """Start real FHIR R4 servers (Medplum, in memory, 127.0.0.1); all stopped after the test.
+
+    Sockets are enabled for the test (the servers are on 127.0.0.1).
+
+    ``medplum_factory(env={...})`` returns a started :class:`MedplumServer`.
+    """
+    servers: list[MedplumServer] = []
+
+    def start(env: dict[str, str] | None = None) -> MedplumServer:
+        server = MedplumServer(env=env)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def medplum(medplum_factory: Callable[..., MedplumServer]) -> MedplumServer:
+    """A fresh real FHIR R4 server (Medplum's router and validator) for this test."""
+    return medplum_factory()
