@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 import json
 import logging
+from pathlib import Path
+import re
 from typing import Any
 
 from aiohttp import web
@@ -310,3 +312,41 @@ async def test_documented_credentials_match_openssl(setup: Setup) -> None:
         out, _ = await proc.communicate(f"smart-care/fhir-subscription/{label}".encode())
         assert out.decode().strip().rsplit("= ", 1)[-1] == expected
     assert json.dumps(secret)  # the secret itself is never sent anywhere by these tests
+
+
+async def test_documented_subscription_delivers_advice(hass: HomeAssistant, setup: Setup) -> None:
+    """docs/clinic.md section 4, run as written: credentials, Subscription, Communication."""
+    doc = (Path(__file__).parents[1] / "docs" / "clinic.md").read_text()
+
+    def block(name: str) -> str:
+        found = re.search(rf"<!-- tested-example: {name} -->\s*```\w*\n(.*?)```", doc, re.S)
+        assert found is not None, name
+        return found.group(1)
+
+    script = block("subscription-credentials") + 'printf "%s %s" "$TOKEN" "$SIGNING"\n'
+    proc = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        script,
+        env={"SECRET": setup.data["hmac_secret"], "PATH": "/usr/bin:/bin"},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    token, signing = out.decode().split()
+    subscription = json.loads(block("subscription"))
+    subscription["channel"]["endpoint"] = setup.url
+    subscription["channel"]["header"] = [f"Authorization: Bearer {token}"]
+    subscription["extension"][0]["valueString"] = signing
+    status, created = await setup.server.request("POST", "Subscription", subscription)
+    assert status == 201, created
+    fired, arrived = _advice_events(hass)
+    communication = setup.communication()
+    communication["category"] = [{"coding": [{"code": "advice"}], "text": "Follow-up"}]
+    del communication["topic"]
+    other = setup.communication(text="not for the household")  # no category: not matched
+    assert (await setup.server.request("POST", "Communication", other))[0] == 201
+    assert (await setup.server.request("POST", "Communication", communication))[0] == 201
+    async with asyncio.timeout(30):
+        await arrived.wait()
+    assert [e["title"] for e in fired] == ["Follow-up"]
+    assert await setup.audited(1) == [("fhir:Communication", 201, "stored", "fhir-signature")]

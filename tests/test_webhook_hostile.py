@@ -19,6 +19,7 @@ from homeassistant.exceptions import Unauthorized
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
+import voluptuous as vol
 
 from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.medical.assessment import DEFAULT_THRESHOLDS
@@ -274,3 +275,16 @@ def _context(user: Any) -> Any:
     from homeassistant.core import Context
 
     return Context(user_id=user.id)
+
+
+async def test_service_text_passes_the_boundary(hass: HomeAssistant, clinic: Clinic) -> None:  # noqa: F811
+    """Service calls go through the same text rules (lone surrogates, controls)."""
+    for bad in ("help \ud800", "a\x00b", "x" * 2001):
+        with pytest.raises(vol.Invalid) as err:
+            await hass.services.async_call(
+                DOMAIN,
+                "notify_emergency_contacts",
+                {"alert_id": "a", "message": bad},
+                blocking=True,
+            )
+        assert "\ud800" not in str(err.value)
