@@ -316,6 +316,15 @@ ZH: dict[str, str] = {
     "Discard {what} at {time} for {clinic}?": "对 {clinic} 放弃发送 {time} 的 {what}？",
     "The clinic will not receive this entry. It stays in the home record, and the discard is written to the clinic audit trail.": "诊所将不会收到这条数据。它仍保存在家庭健康档案中，放弃操作会记入诊所审计记录。",
     "This entry was already sent again or discarded.": "这条数据已被重新发送或已放弃。",
+    "Clear a clinic's TOTP lockout": "解除诊所的动态验证码锁定",
+    "Lets a clinic link's TOTP codes be checked again after too many wrong ones locked them (administrators only). Without it the lock ends after 15 minutes.": "在错误次数过多导致锁定后，重新允许校验该诊所关联的动态验证码（TOTP）（仅限管理员）。不执行此操作时，锁定会在 15 分钟后自动解除。",
+    "Clinic": "诊所",
+    "The clinic link's name.": "诊所关联的名称。",
+    "No clinic link has this name.": "没有此名称的诊所关联。",
+    "Clinic requests are not being audited": "诊所请求未被记入审计",
+    "Smart Care could not write the audit row of a request from {clinic} ({error}). The request was answered, but it is missing from the audit trail. Check the disk space and the health record database, then restart Home Assistant.": "智慧照护无法写入来自 {clinic} 的请求的审计记录（{error}）。该请求已得到答复，但审计记录中缺少这一条。请检查磁盘空间和健康档案数据库，然后重启 Home Assistant。",
+    "Too many wrong codes from {clinic}": "{clinic} 发送了过多错误的验证码",
+    "Someone sent {clinic}'s webhook several wrong one-time (TOTP) codes. Codes from this link are refused for {minutes} minutes. If the clinic did not expect this, its signing secret may have leaked: unlink and link the clinic again. To let the clinic in now, call the `smart_care.clear_totp_lockout` service.": "有人向 {clinic} 的 Webhook 发送了多个错误的一次性验证码（TOTP）。此关联的验证码将在 {minutes} 分钟内被拒绝。如果诊所对此并不知情，其签名密钥可能已泄露：请解除关联后重新关联该诊所。如需立即恢复，请调用 `smart_care.clear_totp_lockout` 服务。",
 }
 
 

@@ -236,7 +236,7 @@ async def test_oversized_bodies_are_refused_before_reading_them(
         ({"person": "x"}, "unknown_type", "type"),
         ("no_title", "invalid_field", "title"),
         ("bad_person", "invalid_field", "person"),
-        ("extra", "invalid_field", "colour"),
+        ("extra", "invalid_field", "?"),  # unknown keys are never echoed
         ("bool_limit", "invalid_field", "thresholds.systolic_bp.warning_high"),
         ("bad_limits", "invalid_thresholds", "thresholds"),
         ("days", "invalid_field", "days"),

@@ -11,6 +11,8 @@
 * ``emergency_location(alert_id)`` gives the person's location, and only while the alert
   is an unresolved critical one and the household has allowed sharing it. Every
   disclosure is logged (no personal data in the line) and kept in the record.
+* ``clear_totp_lockout(clinic)`` (admin) lets a clinic link's TOTP codes be checked again
+  after too many wrong ones locked them (``webhook.py``); otherwise the lock ends by itself.
 * ``get_last_measurement(entity_id)`` tells when a vital sign was last measured, from the
   record: entity timestamps move on restarts and alert updates, the record does not.
 
@@ -21,6 +23,7 @@ registered from here, so ``services.async_setup_services`` needs one call.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import logging
 from typing import TYPE_CHECKING, Any, cast
 
@@ -47,6 +50,7 @@ import voluptuous as vol
 from .blueprint_install import async_setup_blueprint_services
 from .const import CONF_SHARE_LOCATION, DOMAIN, SCOPE_ALERTS
 from .household import get_household
+from .medical.boundary import BoundaryError, check_text
 from .medical.vitals import Vital
 from .medication import async_setup_medication_services
 
@@ -61,6 +65,8 @@ SERVICE_NOTIFY_CLINIC = "notify_clinic"
 SERVICE_NOTIFY_EMERGENCY_CONTACTS = "notify_emergency_contacts"
 SERVICE_EMERGENCY_LOCATION = "emergency_location"
 SERVICE_GET_LAST_MEASUREMENT = "get_last_measurement"
+SERVICE_CLEAR_TOTP_LOCKOUT = "clear_totp_lockout"
+ATTR_CLINIC = "clinic"
 
 ATTR_ALERT_ID = "alert_id"
 ATTR_MESSAGE = "message"
@@ -75,18 +81,36 @@ SETTING_LOCATION_LOG = "emergency_location_log"
 MAX_LOCATION_LOG = 100
 LAST_MEASUREMENT_KEY = "last_measurement"
 
+
+def bounded_text(name: str, max_len: int) -> Callable[[str], str]:
+    """A validator passing service text through the input boundary (``medical.boundary``)."""
+
+    def _check(value: str) -> str:
+        try:
+            return check_text(value, name, max_len)
+        except BoundaryError as err:
+            raise vol.Invalid(err.message) from None
+
+    return _check
+
+
 NOTIFY_CLINIC_SCHEMA = vol.Schema({vol.Required(ATTR_ALERT_ID): cv.string})
 EMERGENCY_CONTACTS_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_ALERT_ID): cv.string,
-        vol.Required(ATTR_MESSAGE): vol.All(cv.string, vol.Length(min=1, max=2000)),
-        vol.Optional(ATTR_TITLE): cv.string,
+        vol.Required(ATTR_MESSAGE): vol.All(
+            cv.string, vol.Length(min=1, max=2000), bounded_text(ATTR_MESSAGE, 2000)
+        ),
+        vol.Optional(ATTR_TITLE): vol.All(cv.string, bounded_text(ATTR_TITLE, 200)),
         vol.Optional(ATTR_TARGETS, default=list): vol.All(cv.ensure_list, [cv.string]),
         vol.Optional(ATTR_PERSON_CONTACTS, default=True): cv.boolean,
     }
 )
 EMERGENCY_LOCATION_SCHEMA = vol.Schema({vol.Required(ATTR_ALERT_ID): cv.string})
 LAST_MEASUREMENT_SCHEMA = vol.Schema({vol.Required(ATTR_ENTITY_ID): cv.entity_id})
+CLEAR_TOTP_LOCKOUT_SCHEMA = vol.Schema(
+    {vol.Required(ATTR_CLINIC): vol.All(cv.string, bounded_text(ATTR_CLINIC, 200))}
+)
 
 
 def linked_clinic(household: Household) -> ClinicBridge | None:
@@ -258,6 +282,28 @@ async def _async_get_last_measurement(call: ServiceCall) -> ServiceResponse:
     return {"vital": key, "time": row.time.isoformat(), "value": row.value, "unit": row.unit}
 
 
+async def _async_clear_totp_lockout(call: ServiceCall) -> ServiceResponse:
+    # Imported here: privacy and webhook import this module's neighbours at load time.
+    from .privacy import async_require_admin
+    from .webhook import webhook_of
+
+    by = await async_require_admin(call)
+    household = _household(call.hass)
+    wanted = call.data[ATTR_CLINIC].strip().casefold()
+    links = household.clinic.links.values() if household.clinic else []
+    found = [
+        link
+        for link in links
+        if wanted in (link.config.name.casefold(), link.config.subentry_id.casefold())
+    ]
+    hook = webhook_of(call.hass, found[0].link_id) if found else None
+    if hook is None:
+        raise _error("unknown_clinic")
+    await hook.async_clear_lockout()
+    _LOGGER.info("TOTP lockout of a clinic link cleared (caller: %s)", by.partition(":")[0])
+    return {"cleared": True}
+
+
 @callback
 def async_setup_clinic_services(hass: HomeAssistant) -> None:
     """Register the care services (called once from ``services.async_setup_services``)."""
@@ -270,6 +316,7 @@ def async_setup_clinic_services(hass: HomeAssistant) -> None:
         ),
         (SERVICE_EMERGENCY_LOCATION, _async_emergency_location, EMERGENCY_LOCATION_SCHEMA),
         (SERVICE_GET_LAST_MEASUREMENT, _async_get_last_measurement, LAST_MEASUREMENT_SCHEMA),
+        (SERVICE_CLEAR_TOTP_LOCKOUT, _async_clear_totp_lockout, CLEAR_TOTP_LOCKOUT_SCHEMA),
     ):
         hass.services.async_register(
             DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL

@@ -46,8 +46,31 @@ def test_matching() -> None:
     assert [n.topic for n in for_codes(["bp_7day_mean_stage1"])] == ["home_bp_above_target"]
     assert for_codes(["nothing"]) == []
     topics = {n.topic for n in for_conditions("Hypertension\n2型糖尿病")}
-    assert topics == {"measuring_technique", "diabetes_foot_care"}
+    assert topics == {"measuring_technique", "foot_care"}
     assert for_conditions("") == []
     # Whole words only: "prediabetes" is not diabetes.
     assert for_conditions("prediabetes") == []
     assert note("fever").render("fr")[0] == "Fever"
+
+
+# Words that name a condition (every note's keywords, and the usual stems).
+CONDITION_WORDS = {k.casefold() for n in NOTES for k in n.conditions} | {
+    "diabet",
+    "heart failure",
+    "copd",
+    "hypertens",
+    "pulmonary",
+}
+
+
+def test_condition_notes_never_name_a_condition() -> None:
+    # They are shown to every HA user: phrased as advice anyone could get (issue 17).
+    for entry in NOTES:
+        if not entry.conditions:
+            continue
+        shown = [entry.topic, entry.source, *entry.title.values(), *entry.text.values()]
+        for language in ("en", "zh-Hans"):
+            shown.extend(entry.render(language))
+        for text in shown:
+            for word in CONDITION_WORDS:
+                assert word not in text.casefold(), (entry.topic, word)

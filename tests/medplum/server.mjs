@@ -22,6 +22,7 @@ import {
 } from '@medplum/core';
 import { FhirRouter } from '@medplum/fhir-router';
 import { ServerRepository, assertValid } from './repository.mjs';
+import { attachSubscriptions } from './subscriptions.mjs';
 
 const require = createRequire(import.meta.url);
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -109,6 +110,7 @@ export function createFhirServer(options = {}) {
   loadDefinitions();
   const maxBody = options.maxBody ?? Number(process.env.FHIR_MAX_BODY ?? 1024 * 1024);
   const repo = options.repo ?? new ServerRepository();
+  const subscriptions = attachSubscriptions(repo); // rest-hook Subscriptions, as Medplum's worker
   const router = options.router ?? new FhirRouter();
   const config = { transactions: true };
 

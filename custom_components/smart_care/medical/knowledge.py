@@ -2,6 +2,11 @@
 
 Each note is written in our own words from public guidance and names its source. Notes are
 general health education for a household, never a diagnosis: every rendering says so.
+
+A note matched to a person's conditions is shown where every Home Assistant user can see
+it (a notification, an event), so no note that has condition keywords may name a
+condition in its topic, title, text or source: it is phrased as advice anyone could get
+(``tests/medical/test_knowledge.py`` checks every note against every keyword).
 """
 
 from __future__ import annotations
@@ -95,13 +100,13 @@ NOTES: tuple[Note, ...] = (
         title={"en": "Daily weighing and fluid", "zh-Hans": "每日称重与体液"},
         text={
             "en": "Weigh yourself every morning after the toilet and before breakfast. A gain "
-            "of 2 kg or more within 3 days can mean fluid is building up: contact your heart "
-            "failure nurse or doctor the same day, especially with swollen ankles or "
+            "of 2 kg or more within 3 days can mean fluid is building up: contact your nurse "
+            "or doctor the same day, especially with swollen ankles or "
             "breathlessness.",
             "zh-Hans": "每天早晨如厕后、早餐前称体重。3 天内体重增加 2 千克或以上，可能是体内积液："
-            "请当天联系心衰护士或医生，尤其是伴有脚踝肿胀或气短时。",
+            "请当天联系护士或医生，尤其是伴有脚踝肿胀或气短时。",
         },
-        source="ESC 2021 Guidelines for the diagnosis and treatment of heart failure.",
+        source="ESC 2021 Guidelines (escardio.org), self-care and daily weighing.",
     ),
     Note(
         topic="low_glucose",
@@ -159,9 +164,9 @@ NOTES: tuple[Note, ...] = (
         source="WHO; NHS guidance on high temperature in adults.",
     ),
     Note(
-        topic="diabetes_foot_care",
+        topic="foot_care",
         conditions=("diabetes", "糖尿病"),
-        title={"en": "Daily foot check with diabetes", "zh-Hans": "糖尿病患者每日检查双脚"},
+        title={"en": "Daily foot check", "zh-Hans": "每日检查双脚"},
         text={
             "en": "Look at both feet every day, including between the toes, for cuts, blisters, "
             "redness or swelling. Wear well-fitting shoes and never walk barefoot. Show any "
@@ -169,8 +174,7 @@ NOTES: tuple[Note, ...] = (
             "zh-Hans": "每天检查双脚（包括脚趾之间）有无割伤、水疱、发红或肿胀。穿合脚的鞋，不要"
             "赤脚走路。发现伤口请在一天内给医护人员查看。",
         },
-        source="IWGDF 2023 Guidelines on the prevention of diabetic foot ulcers; ADA "
-        "Standards of Care, section 12.",
+        source="IWGDF 2023 guidelines on preventing foot ulcers (iwgdf.org).",
     ),
 )
 

@@ -30,6 +30,7 @@ import heapq
 import hmac
 import json
 import logging
+import math
 import os
 from pathlib import Path
 import re
@@ -56,6 +57,7 @@ __all__ = [
     "KeyFileError",
     "Keyring",
     "RequestVerifier",
+    "TotpThrottle",
     "TotpVerifier",
     "new_pseudonym_key",
     "new_secret",
@@ -67,6 +69,9 @@ __all__ = [
     "sign",
     "signed_headers",
     "signing_string",
+    "subscription_secret",
+    "subscription_signature",
+    "subscription_token",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -265,6 +270,33 @@ class RequestVerifier:
         heapq.heappush(self._expiry, (expires, signature))
 
 
+# --- FHIR Subscription notifications ---------------------------------------------------
+# A clinic's FHIR server calls the same webhook with a rest-hook notification. Its
+# credentials are derived from the link's signing secret (the clinic already holds it),
+# each under its own label so the bearer token, which travels in a header, reveals
+# nothing about the signing key:
+#   printf 'smart-care/fhir-subscription/bearer' | openssl dgst -sha256 -hmac "$SECRET"
+#   printf 'smart-care/fhir-subscription/signature' | openssl dgst -sha256 -hmac "$SECRET"
+
+_SUBSCRIPTION_BEARER: Final = b"smart-care/fhir-subscription/bearer"
+_SUBSCRIPTION_SIGNATURE: Final = b"smart-care/fhir-subscription/signature"
+
+
+def subscription_token(secret: str | bytes) -> str:
+    """The bearer token a clinic puts in ``Subscription.channel.header``."""
+    return hmac.new(_hmac_key(secret), _SUBSCRIPTION_BEARER, hashlib.sha256).hexdigest()
+
+
+def subscription_secret(secret: str | bytes) -> str:
+    """The value of Medplum's subscription-secret extension for this link."""
+    return hmac.new(_hmac_key(secret), _SUBSCRIPTION_SIGNATURE, hashlib.sha256).hexdigest()
+
+
+def subscription_signature(subscription_key: str, body: bytes) -> str:
+    """Medplum's ``X-Signature``: hex HMAC-SHA256 of the raw body, keyed by the secret text."""
+    return hmac.new(subscription_key.encode(), bytes(body), hashlib.sha256).hexdigest()
+
+
 # --- TOTP ----------------------------------------------------------------------------------
 
 TOTP_DIGITS: Final = 6
@@ -347,6 +379,64 @@ class TotpVerifier:
             if self._last_step is not None and matched <= self._last_step:
                 raise AuthError(AuthReason.TOTP_REPLAYED)
             self._last_step = matched
+
+
+class TotpThrottle:
+    """Limits wrong TOTP codes per clinic link: ``max_failures`` per ``period`` seconds.
+
+    After the ``max_failures``-th wrong code within ``period``, every code (right or
+    wrong) is refused for ``lockout`` seconds without being checked, so a guesser learns
+    nothing while locked. The state is a small dict the caller persists (``state``) and
+    passes back after a restart; ``clear`` is the household's way out of a lockout.
+    """
+
+    def __init__(
+        self,
+        clock: Clock = time.time,
+        max_failures: int = 5,
+        period: int = 900,
+        lockout: int = 900,
+        state: Mapping[str, object] | None = None,
+    ) -> None:
+        """Start empty, or from a persisted ``state``."""
+        self._clock = clock
+        self.max_failures = max_failures
+        self.period = period
+        self.lockout = lockout
+        self._failures: list[float] = []
+        self._locked_until = 0.0
+        if state:
+            failures = state.get("failures")
+            if isinstance(failures, list):
+                self._failures = [float(t) for t in failures if isinstance(t, int | float)]
+            until = state.get("locked_until")
+            if isinstance(until, int | float):
+                self._locked_until = float(until)
+
+    @property
+    def state(self) -> dict[str, object]:
+        """What to persist."""
+        return {"failures": list(self._failures), "locked_until": self._locked_until}
+
+    def retry_after(self) -> int:
+        """Seconds until codes are checked again (0: not locked)."""
+        remaining = self._locked_until - self._clock()
+        return max(0, math.ceil(remaining))
+
+    def failed(self) -> int:
+        """Record a wrong code; return the lockout in seconds it started (0 if none)."""
+        now = self._clock()
+        self._failures = [t for t in self._failures if now - t < self.period] + [now]
+        if len(self._failures) >= self.max_failures:
+            self._failures = []
+            self._locked_until = now + self.lockout
+            return self.lockout
+        return 0
+
+    def clear(self) -> None:
+        """Lift a lockout and forget earlier wrong codes."""
+        self._failures = []
+        self._locked_until = 0.0
 
 
 # --- Keyed pseudonyms ----------------------------------------------------------------------
