@@ -26,6 +26,7 @@ from .household import Household, record_path
 from .keys import async_open_record, async_record_loaded, async_remove_keys, unreadable_error
 from .medical.security import DecryptError
 from .medication import async_setup_medication_schedule
+from .profile import migrate_profiles
 from .services import async_setup_services
 from .sources import async_track_sources
 
@@ -59,6 +60,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
     record = await async_open_record(hass, entry)
     household = Household(hass, entry, record.store)
     try:
+        # Conditions, allergies and medications were one text each before they became lists.
+        await hass.async_add_executor_job(migrate_profiles, record.store)
         await household.async_load()
         await household.async_restore_pending_issues()
     except DecryptError as err:

@@ -71,6 +71,7 @@ from .medical.medication import (
     parse_dose_key,
     parse_medications,
 )
+from .profile import as_text
 
 if TYPE_CHECKING:
     from .household import Household, Person
@@ -122,7 +123,7 @@ async def async_get_medications(
     """The person's medications by id, parsed from the private record."""
     profile = await hass.async_add_executor_job(household.store.get_profile, person_id)
     medications: dict[str, Medication] = {}
-    for parsed in parse_medications((profile or {}).get(CONF_MEDICATIONS)):
+    for parsed in parse_medications(as_text((profile or {}).get(CONF_MEDICATIONS))):
         med_id = medication_id(person_id, parsed.text)
         if (same := medications.get(med_id)) is not None:
             # The same medication on two lines: one reminder per distinct time.
