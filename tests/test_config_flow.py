@@ -15,6 +15,7 @@ import voluptuous_serialize
 
 from custom_components.smart_care.config_flow import default_glucose_unit
 from custom_components.smart_care.const import DOMAIN, SUBENTRY_PERSON
+from custom_components.smart_care.contacts import notify_targets
 from custom_components.smart_care.medication import async_get_medications
 from custom_components.smart_care.profile import migrate_profiles
 
@@ -412,3 +413,25 @@ async def test_emergency_contacts_are_people_and_phones(
     assert sent == {"sent": [f"notify.{phone.notify_service}"], "failed": ["notify.sms_gateway"]}
     await hass.async_block_till_done()
     assert phone.messages() == ["Grandma needs help"]
+
+
+async def test_a_person_is_reached_on_their_app_phones(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, phone_factory: PhoneFactory
+) -> None:
+    phone = await phone_factory("Daughter's phone")
+    (app,) = hass.config_entries.async_entries("mobile_app")
+    tracker = next(
+        e.entity_id
+        for e in er.async_entries_for_config_entry(er.async_get(hass), app.entry_id)
+        if e.domain == "device_tracker"
+    )
+    # No user of her own: found through the app's tracker on her person.
+    hass.states.async_set("person.daughter", "home", {"device_trackers": [tracker, "x.y"]})
+    hass.states.async_set("person.guest", "home", {})
+    service = f"notify.{phone.notify_service}"
+    assert notify_targets(
+        hass, ["person.daughter", "person.guest", "person.nobody", " ", "notify.sms", service]
+    ) == [service, "notify.sms"]
+    # A phone whose app no longer offers notifications is not listed.
+    hass.services.async_remove("notify", phone.notify_service)
+    assert notify_targets(hass, ["person.daughter"]) == []

@@ -46,7 +46,6 @@ import voluptuous as vol
 
 from .const import (
     CONF_CLINIC_NAME,
-    CONF_ENTRY_TYPE,
     CONF_FHIR_BASE,
     CONF_FOLDER,
     CONF_HMAC_SECRET,
@@ -61,7 +60,6 @@ from .const import (
     CONF_TRANSPORT,
     CONF_WEBHOOK_ID,
     CONF_ZEROCONF_NAME,
-    ENTRY_TYPE_HOUSEHOLD,
     OUTBOX_FOLDER,
     SCOPE_ALERTS,
     SCOPE_OPTIONS,
@@ -295,10 +293,8 @@ class ClinicSubentryFlow(ConfigSubentryFlow):
     _data: dict[str, Any]
 
     def _household(self) -> Household | None:
+        # Only the household offers these flows (async_get_supported_subentry_types).
         entry = self._get_entry()
-        # A device entry's runtime data is no household (its record lives in the household).
-        if entry.data.get(CONF_ENTRY_TYPE, ENTRY_TYPE_HOUSEHOLD) != ENTRY_TYPE_HOUSEHOLD:
-            return None
         if entry.state is not ConfigEntryState.LOADED:
             return None
         household: Household = entry.runtime_data

@@ -377,10 +377,8 @@ class PersonSubentryFlow(ConfigSubentryFlow):
     """Add or edit a person of the household."""
 
     def _household(self) -> Household | None:
+        # Only the household offers these flows (async_get_supported_subentry_types).
         entry = self._get_entry()
-        # A device entry's runtime data is no household (its record lives in the household).
-        if entry.data.get(CONF_ENTRY_TYPE, ENTRY_TYPE_HOUSEHOLD) != ENTRY_TYPE_HOUSEHOLD:
-            return None
         if entry.state is not ConfigEntryState.LOADED:
             return None
         household: Household = entry.runtime_data
@@ -561,8 +559,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             )
             current = {**dict(subentry.data), **(stored or {})}
             for key in LIST_FIELDS:
-                if key in current:
-                    current[key] = as_items(current[key])
+                current[key] = as_items(current.get(key))
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(self._schema(), current),
