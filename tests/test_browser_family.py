@@ -310,11 +310,17 @@ def test_family_sets_up_grandparents(
             assert profile["medications"] == MEDICATIONS
             if lang == "zh-Hans":
                 browser.driver.get(base + "/smart-care/family")
+                # Generated from the people: the grandparent added a minute ago is there,
+                # with no gauge (and no "non-numeric" card) before her first reading.
                 _wait(
-                    "the Chinese dashboard with readings",
-                    lambda b=browser: all(w in b.text() for w in ("奶奶", "爷爷", "mmHg", "kg")),
+                    "the Chinese dashboard with readings and the new person",
+                    lambda b=browser, a=alias: all(
+                        w in b.text() for w in ("Grandma", "Grandpa", a, "健康状况", "mmHg")
+                    ),
                     90,
                 )
+                assert "non-numeric" not in browser.text()
+                assert "还没有读数" in browser.text()
                 shot = ARTIFACTS / "browser-dashboard.zh-Hans.png"
                 browser.driver.save_screenshot(str(shot))
                 if os.environ.get("SMART_CARE_UPDATE_SCREENSHOT") == "1":

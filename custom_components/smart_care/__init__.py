@@ -16,6 +16,7 @@ from homeassistant.helpers.typing import ConfigType
 from .blueprint_install import async_check_blueprints
 from .bridge import ClinicBridge
 from .const import CONF_ENTRY_TYPE, DOMAIN, ENTRY_TYPE_DEVICE
+from .dashboard import async_register_strategy
 from .device import (
     DeviceConfigEntry,
     async_remove_device_entry,
@@ -47,8 +48,9 @@ type SmartCareConfigEntry = ConfigEntry[Household]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's services once."""
+    """Register the integration's services and the dashboard strategy once."""
     async_setup_services(hass)
+    await async_register_strategy(hass)
     return True
 
 
