@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType, InvalidData, UnknownHandler
 from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.util import dt as dt_util
@@ -267,6 +268,7 @@ async def test_birth_date_is_a_typed_date_field(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {"alias": "Grandma", "birth_date": "1948-05-01"}
     )
+    await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
@@ -435,3 +437,38 @@ async def test_a_person_is_reached_on_their_app_phones(
     # A phone whose app no longer offers notifications is not listed.
     hass.services.async_remove("notify", phone.notify_service)
     assert notify_targets(hass, ["person.daughter"]) == []
+
+
+async def test_adding_a_person_leaves_the_others_running(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+) -> None:
+    household = loaded_household.runtime_data
+    changed: list[tuple[str, str | None]] = []
+
+    @callback
+    def _changed(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        changed.append((event.data["entity_id"], new.state if new else None))
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, _changed)
+    result = await add_person(
+        hass, loaded_household, alias="Grandpa", medications=["Aspirin 100 mg 08:00"]
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # No reload: the same household, Grandma's entities never went away or fired.
+    assert loaded_household.runtime_data is household
+    assert [c for c in changed if "grandma" in c[0]] == []
+    assert {p.alias for p in household.people.values()} == {"Grandma", "Grandpa"}
+    assert hass.states.get("sensor.grandpa_weight") is not None
+    assert hass.states.get("binary_sensor.grandpa_measurement_overdue") is not None
+    assert hass.states.get("event.grandpa_alert") is not None
+    # An edit still reloads (names and schedules are rebuilt).
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_household.entry_id, SUBENTRY_PERSON),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": grandma},
+    )
+    await hass.config_entries.subentries.async_configure(result["flow_id"], {"alias": "Nana"})
+    await hass.async_block_till_done()
+    assert loaded_household.runtime_data is not household
+    assert {p.alias for p in loaded_household.runtime_data.people.values()} == {"Nana", "Grandpa"}
