@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import MappingProxyType
+import uuid
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigSubentry
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType, InvalidData, UnknownHandler
@@ -472,3 +474,35 @@ async def test_adding_a_person_leaves_the_others_running(
     await hass.async_block_till_done()
     assert loaded_household.runtime_data is not household
     assert {p.alias for p in loaded_household.runtime_data.people.values()} == {"Nana", "Grandpa"}
+
+
+async def test_people_added_in_quick_succession_are_set_up_once(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    household = loaded_household.runtime_data
+    # Two subentries added back to back: two updates queued before either runs.
+    for alias in ("Grandma", "Grandpa"):
+        person_id = uuid.uuid4().hex
+        data = {
+            "person_id": person_id,
+            "alias": alias,
+            "emergency_contacts": [],
+            "expected_measurements": [],
+            "overdue_hours": 26,
+            "sources": {},
+        }
+        hass.config_entries.async_add_subentry(
+            loaded_household,
+            ConfigSubentry(
+                data=MappingProxyType(data),
+                subentry_type=SUBENTRY_PERSON,
+                title=alias,
+                unique_id=person_id,
+            ),
+        )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert loaded_household.runtime_data is household
+    assert sorted(p.alias for p in household.people.values()) == ["Grandma", "Grandpa"]
+    assert "does not generate unique IDs" not in caplog.text
+    assert hass.states.get("sensor.grandma_weight") is not None
+    assert hass.states.get("sensor.grandpa_weight") is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,8 @@ class LivePeople:
         self._options = dict(household.entry.options)
         self._subentries = _snapshot(household.entry)
         self._stop_sources = async_track_sources(hass, household)
+        # Two people added in quick succession: one update at a time, each person once.
+        self._lock = asyncio.Lock()
 
     @callback
     def async_stop(self) -> None:
@@ -57,10 +60,12 @@ class LivePeople:
 
     async def async_update_listener(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
         """People added: set them up; anything else (edits, removals, options): reload."""
-        if entry.state is not ConfigEntryState.LOADED:
-            return  # unloading: the next setup reads the subentries anyway
-        if not await self._async_add_people(entry):
-            await hass.config_entries.async_reload(entry.entry_id)
+        async with self._lock:
+            if entry.state is not ConfigEntryState.LOADED:
+                return  # unloading: the next setup reads the subentries anyway
+            if await self._async_add_people(entry):
+                return
+        await hass.config_entries.async_reload(entry.entry_id)
 
     async def _async_add_people(self, entry: ConfigEntry) -> bool:
         current = _snapshot(entry)
@@ -69,7 +74,9 @@ class LivePeople:
         if any(current.get(sid) != seen for sid, seen in self._subentries.items()):
             return False  # edited or removed
         added = [sid for sid in current if sid not in self._subentries]
-        if not added or any(current[sid][0] != SUBENTRY_PERSON for sid in added):
+        if not added:
+            return True  # an earlier update already set them up
+        if any(current[sid][0] != SUBENTRY_PERSON for sid in added):
             return False
         # A linked clinic's bridge names and pseudonymises the people it started with.
         if any(kind == SUBENTRY_CLINIC for kind, _, _ in current.values()):
