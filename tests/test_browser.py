@@ -312,6 +312,18 @@ def test_dashboard_in_a_real_browser(tmp_path: Path, loopback_sockets: None) -> 
         _wait(
             "the dashboard to show them acknowledged", lambda: " acknowledged · " in page_text(), 60
         )
+
+        # A visible confirmation, in the viewer's language: a notification.
+        def confirmation() -> list[str]:
+            found = driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                " document.querySelector('home-assistant').hass"
+                ".callWS({type: 'persistent_notification/get'})"
+                ".then((items) => done(items.map((n) => n.title || '')), () => done([]));"
+            )
+            return [title for title in found if "Grandma's alerts acknowledged" in title]
+
+        _wait("the acknowledgement to be confirmed", confirmation, 30, 0.5)
         phase("acknowledged")
         driver.save_screenshot(str(ARTIFACTS / "browser-dashboard-acknowledged.png"))
     finally:

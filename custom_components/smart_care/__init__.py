@@ -16,6 +16,7 @@ from homeassistant.helpers.typing import ConfigType
 from .blueprint_install import async_check_blueprints
 from .bridge import ClinicBridge
 from .const import CONF_ENTRY_TYPE, DOMAIN, ENTRY_TYPE_DEVICE
+from .dashboard import async_register_strategy
 from .device import (
     DeviceConfigEntry,
     async_remove_device_entry,
@@ -25,9 +26,10 @@ from .device import (
 from .household import Household, record_path
 from .keys import async_open_record, async_record_loaded, async_remove_keys, unreadable_error
 from .medical.security import DecryptError
-from .medication import async_setup_medication_schedule
+from .medication import MedicationSchedule
+from .people import LivePeople
+from .profile import migrate_profiles
 from .services import async_setup_services
-from .sources import async_track_sources
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,8 +48,9 @@ type SmartCareConfigEntry = ConfigEntry[Household]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's services once."""
+    """Register the integration's services and the dashboard strategy once."""
     async_setup_services(hass)
+    await async_register_strategy(hass)
     return True
 
 
@@ -59,6 +62,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
     record = await async_open_record(hass, entry)
     household = Household(hass, entry, record.store)
     try:
+        # Conditions, allergies and medications were one text each before they became lists.
+        await hass.async_add_executor_job(migrate_profiles, record.store)
         await household.async_load()
         await household.async_restore_pending_issues()
     except DecryptError as err:
@@ -71,7 +76,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
     entry.runtime_data = household
     household.clinic = ClinicBridge(hass, entry, household)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    entry.async_on_unload(async_track_sources(hass, household))
 
     @callback
     def _tag_scanned(event: Event) -> None:
@@ -108,16 +112,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
         async_track_time_interval(hass, _check_stale, STALE_CHECK_INTERVAL, cancel_on_shutdown=True)
     )
     await household.alerts.async_check_stale()
-    # People are subentries: adding, editing or removing one rebuilds the entities.
-    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
-    entry.async_on_unload(await async_setup_medication_schedule(hass, household))
+    schedule = MedicationSchedule(hass, household)
+    await schedule.async_start()
+    entry.async_on_unload(schedule.async_stop)
+    # People are subentries: a person added joins live; other changes reload the entry.
+    people = LivePeople(hass, household, schedule)
+    entry.async_on_unload(people.async_stop)
+    entry.async_on_unload(entry.add_update_listener(people.async_update_listener))
     await async_check_blueprints(hass)
     await household.clinic.async_start()
     return True
-
-
-async def _async_update_listener(hass: HomeAssistant, entry: SmartCareConfigEntry) -> None:
-    await hass.config_entries.async_reload(entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -> bool:

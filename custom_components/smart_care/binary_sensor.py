@@ -10,13 +10,15 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import SmartCareConfigEntry
 from .alerts import Alert
 from .entity import SmartCarePersonEntity
+from .household import Person
 from .medical.assessment import FindingKind, Level
+from .people import async_on_person_added
 
 PARALLEL_UPDATES = 0
 
@@ -53,11 +55,17 @@ async def async_setup_entry(
 ) -> None:
     """Two problem sensors per person."""
     household = entry.runtime_data
-    for person in household.people.values():
+
+    @callback
+    def _add_person(person: Person) -> None:
         async_add_entities(
             [AlertBinarySensor(household, person, d) for d in BINARY_SENSORS],
             config_subentry_id=person.subentry_id,
         )
+
+    for person in household.people.values():
+        _add_person(person)
+    async_on_person_added(hass, entry, _add_person)
 
 
 class AlertBinarySensor(SmartCarePersonEntity, BinarySensorEntity):

@@ -293,6 +293,7 @@ class ClinicSubentryFlow(ConfigSubentryFlow):
     _data: dict[str, Any]
 
     def _household(self) -> Household | None:
+        # Only the household offers these flows (async_get_supported_subentry_types).
         entry = self._get_entry()
         if entry.state is not ConfigEntryState.LOADED:
             return None

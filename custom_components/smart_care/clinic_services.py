@@ -49,6 +49,7 @@ import voluptuous as vol
 
 from .blueprint_install import async_setup_blueprint_services
 from .const import CONF_SHARE_LOCATION, DOMAIN, SCOPE_ALERTS
+from .contacts import notify_targets
 from .household import get_household
 from .medical.boundary import BoundaryError, check_text
 from .medical.vitals import Vital
@@ -162,7 +163,8 @@ async def _async_notify_emergency_contacts(call: ServiceCall) -> ServiceResponse
     person = household.people.get(alert.person_id)
     targets: list[str] = []
     if call.data[ATTR_PERSON_CONTACTS] and person is not None:
-        targets.extend(person.emergency_contacts)
+        # People stand for their phones; notify services are called as they are.
+        targets.extend(notify_targets(hass, person.emergency_contacts))
     targets.extend(call.data[ATTR_TARGETS])
     targets = list(dict.fromkeys(t.strip() for t in targets if t.strip()))
     if not targets:

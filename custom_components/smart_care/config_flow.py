@@ -68,8 +68,10 @@ from .const import (
     SUBENTRY_PERSON,
     USER_SLOTS,
 )
+from .contacts import contact_selector, valid_contact
 from .household import get_household
 from .medical.gatt import UnknownCharacteristicError, short_uuid
+from .profile import LIST_FIELDS, as_items
 
 if TYPE_CHECKING:
     from .household import Household
@@ -136,7 +138,9 @@ class SmartCareConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """People are subentries of the household."""
+        """People and clinic links belong to the household; a device entry has neither."""
+        if config_entry.data.get(CONF_ENTRY_TYPE, ENTRY_TYPE_HOUSEHOLD) != ENTRY_TYPE_HOUSEHOLD:
+            return {}
         return {SUBENTRY_PERSON: PersonSubentryFlow, SUBENTRY_CLINIC: ClinicSubentryFlow}
 
     @staticmethod
@@ -341,14 +345,39 @@ class DeviceOptionsFlow(OptionsFlow):
         )
 
 
-def _text(multiline: bool = False) -> selector.TextSelector:
-    return selector.TextSelector(selector.TextSelectorConfig(multiline=multiline))
+def _text() -> selector.TextSelector:
+    return selector.TextSelector()
+
+
+class ListSelector(selector.TextSelector):
+    """One text field per entry (Enter adds the next field); older one-per-line text splits."""
+
+    def __init__(self) -> None:
+        """A multiple text selector."""
+        super().__init__(selector.TextSelectorConfig(multiple=True))
+
+    def __call__(self, data: Any) -> list[str]:
+        """Accept a list of entries, or (API callers, older scripts) one text per line."""
+        if isinstance(data, str):
+            data = data.splitlines()
+        if not isinstance(data, list):
+            raise vol.Invalid("expected a list of entries")
+        return [vol.Schema(str)(item) for item in data]
+
+
+# A text field of type date is a native date input: the year can be typed, and the browser's
+# own picker goes back to 1900 (HA's date picker only offers years from 1970).
+BIRTH_DATE_SELECTOR = selector.TextSelector(
+    selector.TextSelectorConfig(type=selector.TextSelectorType.DATE, autocomplete="bday")
+)
+MAX_ITEMS = 50
 
 
 class PersonSubentryFlow(ConfigSubentryFlow):
     """Add or edit a person of the household."""
 
     def _household(self) -> Household | None:
+        # Only the household offers these flows (async_get_supported_subentry_types).
         entry = self._get_entry()
         if entry.state is not ConfigEntryState.LOADED:
             return None
@@ -356,14 +385,13 @@ class PersonSubentryFlow(ConfigSubentryFlow):
         return household
 
     def _schema(self) -> vol.Schema:
-        notify = sorted(self.hass.services.async_services_for_domain("notify"))
         return vol.Schema(
             {
                 vol.Required(CONF_ALIAS): _text(),
                 vol.Optional(CONF_PERSON_ENTITY): selector.EntitySelector(
                     selector.EntitySelectorConfig(domain="person")
                 ),
-                vol.Optional(CONF_BIRTH_DATE): selector.DateSelector(),
+                vol.Optional(CONF_BIRTH_DATE): BIRTH_DATE_SELECTOR,
                 vol.Optional(CONF_SEX): selector.SelectSelector(
                     selector.SelectSelectorConfig(
                         options=SEX_OPTIONS,
@@ -372,9 +400,9 @@ class PersonSubentryFlow(ConfigSubentryFlow):
                     )
                 ),
                 vol.Optional(CONF_ID_NUMBER): _text(),
-                vol.Optional(CONF_CONDITIONS): _text(multiline=True),
-                vol.Optional(CONF_ALLERGIES): _text(multiline=True),
-                vol.Optional(CONF_MEDICATIONS): _text(multiline=True),
+                vol.Optional(CONF_CONDITIONS): ListSelector(),
+                vol.Optional(CONF_ALLERGIES): ListSelector(),
+                vol.Optional(CONF_MEDICATIONS): ListSelector(),
                 vol.Optional(CONF_EXPECTED): selector.SelectSelector(
                     selector.SelectSelectorConfig(
                         options=MEASUREMENT_GROUP_OPTIONS,
@@ -395,13 +423,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
                     vol.Coerce(int),
                 ),
                 vol.Optional(CONF_MEDICAL_CARD): _text(),
-                vol.Optional(CONF_EMERGENCY_CONTACTS): selector.SelectSelector(
-                    selector.SelectSelectorConfig(
-                        options=[f"notify.{name}" for name in notify],
-                        multiple=True,
-                        custom_value=True,
-                    )
-                ),
+                vol.Optional(CONF_EMERGENCY_CONTACTS): contact_selector(self.hass),
                 vol.Optional(CONF_SOURCES): section(
                     vol.Schema(
                         {
@@ -431,21 +453,25 @@ class PersonSubentryFlow(ConfigSubentryFlow):
                     and subentry.data.get(CONF_ALIAS, "").casefold() == alias.casefold()
                 ):
                     errors[CONF_ALIAS] = "alias_in_use"
-        if raw := user_input.get(CONF_BIRTH_DATE):
-            # The date selector has already refused anything that is not an ISO date.
-            born = date.fromisoformat(raw)
-            if born > dt_util.now().date():
+        if raw := user_input.get(CONF_BIRTH_DATE, "").strip():
+            try:
+                born = date.fromisoformat(raw)
+            except ValueError:
+                born = None
+            if born is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+                errors[CONF_BIRTH_DATE] = "birth_date_invalid"
+            elif born > dt_util.now().date():
                 errors[CONF_BIRTH_DATE] = "birth_date_future"
             elif born < EARLIEST_BIRTH:
                 errors[CONF_BIRTH_DATE] = "birth_date_invalid"
         if (number := user_input.get(CONF_ID_NUMBER)) and not ID_NUMBER_RE.match(number.strip()):
             errors[CONF_ID_NUMBER] = "id_number_invalid"
-        for key in (CONF_CONDITIONS, CONF_ALLERGIES, CONF_MEDICATIONS):
-            if len(user_input.get(key, "")) > MAX_TEXT:
+        for key in LIST_FIELDS:
+            items = as_items(user_input.get(key))
+            if len(items) > MAX_ITEMS or sum(len(item) for item in items) > MAX_TEXT:
                 errors[key] = "text_too_long"
         for target in user_input.get(CONF_EMERGENCY_CONTACTS, []):
-            domain, _, service = target.partition(".")
-            if domain != "notify" or not service:
+            if not valid_contact(target.strip()):
                 errors[CONF_EMERGENCY_CONTACTS] = "contact_invalid"
         registry = er.async_get(self.hass)
         for entity_id in user_input.get(CONF_SOURCES, {}).values():
@@ -460,7 +486,9 @@ class PersonSubentryFlow(ConfigSubentryFlow):
         data: dict[str, Any] = {
             CONF_PERSON_ID: person_id,
             CONF_ALIAS: user_input[CONF_ALIAS].strip(),
-            CONF_EMERGENCY_CONTACTS: list(user_input.get(CONF_EMERGENCY_CONTACTS, [])),
+            CONF_EMERGENCY_CONTACTS: list(
+                dict.fromkeys(c.strip() for c in user_input.get(CONF_EMERGENCY_CONTACTS, []))
+            ),
             CONF_EXPECTED: list(user_input.get(CONF_EXPECTED, [])),
             CONF_OVERDUE_HOURS: int(user_input.get(CONF_OVERDUE_HOURS, DEFAULT_OVERDUE_HOURS)),
         }
@@ -469,11 +497,15 @@ class PersonSubentryFlow(ConfigSubentryFlow):
         if card := user_input.get(CONF_MEDICAL_CARD, "").strip():
             data[CONF_MEDICAL_CARD] = card
         data[CONF_SOURCES] = {k: v for k, v in user_input.get(CONF_SOURCES, {}).items() if v}
-        profile = {
-            key: value.strip() if isinstance(value, str) else value
-            for key in IDENTITY_FIELDS
-            if (value := user_input.get(key)) not in (None, "")
-        }
+        profile: dict[str, Any] = {}
+        for key in IDENTITY_FIELDS:
+            value = user_input.get(key)
+            if key in LIST_FIELDS:
+                value = as_items(value)
+            elif isinstance(value, str):
+                value = value.strip()
+            if value not in (None, "", []):
+                profile[key] = value
         return data, profile
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
@@ -526,6 +558,8 @@ class PersonSubentryFlow(ConfigSubentryFlow):
                 household.store.get_profile, person_id
             )
             current = {**dict(subentry.data), **(stored or {})}
+            for key in LIST_FIELDS:
+                current[key] = as_items(current.get(key))
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(self._schema(), current),

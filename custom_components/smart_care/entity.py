@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homeassistant.core import callback
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 
@@ -32,7 +32,9 @@ class SmartCarePersonEntity(Entity):
             name=person.alias,
             manufacturer="Smart Care",
             model="Health record",
-            entry_type=DeviceEntryType.SERVICE,
+            # A person is listed among devices, not as a web "service"; None also clears the
+            # service type of devices registered by older versions.
+            entry_type=None,
         )
 
     async def async_added_to_hass(self) -> None:

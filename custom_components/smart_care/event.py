@@ -9,6 +9,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from . import SmartCareConfigEntry
 from .alerts import Alert
 from .entity import SmartCarePersonEntity
+from .household import Person
+from .people import async_on_person_added
 
 PARALLEL_UPDATES = 0
 
@@ -26,11 +28,17 @@ async def async_setup_entry(
 ) -> None:
     """One alert event entity per person."""
     household = entry.runtime_data
-    for person in household.people.values():
+
+    @callback
+    def _add_person(person: Person) -> None:
         async_add_entities(
             [AlertEventEntity(household, person, DESCRIPTION)],
             config_subentry_id=person.subentry_id,
         )
+
+    for person in household.people.values():
+        _add_person(person)
+    async_on_person_added(hass, entry, _add_person)
 
 
 class AlertEventEntity(SmartCarePersonEntity, EventEntity):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 import uuid
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -145,27 +145,8 @@ class Household:
     async def async_load(self) -> None:
         """Build people from the subentries and their latest values from the log."""
         for subentry in self.entry.subentries.values():
-            if subentry.subentry_type != SUBENTRY_PERSON:
-                continue
-            data = subentry.data
-            person = Person(
-                person_id=data[CONF_PERSON_ID],
-                subentry_id=subentry.subentry_id,
-                alias=data[CONF_ALIAS],
-                person_entity=data.get(CONF_PERSON_ENTITY),
-                medical_card=data.get(CONF_MEDICAL_CARD),
-                emergency_contacts=list(data.get(CONF_EMERGENCY_CONTACTS, [])),
-                schedule={
-                    group: timedelta(hours=data.get(CONF_OVERDUE_HOURS, DEFAULT_OVERDUE_HOURS))
-                    for group in data.get(CONF_EXPECTED, [])
-                },
-                sources=dict(data.get(CONF_SOURCES, {})),
-            )
-            person.latest = await self.hass.async_add_executor_job(
-                self.store.latest, person.person_id
-            )
-            person.last_seen = {vital: row.time for vital, row in person.latest.items()}
-            self.people[person.person_id] = person
+            if subentry.subentry_type == SUBENTRY_PERSON:
+                await self.async_add_person(subentry)
         # A person whose subentry was removed is removed from the record with it.
         stored = await self.hass.async_add_executor_job(self.store.person_ids)
         for person_id in stored:
@@ -175,6 +156,27 @@ class Household:
         await self.alerts.async_load()
         for person in self.people.values():
             await self.knowledge.async_consider_conditions(person)
+
+    async def async_add_person(self, subentry: ConfigSubentry) -> Person:
+        """Add the person of a subentry, with their latest values from the log."""
+        data = subentry.data
+        person = Person(
+            person_id=data[CONF_PERSON_ID],
+            subentry_id=subentry.subentry_id,
+            alias=data[CONF_ALIAS],
+            person_entity=data.get(CONF_PERSON_ENTITY),
+            medical_card=data.get(CONF_MEDICAL_CARD),
+            emergency_contacts=list(data.get(CONF_EMERGENCY_CONTACTS, [])),
+            schedule={
+                group: timedelta(hours=data.get(CONF_OVERDUE_HOURS, DEFAULT_OVERDUE_HOURS))
+                for group in data.get(CONF_EXPECTED, [])
+            },
+            sources=dict(data.get(CONF_SOURCES, {})),
+        )
+        person.latest = await self.hass.async_add_executor_job(self.store.latest, person.person_id)
+        person.last_seen = {vital: row.time for vital, row in person.latest.items()}
+        self.people[person.person_id] = person
+        return person
 
     def person_by_alias(self, alias: str) -> Person | None:
         """Find a person by display alias (case-insensitive)."""

@@ -14,6 +14,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import CONF_CONDITIONS, DOMAIN
 from .medical.knowledge import Note, for_codes, for_conditions
+from .profile import as_text
 
 if TYPE_CHECKING:
     from .household import Household, Person
@@ -55,7 +56,7 @@ class KnowledgeDelivery:
         profile = await self.hass.async_add_executor_job(
             self.household.store.get_profile, person.person_id
         )
-        conditions = (profile or {}).get(CONF_CONDITIONS, "")
+        conditions = as_text((profile or {}).get(CONF_CONDITIONS))
         for note in for_conditions(conditions):
             await self._async_deliver(person, note)
 

@@ -71,6 +71,7 @@ from .medical.medication import (
     parse_dose_key,
     parse_medications,
 )
+from .profile import as_text
 
 if TYPE_CHECKING:
     from .household import Household, Person
@@ -122,7 +123,7 @@ async def async_get_medications(
     """The person's medications by id, parsed from the private record."""
     profile = await hass.async_add_executor_job(household.store.get_profile, person_id)
     medications: dict[str, Medication] = {}
-    for parsed in parse_medications((profile or {}).get(CONF_MEDICATIONS)):
+    for parsed in parse_medications(as_text((profile or {}).get(CONF_MEDICATIONS))):
         med_id = medication_id(person_id, parsed.text)
         if (same := medications.get(med_id)) is not None:
             # The same medication on two lines: one reminder per distinct time.
@@ -199,19 +200,7 @@ class MedicationSchedule:
     async def async_start(self) -> None:
         """Read each person's medications and schedule their doses."""
         for person in self.household.people.values():
-            medications = await async_get_medications(self.hass, self.household, person.person_id)
-            self.medications[person.person_id] = medications
-            for med in medications.values():
-                for at in med.times:
-                    self._timers.append(
-                        async_track_time_change(
-                            self.hass,
-                            partial(self._async_due_now, person.person_id, med.medication_id, at),
-                            hour=at.hour,
-                            minute=at.minute,
-                            second=0,
-                        )
-                    )
+            await self.async_add_person(person)
         self._unsubs.append(
             self.hass.bus.async_listen(EVENT_NOTIFICATION_ACTION, self._async_notification_action)
         )
@@ -222,6 +211,22 @@ class MedicationSchedule:
         self._unsubs.append(
             self.hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_cancel_timers)
         )
+
+    async def async_add_person(self, person: Person) -> None:
+        """Read one person's medications and schedule their doses."""
+        medications = await async_get_medications(self.hass, self.household, person.person_id)
+        self.medications[person.person_id] = medications
+        for med in medications.values():
+            for at in med.times:
+                self._timers.append(
+                    async_track_time_change(
+                        self.hass,
+                        partial(self._async_due_now, person.person_id, med.medication_id, at),
+                        hour=at.hour,
+                        minute=at.minute,
+                        second=0,
+                    )
+                )
 
     @callback
     def async_stop(self) -> None:
@@ -304,15 +309,6 @@ class MedicationSchedule:
         self._snoozes[(med_id, key)] = async_call_later(
             self.hass, timedelta(minutes=SNOOZE_MINUTES), _again
         )
-
-
-async def async_setup_medication_schedule(
-    hass: HomeAssistant, household: Household
-) -> CALLBACK_TYPE:
-    """Start the household's medication reminders; return the function that stops them."""
-    schedule = MedicationSchedule(hass, household)
-    await schedule.async_start()
-    return schedule.async_stop
 
 
 def _error(key: str) -> ServiceValidationError:

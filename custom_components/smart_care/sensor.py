@@ -21,7 +21,7 @@ from homeassistant.const import (
     UnitOfPressure,
     UnitOfTemperature,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
@@ -33,6 +33,7 @@ from .device_sensor import async_setup_device_sensors
 from .entity import SmartCarePersonEntity
 from .household import Household, Person
 from .medical.vitals import Vital
+from .people import async_on_person_added
 
 PARALLEL_UPDATES = 0
 
@@ -274,7 +275,9 @@ async def async_setup_entry(
         return
     household = entry.runtime_data
     glucose_unit = entry.options.get(CONF_GLUCOSE_UNIT, GLUCOSE_MMOL)
-    for person in household.people.values():
+
+    @callback
+    def _add_person(person: Person) -> None:
         entities: list[SensorEntity] = [
             VitalSensor(household, person, description, glucose_unit)
             for description in VITAL_SENSORS
@@ -283,6 +286,10 @@ async def async_setup_entry(
             PersonSensor(household, person, description) for description in PERSON_SENSORS
         )
         async_add_entities(entities, config_subentry_id=person.subentry_id)
+
+    for person in household.people.values():
+        _add_person(person)
+    async_on_person_added(hass, entry, _add_person)
     async_setup_clinic_sensors(household.clinic, async_add_entities)
 
 
