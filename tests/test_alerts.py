@@ -41,6 +41,13 @@ PAYLOAD_KEYS = {
     "acknowledged_at",
     "snoozed_until",
     "resolved_at",
+    "translation_key",
+    "peak_severity",
+    "language",
+    "messages",
+    "titles",
+    "clinical_message",
+    "device_languages",
     "action",
 }
 

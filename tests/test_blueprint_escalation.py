@@ -139,6 +139,8 @@ async def test_escalates_in_rounds_and_stops_when_acknowledged(
     assert sms.data["title"] == "EMERGENCY: Grandma"
     assert sms.data["message"] == (
         "Grandma: Oxygen saturation 85 % is at or below the critical limit of 87 %. "
+        "Measure again now and stay with the person. If the value is confirmed or they feel "
+        "unwell, call the emergency number. "
         "Nobody has acknowledged this Smart Care alarm for 5 minutes. "
         "Please check on Grandma now."
     )

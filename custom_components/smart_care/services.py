@@ -23,7 +23,11 @@ from .clinic_services import async_setup_clinic_services
 from .const import DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
 from .household import get_household
 from .keys import SERVICE_ROTATE_KEY, async_rotate_key
-from .medical.plausibility import ImplausibleValueError
+from .medical.plausibility import (
+    REASON_NOT_FINITE,
+    REASON_SYSTOLIC_NOT_ABOVE_DIASTOLIC,
+    ImplausibleValueError,
+)
 from .medical.vitals import (
     GLUCOSE_MGDL_PER_MMOLL,
     LB_TO_KG,
@@ -184,11 +188,7 @@ async def _async_record_measurement(call: ServiceCall) -> ServiceResponse:
     try:
         stored = await household.async_record(person, samples, SOURCE_MANUAL)
     except ImplausibleValueError as err:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="implausible_value",
-            translation_placeholders={"reason": str(err)},
-        ) from err
+        raise implausible_error(err) from err
     return {
         "stored": len(stored),
         "duplicates": len(samples) - len(stored),
@@ -206,6 +206,27 @@ async def _async_assign_reading(call: ServiceCall) -> ServiceResponse:
             translation_domain=DOMAIN, translation_key="unknown_reading"
         ) from err
     return {"assigned": len(stored)}
+
+
+def implausible_error(err: ImplausibleValueError) -> ServiceValidationError:
+    """The plausibility error, fully translatable: one key per vital and reason."""
+    if err.reason == REASON_SYSTOLIC_NOT_ABOVE_DIASTOLIC:
+        key = REASON_SYSTOLIC_NOT_ABOVE_DIASTOLIC
+    elif err.reason == REASON_NOT_FINITE:
+        key = "implausible_not_finite"
+    elif err.vital is not None:
+        key = f"implausible_{err.vital.value}"
+    else:
+        return ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="implausible_value",
+            translation_placeholders={"reason": str(err)},
+        )
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=dict(err.placeholders),
+    )
 
 
 def _alert_error(err: KeyError) -> ServiceValidationError:

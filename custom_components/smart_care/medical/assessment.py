@@ -23,7 +23,7 @@ from typing import Any, Final, Literal, Self
 
 from .news2 import News2Result, News2Risk, news2
 from .plausibility import PLAUSIBLE_RANGE
-from .vitals import CANONICAL_UNIT, Vital, VitalSample
+from .vitals import CANONICAL_UNIT, VITAL_NAMES, Vital, VitalSample
 
 __all__ = [
     "DEFAULT_HYSTERESIS",
@@ -169,23 +169,7 @@ RESOLUTION: Final[Mapping[Vital, Decimal]] = MappingProxyType(
     }
 )
 
-_VITAL_NAME: Final[Mapping[Vital, str]] = MappingProxyType(
-    {
-        Vital.SYSTOLIC_BP: "Systolic blood pressure",
-        Vital.DIASTOLIC_BP: "Diastolic blood pressure",
-        Vital.MEAN_ARTERIAL_PRESSURE: "Mean arterial pressure",
-        Vital.PULSE: "Pulse rate",
-        Vital.HEART_RATE: "Heart rate",
-        Vital.TEMPERATURE: "Body temperature",
-        Vital.SPO2: "Oxygen saturation",
-        Vital.RESPIRATION_RATE: "Respiration rate",
-        Vital.WEIGHT: "Body weight",
-        Vital.BMI: "Body mass index",
-        Vital.HEIGHT: "Height",
-        Vital.BODY_FAT: "Body fat",
-        Vital.GLUCOSE: "Blood glucose",
-    }
-)
+_VITAL_NAME: Final[Mapping[Vital, str]] = MappingProxyType(VITAL_NAMES)
 
 
 def _decimal(value: float) -> Decimal:

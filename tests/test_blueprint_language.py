@@ -1,0 +1,90 @@
+"""family_alert.yaml pushes each phone in its owner's language (real mobile_app phones)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
+
+from .conftest import add_person
+from .test_blueprint_support import (
+    config_dir_fixture,  # noqa: F401  (autouse fixture)
+    make_phone_factory,
+    record,
+    setup_blueprint_automations,
+)
+
+BLUEPRINT = "family_alert.yaml"
+
+
+async def test_push_in_the_phone_owners_language(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    hass_client: Any,
+    hass_admin_user: MockUser,
+    hass_ws_client: Any,
+    aiohttp_server: Any,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await add_person(hass, loaded_household, alias="Grandma")
+    # Dad's phone is logged in as the admin user, who switched his profile to Chinese in
+    # the frontend; the aunt's phone belongs to a user who never chose a language.
+    assert await async_setup_component(hass, "frontend", {})
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "frontend/set_user_data",
+            "key": "language",
+            "value": {"language": "zh-Hans", "number_format": "language"},
+        }
+    )
+    assert (await client.receive_json())["success"]
+    # Midday: outside the default quiet hours, so the urgent NEWS2 alert is pushed too.
+    freezer.move_to("2025-04-15 12:00:00-07:00")
+    aunt_user = MockUser(name="Aunt").add_to_hass(hass)
+    dad = await (await make_phone_factory(hass, hass_client, hass_admin_user, aiohttp_server))(
+        "Dad's iPhone"
+    )
+    aunt = await (await make_phone_factory(hass, hass_client, aunt_user, aiohttp_server))(
+        "Aunt Pixel"
+    )
+    await setup_blueprint_automations(
+        hass,
+        BLUEPRINT,
+        {"phones": [dad.device_id, aunt.device_id], "phone_number": "+86 138 0000 0000"},
+    )
+
+    await record(hass, spo2=85)
+
+    dad_pushes = dad.take()
+    (dad_push,) = [p for p in dad_pushes if p["message"].startswith("血氧饱和度")]
+    assert dad_push["title"] == "Grandma：危急健康告警"
+    assert dad_push["message"] == (
+        "血氧饱和度 85 %，已达到或低于危急界限 87 %。请立即复测并陪在身边。"
+        "如果结果确认或感觉不适，请拨打急救电话 120。"
+    )
+    assert [a["title"] for a in dad_push["data"]["actions"]] == [
+        "确认",
+        "稍后提醒（30 分钟）",
+        "呼叫",
+    ]
+    # Critical still breaks through Do Not Disturb, whatever the language.
+    assert dad_push["data"]["channel"] == "alarm_stream"
+    # The NEWS2 alert SpO2 85 % raised reaches him in Chinese too, in words.
+    (dad_news2,) = [p for p in dad_pushes if p["message"].startswith("早期预警评分")]
+    assert "呼吸频率" in dad_news2["message"]
+    assert "respiration_rate" not in dad_news2["message"]
+
+    (aunt_push,) = [p for p in aunt.take() if p["message"].startswith("Oxygen saturation")]
+    assert aunt_push["title"] == "Grandma: critical health alert"
+    assert aunt_push["message"].startswith(
+        "Oxygen saturation 85 % is at or below the critical limit of 87 %."
+    )
+    assert [a["title"] for a in aunt_push["data"]["actions"]] == [
+        "Acknowledge",
+        "Snooze 30 min",
+        "Call",
+    ]
