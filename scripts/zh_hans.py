@@ -308,6 +308,13 @@ ZH: dict[str, str] = {
     "Forget a person": "删除成员数据",
     "Erases a person: their health record, held readings, history and statistics of their sensors, and asks linked clinics to delete their data (administrators only). Cannot be undone.": "删除一位成员：其健康档案、待分配读数、传感器历史与统计数据，并请已关联的诊所删除其数据（仅限管理员）。此操作无法撤销。",
     # Alert texts, vital names and plausibility errors (alert_text.py, services.py).
+    "Thresholds not changed: {field} is not a limit. Use one of: {known}.": "阈值未更改：{field} 不是界限。请使用以下之一：{known}。",
+    "Thresholds not changed: {field} must be a number.": "阈值未更改：{field} 必须是数字。",
+    "Thresholds not changed: {field} must be a finite number.": "阈值未更改：{field} 必须是有限的数字。",
+    "Thresholds not changed: {field} {value} {unit} is outside the plausible range {low}–{high} {unit}. Is the unit right?": "阈值未更改：{field} {value} {unit} 超出合理范围 {low}–{high} {unit}。单位是否正确？",
+    "Thresholds not changed: {field} ({value}) must be above {other_field} ({other_value}).": "阈值未更改：{field}（{value}）必须高于 {other_field}（{other_value}）。",
+    "Thresholds not changed: {field} is not a vital sign. Use one of: {known}.": "阈值未更改：{field} 不是生命体征。请使用以下之一：{known}。",
+    "Thresholds not changed: {field} must map each limit to a value.": "阈值未更改：{field} 必须为每个界限指定一个数值。",
     "{person}: {severity} health alert": "{person}：{severity}健康告警",
     "information": "提示",
     "warning": "警告",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Context, Event, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.translation import async_get_translations
@@ -211,6 +211,33 @@ async def test_stale_news2_alert_resolves_after_remeasuring(
     health = hass.states.get("sensor.grandma_health_status")
     assert health is not None
     assert health.state == "normal"
+
+
+async def test_threshold_errors_are_translated(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, hass_admin_user: Any
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_thresholds",
+            {"person": "Grandma", "thresholds": {"spo2": {"warning_low": 95, "urgent_low": 96}}},
+            blocking=True,
+            context=Context(user_id=hass_admin_user.id),
+        )
+    assert err.value.translation_key == "thresholds_order"
+    placeholders = err.value.translation_placeholders
+    assert placeholders == {
+        "field": "spo2.warning_low",
+        "value": "95",
+        "other_field": "spo2.urgent_low",
+        "other_value": "96",
+    }
+    assert str(err.value) == (
+        "Thresholds not changed: spo2.warning_low (95) must be above spo2.urgent_low (96)"
+    )
+    zh = await async_get_translations(hass, "zh-Hans", "exceptions", {DOMAIN})
+    text = zh[f"component.{DOMAIN}.exceptions.thresholds_order.message"].format(**placeholders)
+    assert text == "阈值未更改：spo2.warning_low（95）必须高于 spo2.urgent_low（96）。"
 
 
 @pytest.mark.parametrize(

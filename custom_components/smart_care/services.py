@@ -23,6 +23,7 @@ from .clinic_services import async_setup_clinic_services
 from .const import DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
 from .household import get_household
 from .keys import SERVICE_ROTATE_KEY, async_rotate_key
+from .medical.assessment import LimitError
 from .medical.plausibility import (
     REASON_NOT_FINITE,
     REASON_SYSTOLIC_NOT_ABOVE_DIASTOLIC,
@@ -283,6 +284,12 @@ async def _async_set_thresholds(call: ServiceCall) -> None:
     person = _person(call.hass, household, dict(call.data))
     try:
         await household.alerts.async_set_thresholds(person, call.data[ATTR_THRESHOLDS])
+    except LimitError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key=f"thresholds_{err.reason}",
+            translation_placeholders=dict(err.placeholders),
+        ) from err
     except ValueError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
