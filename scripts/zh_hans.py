@@ -308,6 +308,8 @@ ZH: dict[str, str] = {
     "Forget a person": "删除成员数据",
     "Erases a person: their health record, held readings, history and statistics of their sensors, and asks linked clinics to delete their data (administrators only). Cannot be undone.": "删除一位成员：其健康档案、待分配读数、传感器历史与统计数据，并请已关联的诊所删除其数据（仅限管理员）。此操作无法撤销。",
     # Alert texts, vital names and plausibility errors (alert_text.py, services.py).
+    "Get languages": "获取语言",
+    "Returns the language Smart Care writes in for each reader: the system language, and for each Companion app phone the profile language of its Home Assistant user. The blueprints use it to pick their built-in texts.": "返回智慧照护为每位读者使用的语言：系统语言，以及每部 Companion 应用手机所属 Home Assistant 用户的个人资料语言。蓝图用它选择内置文本。",
     "Thresholds not changed: {field} is not a limit. Use one of: {known}.": "阈值未更改：{field} 不是界限。请使用以下之一：{known}。",
     "Thresholds not changed: {field} must be a number.": "阈值未更改：{field} 必须是数字。",
     "Thresholds not changed: {field} must be a finite number.": "阈值未更改：{field} 必须是有限的数字。",

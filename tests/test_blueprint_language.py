@@ -6,11 +6,15 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
+from custom_components.smart_care.const import DOMAIN
+
 from .conftest import add_person
 from .test_blueprint_support import (
+    at,
     config_dir_fixture,  # noqa: F401  (autouse fixture)
     make_phone_factory,
     record,
@@ -88,3 +92,42 @@ async def test_push_in_the_phone_owners_language(
         "Snooze 30 min",
         "Call",
     ]
+
+
+async def test_measurement_reminder_in_the_system_language(
+    hass: HomeAssistant,
+    hass_client: Any,
+    hass_admin_user: MockUser,
+    aiohttp_server: Any,
+    household_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    # A Chinese home: the system language is Simplified Chinese; nobody chose another one.
+    hass.config.language = "zh-Hans"
+    household_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(household_entry.entry_id)
+    await hass.async_block_till_done()
+    freezer.move_to("2025-04-15 06:00:00-07:00")
+    await add_person(hass, household_entry, alias="Grandma")
+    registry = er.async_get(hass)
+    (sensor,) = [
+        e.entity_id
+        for e in er.async_entries_for_config_entry(registry, household_entry.entry_id)
+        if e.unique_id.endswith("_systolic_bp")
+    ]
+    tablet = await (await make_phone_factory(hass, hass_client, hass_admin_user, aiohttp_server))(
+        "Grandma's iPad"
+    )
+    response = await hass.services.async_call(
+        DOMAIN, "get_languages", {}, blocking=True, return_response=True
+    )
+    assert response == {"system": "zh-Hans", "devices": {tablet.device_id: "zh-Hans"}}
+    await setup_blueprint_automations(
+        hass,
+        "measurement_reminder.yaml",
+        {"vital_sensor": sensor, "reminder_time": "08:00:00", "phones": [tablet.device_id]},
+    )
+    await at(hass, freezer, "2025-04-15 08:00:00-07:00")
+    (push,) = tablet.take()
+    assert push["title"] == "Grandma：该测量了"
+    assert push["message"] == "请现在测量收缩压。"

@@ -19,6 +19,7 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
+from .alert_text import async_device_languages, supported_language
 from .clinic_services import async_setup_clinic_services
 from .const import DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
 from .household import get_household
@@ -48,6 +49,7 @@ SERVICE_SNOOZE_ALERT = "snooze_alert"
 SERVICE_RESOLVE_ALERT = "resolve_alert"
 SERVICE_GET_ALERTS = "get_alerts"
 SERVICE_SET_THRESHOLDS = "set_thresholds"
+SERVICE_GET_LANGUAGES = "get_languages"
 
 ATTR_PERSON = "person"
 ATTR_DEVICE_ID = "device_id"
@@ -298,6 +300,12 @@ async def _async_set_thresholds(call: ServiceCall) -> None:
         ) from err
 
 
+async def _async_get_languages(call: ServiceCall) -> ServiceResponse:
+    """Which language each reader reads, for blueprints choosing their built-in texts."""
+    devices: dict[str, JsonValueType] = dict(await async_device_languages(call.hass))
+    return {"system": supported_language(call.hass.config.language), "devices": devices}
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the services (once, at integration setup)."""
@@ -324,6 +332,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_SET_THRESHOLDS,
         _async_set_thresholds,
         schema=THRESHOLDS_SCHEMA,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_LANGUAGES,
+        _async_get_languages,
+        schema=vol.Schema({}),
+        supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(
         DOMAIN,
