@@ -131,3 +131,36 @@ async def test_measurement_reminder_in_the_system_language(
     (push,) = tablet.take()
     assert push["title"] == "Grandma：该测量了"
     assert push["message"] == "请现在测量收缩压。"
+
+
+async def test_medication_reminder_in_chinese(
+    hass: HomeAssistant,
+    hass_client: Any,
+    hass_admin_user: MockUser,
+    aiohttp_server: Any,
+    household_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    hass.config.language = "zh-Hans"
+    household_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(household_entry.entry_id)
+    await hass.async_block_till_done()
+    freezer.move_to("2025-04-15 07:59:00-07:00")
+    await add_person(hass, household_entry, alias="Grandma", medications="Metformin 500 mg 08:00")
+    phones = await make_phone_factory(hass, hass_client, hass_admin_user, aiohttp_server)
+    tablet = await phones("Grandma's iPad")
+    dad = await phones("Dad's iPhone")
+    await setup_blueprint_automations(
+        hass,
+        "medication_reminder.yaml",
+        {"phones": [tablet.device_id], "family_phones": [dad.device_id], "grace_minutes": 30},
+    )
+    await at(hass, freezer, "2025-04-15 08:00:00-07:00")
+    (push,) = tablet.take()
+    assert push["title"] == "Grandma：该用药了"
+    assert push["message"] == "该服用Metformin 500 mg了（08:00）。"
+    assert [a["title"] for a in push["data"]["actions"]] == ["已服用", "跳过", "15 分钟后"]
+    await at(hass, freezer, "2025-04-15 08:30:05-07:00")
+    (missed,) = dad.take()
+    assert missed["title"] == "Grandma：用药未确认"
+    assert missed["message"] == "Metformin 500 mg（08:00）尚未确认服用。"
