@@ -8,7 +8,11 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockUser,
+    async_mock_service,
+)
 
 from custom_components.smart_care.const import DOMAIN
 
@@ -164,3 +168,55 @@ async def test_medication_reminder_in_chinese(
     (missed,) = dad.take()
     assert missed["title"] == "Grandma：用药未确认"
     assert missed["message"] == "Metformin 500 mg（08:00）尚未确认服用。"
+
+
+async def test_daily_checkin_in_chinese(
+    hass: HomeAssistant,
+    hass_client: Any,
+    hass_admin_user: MockUser,
+    aiohttp_server: Any,
+    household_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    hass.config.language = "zh-Hans"
+    household_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(household_entry.entry_id)
+    await hass.async_block_till_done()
+    await add_person(hass, household_entry, alias="Grandma")
+    freezer.move_to("2025-04-15 06:00:00-07:00")
+    hass.states.async_set("binary_sensor.hall_motion", "off")
+    speak = async_mock_service(hass, "tts", "speak")
+    phones = await make_phone_factory(hass, hass_client, hass_admin_user, aiohttp_server)
+    tablet = await phones("Grandma's iPad")
+    dad = await phones("Dad's iPhone")
+    await setup_blueprint_automations(
+        hass,
+        "daily_checkin.yaml",
+        {
+            "sensors": ["binary_sensor.hall_motion"],
+            "day_start": "07:00:00",
+            "day_end": "21:00:00",
+            "quiet_hours": 4,
+            "person_name": "奶奶",
+            "phones": [tablet.device_id],
+            "answer_minutes": 15,
+            "family_phones": [dad.device_id],
+            "tts_entity": "tts.home_assistant_cloud",
+            "media_players": ["media_player.kitchen"],
+        },
+    )
+    await at(hass, freezer, "2025-04-15 11:00:00-07:00")
+    (prompt,) = tablet.take()
+    assert prompt["title"] == "您还好吗？"
+    assert (
+        prompt["message"] == "自 07:00 起没有察觉到任何活动。请点击“我很好”，让家人知道一切正常。"
+    )
+    assert [a["title"] for a in prompt["data"]["actions"]] == ["我很好"]
+    (said,) = speak
+    assert said.data["message"] == "奶奶，您还好吗？请在平板上回答。"
+    await at(hass, freezer, "2025-04-15 11:15:01-07:00")
+    (alert,) = dad.take()
+    assert alert["title"] == "签到未回复：奶奶"
+    assert alert["message"] == (
+        "自 07:00 起家中没有活动，也没有人回答“您还好吗？”。请查看奶奶的情况。"
+    )
