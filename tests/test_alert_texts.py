@@ -6,13 +6,18 @@ from typing import Any
 
 from homeassistant.core import Context, Event, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.translation import async_get_translations
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN, EVENT_ALERT
+from custom_components.smart_care.household import DeviceSource
+from custom_components.smart_care.medical import decode
 from custom_components.smart_care.outbox import alert_fields
+
+from .conftest import add_person
+from .test_attribution import bp_bytes
 
 SPO2_85_EN = (
     "Oxygen saturation 85 % is at or below the critical limit of 87 %. Measure again now and "
@@ -116,6 +121,9 @@ async def test_chinese_system_language(
             state = hass.states.get(entry.entity_id)
             assert state is not None
             names[entry.unique_id.split("_", 1)[1]] = state.attributes["friendly_name"]
+    # Entity ids stay English (zh-Hans has no native entity ids), so dashboards and
+    # automations keep working whatever the language.
+    assert hass.states.get("sensor.grandma_oxygen_saturation") is not None
     assert names == {
         "spo2": "Grandma 血氧饱和度",
         "early_warning_score": "Grandma 早期预警评分",
@@ -294,3 +302,21 @@ async def test_service_errors_are_translated(
     assert not reply["success"]
     assert reply["error"]["translation_key"] == key
     assert reply["error"]["translation_placeholders"] == placeholders
+
+
+async def test_repair_names_the_values_in_chinese(
+    hass: HomeAssistant, chinese: None, loaded_household: MockConfigEntry
+) -> None:
+    # Two people and a cuff that cannot tell them apart: the reading waits for the family.
+    for alias in ("Grandma", "Grandpa"):
+        await add_person(hass, loaded_household, alias=alias)
+    household = loaded_household.runtime_data
+    held = await household.async_ingest_reading(
+        DeviceSource("c", "11:22:33:44:55:77", "Cuff"), decode("2a35", bp_bytes(150, 85))
+    )
+    assert held.status == "pending"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"reading_needs_person_{held.reading_id}")
+    assert issue is not None
+    assert issue.translation_placeholders["values"] == (
+        "收缩压 150 mmHg、舒张压 85 mmHg、平均动脉压 95 mmHg"
+    )

@@ -15,14 +15,19 @@ from typing import Any
 from homeassistant.components.frontend.storage import async_user_store
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.translation import async_get_translations
+from homeassistant.helpers.translation import (
+    async_get_cached_translations,
+    async_get_translations,
+)
 
 from .const import DOMAIN
+from .medical.vitals import CANONICAL_UNIT, VITAL_NAMES, Vital
 
 # Languages Smart Care ships translations for; anything else reads English.
 LANGUAGES: tuple[str, ...] = ("en", "zh-Hans")
 _PREFIX = f"component.{DOMAIN}.common."
 _MOBILE_APP = "mobile_app"
+_VITAL_KEYS = frozenset(vital.value for vital in Vital)
 
 
 def supported_language(language: str | None) -> str:
@@ -38,6 +43,26 @@ async def async_common_texts(hass: HomeAssistant, language: str) -> dict[str, st
     """The integration's ``common`` strings in ``language`` (English where missing)."""
     strings = await async_get_translations(hass, language, "common", {DOMAIN})
     return {key[len(_PREFIX) :]: value for key, value in strings.items() if key.startswith(_PREFIX)}
+
+
+async def async_preload(hass: HomeAssistant) -> None:
+    """Load the ``common`` texts of every shipped language into HA's translation cache."""
+    for language in LANGUAGES:
+        await async_common_texts(hass, language)
+
+
+def describe_values(hass: HomeAssistant, values: list[tuple[str, float]]) -> str:
+    """Values in words of the system language, e.g. "收缩压 150 mmHg、舒张压 85 mmHg"."""
+    language = supported_language(hass.config.language)
+    cached = async_get_cached_translations(hass, language, "common", DOMAIN)
+    parts = []
+    for key, value in values:
+        vital = Vital(key) if key in _VITAL_KEYS else None
+        name = key if vital is None else VITAL_NAMES[vital]
+        name = cached.get(f"{_PREFIX}vital_{key}", name)
+        unit = "" if vital is None else f" {CANONICAL_UNIT[vital]}"
+        parts.append(f"{name} {value:g}{unit}")
+    return cached.get(f"{_PREFIX}list_separator", ", ").join(parts)
 
 
 class _Placeholders(dict[str, Any]):

@@ -24,6 +24,7 @@ from .alert_text import (
     LANGUAGES,
     async_common_texts,
     async_device_languages,
+    async_preload,
     render,
     render_title,
     supported_language,
@@ -145,6 +146,7 @@ class AlertManager:
 
     async def async_load(self) -> None:
         """Restore open alerts, trackers and thresholds; recompute NEWS2."""
+        await async_preload(self.hass)
         store = self.household.store
         for person_id, person in self.household.people.items():
             settings = await self.hass.async_add_executor_job(store.get_settings, person_id)
