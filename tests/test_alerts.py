@@ -41,6 +41,13 @@ PAYLOAD_KEYS = {
     "acknowledged_at",
     "snoozed_until",
     "resolved_at",
+    "translation_key",
+    "peak_severity",
+    "language",
+    "messages",
+    "titles",
+    "clinical_message",
+    "device_languages",
     "action",
 }
 
@@ -331,7 +338,15 @@ async def test_personal_thresholds(
             blocking=True,
             context=Context(user_id=hass_admin_user.id),
         )
-    assert err.value.translation_key == "invalid_thresholds"
+    # Fully translatable: the field as typed and numbers only, no English sentence inside.
+    assert err.value.translation_key == "thresholds_implausible"
+    assert err.value.translation_placeholders == {
+        "field": "systolic_bp.warning_high",
+        "value": "500",
+        "low": "40",
+        "high": "300",
+        "unit": "mmHg",
+    }
     await hass.services.async_call(
         DOMAIN,
         "set_thresholds",

@@ -162,6 +162,8 @@ async def test_shared_scale_weight_match_and_hold(
     assert issue.is_fixable
     assert issue.translation_placeholders["device"] == "Scale"
     assert issue.translation_placeholders["guess"] == "—"
+    # The values in words, not raw keys.
+    assert issue.translation_placeholders["values"] == "Body weight 70 kg"
     # The household assigns it with the service; the original time is kept.
     pending = await hass.async_add_executor_job(household.store.list_pending)
     original = pending[held.reading_id]["samples"][0]["time"]

@@ -140,6 +140,8 @@ async def test_escalates_in_rounds_and_stops_when_acknowledged(
     assert sms.data["title"] == "EMERGENCY: Grandma"
     assert sms.data["message"] == (
         "Grandma: Oxygen saturation 85 % is at or below the critical limit of 87 %. "
+        "Measure again now and stay with the person. If the value is confirmed or they feel "
+        "unwell, call the emergency number. "
         "Nobody has acknowledged this Smart Care alarm for 5 minutes. "
         "Please check on Grandma now."
     )
@@ -284,3 +286,34 @@ async def test_emergency_services_refuse_what_they_must_not_do(
     with pytest.raises(ServiceValidationError) as err:
         await call("emergency_location", alert_id=critical)
     assert err.value.translation_key == "no_location"
+
+
+@pytest.fixture
+def chinese(hass: HomeAssistant) -> None:
+    """Home Assistant's system language is Simplified Chinese (set before the household)."""
+    hass.config.language = "zh-Hans"
+
+
+async def test_texts_follow_the_system_language(
+    hass: HomeAssistant,
+    chinese: None,
+    grandma: str,
+    home: Home,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    # Emergency contacts are numbers, not HA users: the default texts use the system language.
+    await setup_blueprint_automations(hass, BLUEPRINT, INPUTS)
+    await critical_alert(hass)
+    await tick(hass, freezer, minutes=5, seconds=1)
+    assert home.rounds() == 1
+    (sms,) = home.sms
+    assert sms.data["title"] == "紧急情况：Grandma"
+    assert sms.data["message"] == (
+        "Grandma：血氧饱和度 85 %，已达到或低于危急界限 87 %。请立即复测并陪在身边。"
+        "如果结果确认或感觉不适，请拨打急救电话 120。"
+        "这条智慧照护告警已有 5 分钟无人确认。请立即查看Grandma的情况。"
+    )
+    (speak,) = home.speak
+    assert speak.data["message"].startswith(
+        "紧急情况。Grandma需要帮助。智慧照护告警：血氧饱和度 85 %"
+    )

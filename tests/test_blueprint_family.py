@@ -72,7 +72,9 @@ async def test_critical_alert_pushes_alarm_and_acknowledge_clears(
         push = pushes[0]
         assert push["title"] == "Grandma: critical health alert"
         assert (
-            push["message"] == "Oxygen saturation 85 % is at or below the critical limit of 87 %."
+            push["message"] == "Oxygen saturation 85 % is at or below the critical limit of 87 %. "
+            "Measure again now and stay with the person. If the value is confirmed or they "
+            "feel unwell, call the emergency number."
         )
         assert push["push_token"] == f"token-{phone.notify_service.removeprefix('mobile_app_')}"
         data = push["data"]
@@ -142,7 +144,13 @@ async def test_quiet_hours_hold_back_non_critical_only(
     # Morning: the alerts still open are pushed (Grandma's blood pressure, and the NEWS2
     # score raised with her low SpO2); the fever someone acknowledged at night is not.
     morning = {p["message"].split(" ")[0]: p for p in dad.take()}
-    assert set(morning) == {"Systolic", "NEWS2"}
+    assert set(morning) == {"Systolic", "Early"}
+    # NEWS2 speaks to the family in words: nothing measured is named by a raw key.
+    news2 = morning["Early"]["message"]
+    assert news2.startswith("Early warning score at least ")
+    assert "Not measured at home: breathing rate, whether extra oxygen is used" in news2
+    assert "_" not in news2
+    assert "ward-based" not in news2
     push = morning["Systolic"]
     assert push["title"] == "Grandma: warning health alert"
     assert push["message"].startswith("Systolic blood pressure 150 mmHg")

@@ -123,10 +123,10 @@ async def test_same_reading_twice_is_stored_once(
 @pytest.mark.parametrize(
     ("data", "key"),
     [
-        ({"person": "Grandma", "spo2": 101}, "implausible_value"),
-        ({"person": "Grandma", "systolic": 80, "diastolic": 90}, "implausible_value"),
-        ({"person": "Grandma", "temperature": 60}, "implausible_value"),
-        ({"person": "Grandma", "weight": -3}, "implausible_value"),
+        ({"person": "Grandma", "spo2": 101}, "implausible_spo2"),
+        ({"person": "Grandma", "systolic": 80, "diastolic": 90}, "systolic_not_above_diastolic"),
+        ({"person": "Grandma", "temperature": 60}, "implausible_temperature"),
+        ({"person": "Grandma", "weight": -3}, "implausible_weight"),
         ({"person": "Grandma"}, "no_values"),
         ({"person": "Nobody", "spo2": 97}, "unknown_person"),
         ({"device_id": "not-a-device", "spo2": 97}, "unknown_person"),
@@ -151,7 +151,9 @@ async def test_rejected_input_stores_nothing(
 async def test_implausible_value_rejects_whole_call(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
-    with pytest.raises(ServiceValidationError, match="spo2 101"):
+    with pytest.raises(
+        ServiceValidationError, match="101 % is not a plausible oxygen saturation value"
+    ):
         await _record(hass, person="Grandma", pulse=70, spo2=101)
     assert hass.states.get("sensor.grandma_pulse").state == "unknown"
 

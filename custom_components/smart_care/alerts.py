@@ -20,6 +20,16 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
+from .alert_text import (
+    LANGUAGES,
+    async_common_texts,
+    async_device_languages,
+    async_preload,
+    render,
+    render_title,
+    supported_language,
+    translation_key_for,
+)
 from .const import DOMAIN, EVENT_ALERT
 from .medical.assessment import (
     DEFAULT_THRESHOLDS,
@@ -85,6 +95,13 @@ class Alert:
     updated_at: str
     status: str = STATUS_OPEN
     placeholders: dict[str, str] = field(default_factory=dict)
+    # Added fields (older stored alerts lack them; see docs/alerts.md).
+    translation_key: str | None = None
+    peak_severity: str | None = None
+    language: str = "en"
+    messages: dict[str, str] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    clinical_message: str | None = None
     acknowledged_by: str | None = None
     acknowledged_at: str | None = None
     snoozed_until: str | None = None
@@ -94,9 +111,15 @@ class Alert:
         """What the record store keeps."""
         return asdict(self)
 
-    def payload(self, action: str) -> dict[str, Any]:
+    def payload(self, action: str, device_languages: dict[str, str]) -> dict[str, Any]:
         """The documented ``smart_care_alert`` event data."""
-        return self.as_record() | {"action": action}
+        return self.as_record() | {"action": action, "device_languages": device_languages}
+
+    def message_in(self, language: str) -> str:
+        """The family's text in ``language`` (English, then the stored text, if missing)."""
+        return self.messages.get(supported_language(language)) or self.messages.get(
+            "en", self.message
+        )
 
     @property
     def active(self) -> bool:
@@ -123,6 +146,7 @@ class AlertManager:
 
     async def async_load(self) -> None:
         """Restore open alerts, trackers and thresholds; recompute NEWS2."""
+        await async_preload(self.hass)
         store = self.household.store
         for person_id, person in self.household.people.items():
             settings = await self.hass.async_add_executor_job(store.get_settings, person_id)
@@ -140,6 +164,7 @@ class AlertManager:
         for data in await self.hass.async_add_executor_job(lambda: store.alerts(active_only=True)):
             alert = Alert(**data)
             if alert.person_id in self.household.people:
+                await self._async_render(alert)
                 self.alerts[alert.alert_id] = alert
                 if alert.status == STATUS_SNOOZED and alert.snoozed_until:
                     self._schedule_snooze_end(alert)
@@ -253,7 +278,9 @@ class AlertManager:
                 )
             ]
         if "news2" in tracker.alerts:
-            return [(tracker.observe("news2", None, float(result.partial_total), now), None)]
+            # NEWS2 is recomputed from the latest readings, not one noisy value: once they
+            # no longer reach an alerting band the alert is over (no hysteresis).
+            return [(tracker.resolve("news2", now), None)]
         return []
 
     async def _trend_updates(
@@ -326,21 +353,26 @@ class AlertManager:
                 self._cancel_snooze(alert.alert_id)
                 events.append((alert, "escalated"))
             elif update.action is AlertAction.KEPT and alert is not None:
+                before = alert.severity
                 if finding is not None:
                     self._refresh(alert, finding, update, now)
                 alert.updated_at = now
-                events.append((alert, ""))
+                # Every new reading updates the stored text (dashboard); a change of
+                # severity (e.g. critical -> warning) is also announced as "updated".
+                events.append((alert, "updated" if alert.severity != before else ""))
             elif update.action is AlertAction.RESOLVED and alert is not None:
                 self._resolve(alert, now)
                 events.append((alert, "resolved"))
         if not events:
             return
+        for alert, _action in events:
+            await self._async_render(alert)
         await self._async_save(person.person_id, tracker, [a for a, _ in events])
         for alert, action in events:
             if not alert.active:
                 self.alerts.pop(alert.alert_id, None)
             if action:
-                self._fire(alert, action)
+                await self._async_fire(alert, action)
         async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
 
     def _new_alert(self, person: Person, finding: Finding, update: AlertUpdate) -> Alert:
@@ -353,13 +385,19 @@ class AlertManager:
             # The tracker's code: NEWS2 bands share one alert ("news2") that escalates.
             code=update.alert.code if update.alert else finding.code,
             kind=str(finding.kind),
-            severity=str(update.alert.level if update.alert else finding.level),
+            # The severity of this reading, so the text names the limit it reached.
+            severity=str(finding.level),
+            peak_severity=str(update.alert.level if update.alert else finding.level),
             vital=None if finding.vital is None else str(finding.vital),
             value=finding.value,
             unit=finding.unit,
             threshold=finding.threshold,
             message=finding.message,
+            clinical_message=finding.message,
             placeholders=dict(finding.placeholders),
+            translation_key=translation_key_for(
+                str(finding.kind), finding.code, finding.placeholders
+            ),
             time=when,
             opened_at=now,
             updated_at=now,
@@ -370,11 +408,17 @@ class AlertManager:
     @staticmethod
     def _refresh(alert: Alert, finding: Finding, update: AlertUpdate, now: str) -> None:
         assert update.alert is not None
-        alert.severity = str(update.alert.level)
+        # Severity follows the latest reading (the text names its limit); the peak is kept.
+        alert.severity = str(finding.level)
+        alert.peak_severity = str(update.alert.level)
         alert.value = finding.value
         alert.threshold = finding.threshold
         alert.message = finding.message
+        alert.clinical_message = finding.message
         alert.placeholders = dict(finding.placeholders)
+        alert.translation_key = translation_key_for(
+            str(finding.kind), finding.code, finding.placeholders
+        )
         alert.time = finding.time.isoformat() if finding.time else now
         alert.updated_at = now
 
@@ -398,9 +442,35 @@ class AlertManager:
 
         await self.hass.async_add_executor_job(_save)
 
-    @callback
-    def _fire(self, alert: Alert, action: str) -> None:
-        self.hass.bus.async_fire(EVENT_ALERT, alert.payload(action))
+    async def _async_render(self, alert: Alert) -> None:
+        """Render the family's texts in every shipped language from the translation key."""
+        system = supported_language(self.hass.config.language)
+        messages: dict[str, str] = {}
+        titles: dict[str, str] = {}
+        for language in LANGUAGES:
+            texts = await async_common_texts(self.hass, language)
+            titles[language] = render_title(texts, person=alert.person, severity=alert.severity)
+            if alert.translation_key is None:
+                continue  # stored before texts were translated: keep its English text
+            text = render(
+                texts,
+                translation_key=alert.translation_key,
+                placeholders=alert.placeholders,
+                severity=alert.severity,
+                vital=alert.vital,
+            )
+            if text is not None:
+                messages[language] = text
+        if alert.clinical_message is None:
+            alert.clinical_message = alert.message
+        alert.messages = messages
+        alert.titles = titles
+        alert.language = system
+        alert.message = messages.get(system) or messages.get("en") or alert.clinical_message
+
+    async def _async_fire(self, alert: Alert, action: str) -> None:
+        languages = await async_device_languages(self.hass)
+        self.hass.bus.async_fire(EVENT_ALERT, alert.payload(action, languages))
         for listener in list(self._listeners):
             listener(alert, action)
 
@@ -438,7 +508,7 @@ class AlertManager:
         alert.updated_at = now
         self._cancel_snooze(alert_id)
         await self._async_store(alert)
-        self._fire(alert, "acknowledged")
+        await self._async_fire(alert, "acknowledged")
         async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id))
         return alert
 
@@ -452,7 +522,7 @@ class AlertManager:
         alert.updated_at = now.isoformat()
         await self._async_store(alert)
         self._schedule_snooze_end(alert)
-        self._fire(alert, "snoozed")
+        await self._async_fire(alert, "snoozed")
         async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id))
         return alert
 
@@ -465,7 +535,7 @@ class AlertManager:
         self._resolve(alert, now.isoformat(), by)
         await self._async_save(alert.person_id, tracker, [alert])
         self.alerts.pop(alert_id, None)
-        self._fire(alert, "resolved")
+        await self._async_fire(alert, "resolved")
         async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id))
         return alert
 
@@ -492,7 +562,7 @@ class AlertManager:
             current.snoozed_until = None
             current.updated_at = dt_util.utcnow().isoformat()
             await self._async_store(current)
-            self._fire(current, "reopened")
+            await self._async_fire(current, "reopened")
             async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(current.person_id))
 
         self._snooze_timers[alert.alert_id] = async_track_point_in_utc_time(self.hass, _end, until)

@@ -16,6 +16,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
+from .alert_text import describe_values
 from .alerts import AlertManager
 from .const import (
     CONF_ALIAS,
@@ -390,7 +391,10 @@ class Household:
                 "time": dt_util.as_local(datetime.fromisoformat(first["time"])).strftime(
                     "%Y-%m-%d %H:%M"
                 ),
-                "values": ", ".join(f"{s['vital']} {s['value']:g}" for s in payload["samples"]),
+                # In words of the system language, not raw keys (alert_text.describe_values).
+                "values": describe_values(
+                    self.hass, [(s["vital"], float(s["value"])) for s in payload["samples"]]
+                ),
                 "guess": self.people[guess].alias if guess in self.people else "—",
                 "reading_id": reading_id,
             },

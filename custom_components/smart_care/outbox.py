@@ -802,6 +802,8 @@ def alert_fields(alert: Mapping[str, Any]) -> dict[str, Any]:
             "resolved_at",
         )
     }
+    # The clinic reads the clinical wording (NEWS2 response bands), not the family's text.
+    fields["message"] = alert.get("clinical_message") or alert.get("message")
     status = alert.get("status")
     fields["status"] = status if status in ("acknowledged", "resolved") else "open"
     return fields

@@ -173,6 +173,8 @@ def _news2_attrs(household: Household, person: Person) -> dict[str, Any]:
         return {}
     return {
         "complete": result.complete,
+        # Translated in the UI: says in words whether some signs were not measured.
+        "completeness": "complete" if result.complete else "partial",
         "label": result.label,
         "risk": None if result.risk is None else str(result.risk),
         "partial_risk": str(result.partial_risk),
@@ -204,7 +206,9 @@ def _alert_list(household: Household, person: Person) -> dict[str, Any]:
                 "code": a.code,
                 "severity": a.severity,
                 "status": a.status,
-                "message": a.message,
+                # The family's text in the system language (both shipped languages below).
+                "message": a.message_in(household.hass.config.language),
+                "messages": dict(a.messages),
                 "time": a.time,
             }
             for a in household.alerts.active_alerts(person.person_id)

@@ -19,11 +19,17 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
+from .alert_text import async_device_languages, supported_language
 from .clinic_services import async_setup_clinic_services
 from .const import DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
 from .household import get_household
 from .keys import SERVICE_ROTATE_KEY, async_rotate_key
-from .medical.plausibility import ImplausibleValueError
+from .medical.assessment import LimitError
+from .medical.plausibility import (
+    REASON_NOT_FINITE,
+    REASON_SYSTOLIC_NOT_ABOVE_DIASTOLIC,
+    ImplausibleValueError,
+)
 from .medical.vitals import (
     GLUCOSE_MGDL_PER_MMOLL,
     LB_TO_KG,
@@ -43,6 +49,7 @@ SERVICE_SNOOZE_ALERT = "snooze_alert"
 SERVICE_RESOLVE_ALERT = "resolve_alert"
 SERVICE_GET_ALERTS = "get_alerts"
 SERVICE_SET_THRESHOLDS = "set_thresholds"
+SERVICE_GET_LANGUAGES = "get_languages"
 
 ATTR_PERSON = "person"
 ATTR_DEVICE_ID = "device_id"
@@ -184,11 +191,7 @@ async def _async_record_measurement(call: ServiceCall) -> ServiceResponse:
     try:
         stored = await household.async_record(person, samples, SOURCE_MANUAL)
     except ImplausibleValueError as err:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="implausible_value",
-            translation_placeholders={"reason": str(err)},
-        ) from err
+        raise implausible_error(err) from err
     return {
         "stored": len(stored),
         "duplicates": len(samples) - len(stored),
@@ -206,6 +209,27 @@ async def _async_assign_reading(call: ServiceCall) -> ServiceResponse:
             translation_domain=DOMAIN, translation_key="unknown_reading"
         ) from err
     return {"assigned": len(stored)}
+
+
+def implausible_error(err: ImplausibleValueError) -> ServiceValidationError:
+    """The plausibility error, fully translatable: one key per vital and reason."""
+    if err.reason == REASON_SYSTOLIC_NOT_ABOVE_DIASTOLIC:
+        key = REASON_SYSTOLIC_NOT_ABOVE_DIASTOLIC
+    elif err.reason == REASON_NOT_FINITE:
+        key = "implausible_not_finite"
+    elif err.vital is not None:
+        key = f"implausible_{err.vital.value}"
+    else:
+        return ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="implausible_value",
+            translation_placeholders={"reason": str(err)},
+        )
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=dict(err.placeholders),
+    )
 
 
 def _alert_error(err: KeyError) -> ServiceValidationError:
@@ -262,12 +286,24 @@ async def _async_set_thresholds(call: ServiceCall) -> None:
     person = _person(call.hass, household, dict(call.data))
     try:
         await household.alerts.async_set_thresholds(person, call.data[ATTR_THRESHOLDS])
+    except LimitError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key=f"thresholds_{err.reason}",
+            translation_placeholders=dict(err.placeholders),
+        ) from err
     except ValueError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="invalid_thresholds",
             translation_placeholders={"reason": str(err)},
         ) from err
+
+
+async def _async_get_languages(call: ServiceCall) -> ServiceResponse:
+    """Which language each reader reads, for blueprints choosing their built-in texts."""
+    devices: dict[str, JsonValueType] = dict(await async_device_languages(call.hass))
+    return {"system": supported_language(call.hass.config.language), "devices": devices}
 
 
 @callback
@@ -296,6 +332,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_SET_THRESHOLDS,
         _async_set_thresholds,
         schema=THRESHOLDS_SCHEMA,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_LANGUAGES,
+        _async_get_languages,
+        schema=vol.Schema({}),
+        supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(
         DOMAIN,

@@ -13,6 +13,7 @@ import pytest
 from custom_components.smart_care.medical.news2 import (
     MAX_SCORE,
     NEWS2_RESPONSE,
+    PARAMETER_NAMES,
     PARAMETERS,
     News2Risk,
     fahrenheit_to_celsius,
@@ -358,7 +359,7 @@ def test_incomplete_no_rr() -> None:
     assert result.partial_total == 0 == sum(result.scores.values())
     assert result.partial_risk == News2Risk.LOW
     assert result.risk_is_lower_bound
-    assert result.label == "0 (partial: respiration_rate missing)"
+    assert result.label == "0 (partial: respiration rate not measured)"
     assert result.max_possible_total == 3
     assert result.max_possible_risk == News2Risk.LOW_MEDIUM
     assert result.reasons == {"respiration_rate": "not given"}
@@ -371,7 +372,7 @@ def test_partial_label_and_lower_bound() -> None:
     assert result.partial_total == 5 == sum(result.scores.values())
     assert result.missing == ("respiration_rate", "consciousness")
     assert not result.complete
-    assert result.label == "5 (partial: respiration_rate, consciousness missing)"
+    assert result.label == "5 (partial: respiration rate, consciousness (ACVPU) not measured)"
     assert result.partial_risk == "medium"
     assert result.risk_is_lower_bound
     assert result.response == "Provisional (NEWS2 incomplete): Key threshold for urgent response"
@@ -391,7 +392,7 @@ def test_nothing_known() -> None:
     assert not result.complete
     assert result.risk_is_lower_bound
     assert result.max_possible_total == 20
-    assert result.label.startswith("0 (partial: respiration_rate, spo2,")
+    assert result.label.startswith("0 (partial: respiration rate, oxygen saturation,")
 
 
 def test_partial_red_score_already_establishes_low_medium() -> None:
@@ -399,8 +400,9 @@ def test_partial_red_score_already_establishes_low_medium() -> None:
     assert result.risk is None
     assert result.partial_risk == "low-medium"
     assert result.risk_is_lower_bound
-    others = ", ".join(p for p in PARAMETERS if p != "systolic_bp")
-    assert result.label == f"3 (partial: {others} missing)"
+    others = ", ".join(PARAMETER_NAMES[p] for p in PARAMETERS if p != "systolic_bp")
+    assert result.label == f"3 (partial: {others} not measured)"
+    assert "_" not in result.label
     assert result.response.startswith("Provisional")
     assert result.response.endswith("Urgent ward-based response")
     assert result.red_parameters == ("systolic_bp",)

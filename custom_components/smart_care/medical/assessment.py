@@ -23,7 +23,7 @@ from typing import Any, Final, Literal, Self
 
 from .news2 import News2Result, News2Risk, news2
 from .plausibility import PLAUSIBLE_RANGE
-from .vitals import CANONICAL_UNIT, Vital, VitalSample
+from .vitals import CANONICAL_UNIT, VITAL_NAMES, Vital, VitalSample
 
 __all__ = [
     "DEFAULT_HYSTERESIS",
@@ -38,6 +38,7 @@ __all__ = [
     "Finding",
     "FindingKind",
     "Level",
+    "LimitError",
     "Limits",
     "OpenAlert",
     "Thresholds",
@@ -169,23 +170,7 @@ RESOLUTION: Final[Mapping[Vital, Decimal]] = MappingProxyType(
     }
 )
 
-_VITAL_NAME: Final[Mapping[Vital, str]] = MappingProxyType(
-    {
-        Vital.SYSTOLIC_BP: "Systolic blood pressure",
-        Vital.DIASTOLIC_BP: "Diastolic blood pressure",
-        Vital.MEAN_ARTERIAL_PRESSURE: "Mean arterial pressure",
-        Vital.PULSE: "Pulse rate",
-        Vital.HEART_RATE: "Heart rate",
-        Vital.TEMPERATURE: "Body temperature",
-        Vital.SPO2: "Oxygen saturation",
-        Vital.RESPIRATION_RATE: "Respiration rate",
-        Vital.WEIGHT: "Body weight",
-        Vital.BMI: "Body mass index",
-        Vital.HEIGHT: "Height",
-        Vital.BODY_FAT: "Body fat",
-        Vital.GLUCOSE: "Blood glucose",
-    }
-)
+_VITAL_NAME: Final[Mapping[Vital, str]] = MappingProxyType(VITAL_NAMES)
 
 
 def _decimal(value: float) -> Decimal:
@@ -228,32 +213,73 @@ _LOW_FIELDS: Final = (
 )
 
 
-def _limit_errors(values: Mapping[str, object], prefix: str, vital: Vital | None) -> str | None:
+class LimitError(ValueError):
+    """Invalid alert limits; names the field.
+
+    ``reason`` (``not_a_limit``, ``not_a_number``, ``not_finite``, ``implausible``,
+    ``order``, ``unknown_vital``, ``not_a_mapping``) and ``placeholders`` (field paths as
+    typed, numbers, units) let callers say it in the user's language.
+    """
+
+    def __init__(self, message: str, reason: str, **placeholders: str) -> None:
+        """Keep the reason and placeholders next to the English message."""
+        super().__init__(message)
+        self.reason = reason
+        self.placeholders = placeholders
+
+
+def _limit_errors(
+    values: Mapping[str, object], prefix: str, vital: Vital | None
+) -> LimitError | None:
     """Return the first problem with a set of limits, or None when they are consistent."""
     for name in values:
         if name not in _LIMIT_FIELDS:
-            return f"{prefix}{name} is not a limit (use one of {', '.join(_LIMIT_FIELDS)})"
+            known = ", ".join(_LIMIT_FIELDS)
+            return LimitError(
+                f"{prefix}{name} is not a limit (use one of {known})",
+                "not_a_limit",
+                field=f"{prefix}{name}",
+                known=known,
+            )
     present: list[tuple[str, float]] = []
     for name in _LIMIT_FIELDS:
         value = values.get(name)
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"{prefix}{name} must be a number, got {type(value).__name__}"
+            return LimitError(
+                f"{prefix}{name} must be a number, got {type(value).__name__}",
+                "not_a_number",
+                field=f"{prefix}{name}",
+            )
         if not math.isfinite(value):
-            return f"{prefix}{name} must be finite, got {value}"
+            return LimitError(
+                f"{prefix}{name} must be finite, got {value}", "not_finite", field=f"{prefix}{name}"
+            )
         if vital is not None:
             low, high = PLAUSIBLE_RANGE[vital]
             if not low <= value <= high:
-                return (
+                unit = CANONICAL_UNIT[vital]
+                return LimitError(
                     f"{prefix}{name} {value:g} is outside the plausible range "
-                    f"{low:g}–{high:g} {CANONICAL_UNIT[vital]} (wrong unit?)"
+                    f"{low:g}–{high:g} {unit} (wrong unit?)",
+                    "implausible",
+                    field=f"{prefix}{name}",
+                    value=f"{value:g}",
+                    low=f"{low:g}",
+                    high=f"{high:g}",
+                    unit=unit,
                 )
         present.append((name, float(value)))
     for (lower_name, lower), (upper_name, upper) in pairwise(present):
         if upper <= lower:
-            return (
-                f"{prefix}{upper_name} ({upper:g}) must be above {prefix}{lower_name} ({lower:g})"
+            return LimitError(
+                f"{prefix}{upper_name} ({upper:g}) must be above {prefix}{lower_name} ({lower:g})",
+                "order",
+                field=f"{prefix}{upper_name}",
+                value=f"{upper:g}",
+                other_field=f"{prefix}{lower_name}",
+                other_value=f"{lower:g}",
             )
     return None
 
@@ -277,7 +303,7 @@ class Limits:
         """Reject inconsistent limits."""
         error = _limit_errors(self.to_dict(), "", None)
         if error is not None:
-            raise ValueError(error)
+            raise error
 
     def to_dict(self) -> dict[str, float]:
         """The limits that are set, by field name."""
@@ -315,14 +341,16 @@ def _coerce_vital(key: object) -> Vital:
     if isinstance(key, str) and key in _VITAL_VALUES:
         return Vital(key)
     known = ", ".join(v.value for v in Vital)
-    raise ValueError(f"unknown vital {key!r} (known: {known})")
+    raise LimitError(
+        f"unknown vital {key!r} (known: {known})", "unknown_vital", field=str(key), known=known
+    )
 
 
 def _checked(vital: Vital, values: Mapping[str, object]) -> dict[str, float]:
     """Validated limits that are set, as floats; raises ValueError naming the field."""
     error = _limit_errors(values, f"{vital.value}.", vital)
     if error is not None:
-        raise ValueError(error)
+        raise error
     return {
         name: float(value)
         for name, value in values.items()
@@ -367,7 +395,11 @@ class Thresholds:
         for key, changes in overrides.items():
             vital = _coerce_vital(key)
             if not isinstance(changes, Mapping):
-                raise ValueError(f"{vital.value}: overrides must be a mapping of limit to value")
+                raise LimitError(
+                    f"{vital.value}: overrides must be a mapping of limit to value",
+                    "not_a_mapping",
+                    field=vital.value,
+                )
             values: dict[str, object] = dict(merged.get(vital, {}))
             values.update(changes)
             merged[vital] = _checked(vital, values)

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_SCORE",
     "NEWS2_RESPONSE",
     "PARAMETERS",
+    "PARAMETER_NAMES",
     "News2Result",
     "News2Risk",
     "fahrenheit_to_celsius",
@@ -56,6 +57,17 @@ PARAMETERS: Final[tuple[str, ...]] = (
     "consciousness",
     "temperature_c",
 )
+
+# Plain English names of the parameters, for texts (the UI translates by parameter key).
+PARAMETER_NAMES: Final[dict[str, str]] = {
+    "respiration_rate": "respiration rate",
+    "spo2": "oxygen saturation",
+    "on_oxygen": "air or oxygen",
+    "systolic_bp": "systolic blood pressure",
+    "pulse": "pulse",
+    "consciousness": "consciousness (ACVPU)",
+    "temperature_c": "temperature",
+}
 
 # Highest score each parameter can contribute (used for the partial-score range).
 MAX_SCORE: Final[dict[str, int]] = {
@@ -213,6 +225,7 @@ def _to_decimal(name: str, value: object, resolution: Decimal) -> Decimal:
         raise ValueError(f"{name} must be a finite number, got {value}")
     low, high = PLAUSIBLE_RANGE[_VITAL_OF[name]]
     if not low <= float(value) <= high:
+        # The argument name, for the developer calling news2(); the UI never shows this.
         raise ValueError(f"{name} {value} is outside the plausible range {low:g}–{high:g}")
     # repr() of a float is its shortest round-trip form, so 38.05 stays 38.05 here.
     exact = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
@@ -222,7 +235,8 @@ def _to_decimal(name: str, value: object, resolution: Decimal) -> Decimal:
 def _label(partial_total: int, missing: Sequence[str]) -> str:
     if not missing:
         return str(partial_total)
-    return f"{partial_total} (partial: {', '.join(missing)} missing)"
+    names = ", ".join(PARAMETER_NAMES[name] for name in missing)
+    return f"{partial_total} (partial: {names} not measured)"
 
 
 def _response(partial_risk: News2Risk, complete: bool) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 import math
 
-from .vitals import Vital
+from .vitals import CANONICAL_UNIT, VITAL_NAMES, Vital
 
 # Inclusive (low, high) in canonical units.
 PLAUSIBLE_RANGE: dict[Vital, tuple[float, float]] = {
@@ -29,23 +29,56 @@ PLAUSIBLE_RANGE: dict[Vital, tuple[float, float]] = {
 }
 
 
-class ImplausibleValueError(ValueError):
-    """A value outside what a living person can have; names the vital and the limits."""
+# Reasons an ``ImplausibleValueError`` can give; callers translate by reason and vital.
+REASON_NOT_FINITE = "not_finite"
+REASON_OUT_OF_RANGE = "out_of_range"
+REASON_SYSTOLIC_NOT_ABOVE_DIASTOLIC = "systolic_not_above_diastolic"
 
-    def __init__(self, vital: Vital | None, message: str) -> None:
+
+class ImplausibleValueError(ValueError):
+    """A value outside what a living person can have; names the vital and the limits.
+
+    ``reason`` (one of the ``REASON_*`` codes) and ``placeholders`` (numbers and units
+    only) let the caller say the same thing in the user's language.
+    """
+
+    def __init__(
+        self,
+        vital: Vital | None,
+        message: str,
+        *,
+        reason: str = REASON_OUT_OF_RANGE,
+        placeholders: Mapping[str, str] | None = None,
+    ) -> None:
         """Keep the vital so callers can point at the offending field."""
         super().__init__(message)
         self.vital = vital
+        self.reason = reason
+        self.placeholders = dict(placeholders or {})
 
 
 def check_value(vital: Vital, value: float) -> None:
     """Raise ``ImplausibleValueError`` unless ``value`` is finite and plausible."""
+    name = VITAL_NAMES[vital]
+    unit = CANONICAL_UNIT[vital]
     if not math.isfinite(value):
-        raise ImplausibleValueError(vital, f"{vital.value} must be a finite number")
+        raise ImplausibleValueError(
+            vital,
+            f"{name} must be a finite number",
+            reason=REASON_NOT_FINITE,
+            placeholders={"value": str(value), "unit": unit},
+        )
     low, high = PLAUSIBLE_RANGE[vital]
     if not low <= value <= high:
         raise ImplausibleValueError(
-            vital, f"{vital.value} {value:g} is outside the plausible range {low:g}–{high:g}"
+            vital,
+            f"{name} {value:g} {unit} is outside the plausible range {low:g}–{high:g} {unit}",
+            placeholders={
+                "value": f"{value:g}",
+                "low": f"{low:g}",
+                "high": f"{high:g}",
+                "unit": unit,
+            },
         )
 
 
@@ -58,5 +91,8 @@ def check_set(values: Mapping[Vital, float]) -> None:
     if systolic is not None and diastolic is not None and systolic <= diastolic:
         raise ImplausibleValueError(
             Vital.SYSTOLIC_BP,
-            f"systolic {systolic:g} must be higher than diastolic {diastolic:g}",
+            f"Systolic blood pressure {systolic:g} mmHg must be higher than "
+            f"diastolic blood pressure {diastolic:g} mmHg",
+            reason=REASON_SYSTOLIC_NOT_ABOVE_DIASTOLIC,
+            placeholders={"systolic": f"{systolic:g}", "diastolic": f"{diastolic:g}"},
         )

@@ -46,6 +46,23 @@ CANONICAL_UNIT: dict[Vital, str] = {
     Vital.GLUCOSE: "mmol/L",
 }
 
+# English display names (the UI translates by the vital's key; these are for English texts).
+VITAL_NAMES: dict[Vital, str] = {
+    Vital.SYSTOLIC_BP: "Systolic blood pressure",
+    Vital.DIASTOLIC_BP: "Diastolic blood pressure",
+    Vital.MEAN_ARTERIAL_PRESSURE: "Mean arterial pressure",
+    Vital.PULSE: "Pulse rate",
+    Vital.HEART_RATE: "Heart rate",
+    Vital.TEMPERATURE: "Body temperature",
+    Vital.SPO2: "Oxygen saturation",
+    Vital.RESPIRATION_RATE: "Respiration rate",
+    Vital.WEIGHT: "Body weight",
+    Vital.BMI: "Body mass index",
+    Vital.HEIGHT: "Height",
+    Vital.BODY_FAT: "Body fat",
+    Vital.GLUCOSE: "Blood glucose",
+}
+
 # Conversion factors the decoders and manual entry share.
 KPA_TO_MMHG = 7.50061683
 LB_TO_KG = 0.45359237
