@@ -82,7 +82,12 @@ def test_schema_answers_invalid_or_valid(name: str) -> None:
     schema = SCHEMAS[name]
     TRIED[name] = 0
 
-    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=400,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(data_for(schema))
     def check(data: dict[Any, Any]) -> None:
         TRIED[name] += 1
@@ -110,7 +115,12 @@ async def test_every_registered_service_is_fuzzed(
             continue
         examples: list[dict[Any, Any]] = []
 
-        @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=200,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(data_for(schema))
         def collect(data: dict[Any, Any]) -> None:
             examples.append(data)  # noqa: B023 (run right below, within the iteration)
@@ -122,3 +132,18 @@ async def test_every_registered_service_is_fuzzed(
             except vol.Invalid:
                 continue
             assert isinstance(result, dict), name
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("snooze_alert", {"alert_id": "a", "minutes": float("inf")}),
+        ("snooze_alert", {"alert_id": "a", "minutes": float("nan")}),
+        ("record_measurement", {"person": "p", "systolic": 10**400}),
+        ("set_thresholds", {"person": "p", "thresholds": {"spo2": {"low": 10**400}}}),
+    ],
+)
+def test_numbers_out_of_float_range_are_invalid(name: str, data: dict[str, Any]) -> None:
+    """Found by the fuzzer: int(inf) and float(10**400) raised OverflowError past the schema."""
+    with pytest.raises(vol.Invalid):
+        SCHEMAS[name](data)

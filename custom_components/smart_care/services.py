@@ -63,6 +63,22 @@ ATTR_TEMPERATURE_UNIT = "temperature_unit"
 ATTR_WEIGHT_UNIT = "weight_unit"
 ATTR_GLUCOSE_UNIT = "glucose_unit"
 
+def _number(value: Any) -> float:
+    """vol.Coerce(float) that also refuses numbers too large for a float (OverflowError)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise vol.Invalid("expected a number") from err
+
+
+def _whole(value: Any) -> int:
+    """vol.Coerce(int) that also refuses infinity and NaN instead of raising past the schema."""
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise vol.Invalid("expected a whole number") from err
+
+
 SOURCE_MANUAL = "manual"
 
 # Service field -> vital, in the unit the field is documented in.
@@ -89,7 +105,7 @@ RECORD_SCHEMA = vol.Schema(
         vol.Optional(ATTR_TEMPERATURE_UNIT, default="°C"): vol.In(["°C", "°F"]),
         vol.Optional(ATTR_WEIGHT_UNIT, default="kg"): vol.In(["kg", "lb"]),
         vol.Optional(ATTR_GLUCOSE_UNIT, default=GLUCOSE_MMOL): vol.In([GLUCOSE_MMOL, GLUCOSE_MGDL]),
-        **{vol.Optional(field): vol.Coerce(float) for field in FIELD_VITALS},
+        **{vol.Optional(field): _number for field in FIELD_VITALS},
     }
 )
 
@@ -107,7 +123,7 @@ ALERT_SCHEMA = vol.Schema({vol.Required(ATTR_ALERT_ID): cv.string})
 SNOOZE_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_ALERT_ID): cv.string,
-        vol.Optional(ATTR_MINUTES, default=30): vol.All(vol.Coerce(int), vol.Range(1, 1440)),
+        vol.Optional(ATTR_MINUTES, default=30): vol.All(_whole, vol.Range(1, 1440)),
     }
 )
 GET_ALERTS_SCHEMA = vol.Schema(
@@ -121,7 +137,7 @@ THRESHOLDS_SCHEMA = vol.Schema(
     {
         vol.Exclusive(ATTR_PERSON, "who"): cv.string,
         vol.Exclusive(ATTR_DEVICE_ID, "who"): cv.string,
-        vol.Required(ATTR_THRESHOLDS): {cv.string: {cv.string: vol.Any(None, vol.Coerce(float))}},
+        vol.Required(ATTR_THRESHOLDS): {cv.string: {cv.string: vol.Any(None, _number)}},
     }
 )
 
