@@ -63,6 +63,7 @@ ATTR_TEMPERATURE_UNIT = "temperature_unit"
 ATTR_WEIGHT_UNIT = "weight_unit"
 ATTR_GLUCOSE_UNIT = "glucose_unit"
 
+
 def _number(value: Any) -> float:
     """vol.Coerce(float) that also refuses numbers too large for a float (OverflowError)."""
     try:
