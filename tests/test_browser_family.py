@@ -315,7 +315,8 @@ def test_family_sets_up_grandparents(
                 _wait(
                     "the Chinese dashboard with readings and the new person",
                     lambda b=browser, a=alias: all(
-                        w in b.text() for w in ("Grandma", "Grandpa", a, "健康状况", "mmHg")
+                        w in b.text()
+                        for w in ("Grandma", "Grandpa", a, "健康状况", "mmHg", "还没有读数")
                     ),
                     90,
                 )

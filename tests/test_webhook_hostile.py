@@ -237,6 +237,7 @@ async def test_totp_guesses_are_throttled(
 async def test_household_clears_a_lockout(
     hass: HomeAssistant,
     clinic: Clinic,  # noqa: F811
+    freezer: FrozenDateTimeFactory,
     hass_admin_user: Any,
     hass_read_only_user: Any,
 ) -> None:
