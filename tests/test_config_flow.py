@@ -14,7 +14,6 @@ from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
-import voluptuous_serialize
 
 from custom_components.smart_care.config_flow import default_glucose_unit
 from custom_components.smart_care.const import DOMAIN, SUBENTRY_PERSON
@@ -257,6 +256,7 @@ async def test_birth_date_is_a_typed_date_field(
     result = await hass.config_entries.subentries.async_init(
         (loaded_household.entry_id, SUBENTRY_PERSON), context={"source": SOURCE_USER}
     )
+    voluptuous_serialize = pytest.importorskip("voluptuous_serialize")
     schema = voluptuous_serialize.convert(
         result["data_schema"], custom_serializer=cv.custom_serializer
     )
@@ -382,6 +382,7 @@ async def test_emergency_contacts_are_people_and_phones(
     result = await hass.config_entries.subentries.async_init(
         (loaded_household.entry_id, SUBENTRY_PERSON), context={"source": SOURCE_USER}
     )
+    voluptuous_serialize = pytest.importorskip("voluptuous_serialize")
     schema = voluptuous_serialize.convert(
         result["data_schema"], custom_serializer=cv.custom_serializer
     )
