@@ -41,6 +41,9 @@ async def test_push_in_the_phone_owners_language(
     # Dad's phone is logged in as the admin user, who switched his profile to Chinese in
     # the frontend; the aunt's phone belongs to a user who never chose a language.
     assert await async_setup_component(hass, "frontend", {})
+    # mobile_app registers HTTP views: set it up before the websocket client starts the
+    # HTTP app (HA 2026 refuses routes added to a started app).
+    dad_factory = await make_phone_factory(hass, hass_client, hass_admin_user, aiohttp_server)
     client = await hass_ws_client(hass)
     await client.send_json_auto_id(
         {
@@ -53,9 +56,7 @@ async def test_push_in_the_phone_owners_language(
     # Midday: outside the default quiet hours, so the urgent NEWS2 alert is pushed too.
     freezer.move_to("2025-04-15 12:00:00-07:00")
     aunt_user = MockUser(name="Aunt").add_to_hass(hass)
-    dad = await (await make_phone_factory(hass, hass_client, hass_admin_user, aiohttp_server))(
-        "Dad's iPhone"
-    )
+    dad = await dad_factory("Dad's iPhone")
     aunt = await (await make_phone_factory(hass, hass_client, aunt_user, aiohttp_server))(
         "Aunt Pixel"
     )

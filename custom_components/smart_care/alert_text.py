@@ -128,7 +128,11 @@ def render_title(texts: Mapping[str, str], *, person: str, severity: str) -> str
 async def _async_user_language(hass: HomeAssistant, user_id: str) -> str | None:
     """The language the user chose in their profile, when the frontend stored it."""
     # The frontend keeps each user's profile language in its per-user store.
-    _store, data = await async_user_store(hass, user_id)
+    # HA 2025.x returns (store, data); HA 2026 returns the store, which carries `data`.
+    result: Any = await async_user_store(hass, user_id)
+    data = result[1] if isinstance(result, tuple) else getattr(result, "data", None)
+    if not isinstance(data, Mapping):
+        return None
     chosen = data.get("language")
     if isinstance(chosen, Mapping) and isinstance(chosen.get("language"), str):
         return str(chosen["language"])
