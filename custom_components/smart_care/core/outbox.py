@@ -943,7 +943,7 @@ class HttpTransport:
                 status = response.status
                 detail = await response.read() if status < 300 else b""
                 if status >= 400:
-                    detail = await response.content.read(65536)
+                    detail = await _read_capped(response, 65536)
                 retry_after = _retry_after(response.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError) as err:
             raise DeliveryError(REASON_TRANSIENT, diagnostics=type(err).__name__) from err
@@ -959,11 +959,25 @@ class HttpTransport:
                 timeout=self._timeout,
             ) as response:
                 status = response.status
-                detail = await response.content.read(8 * 1024 * 1024)
+                detail = await _read_capped(response, 8 * 1024 * 1024)
                 retry_after = _retry_after(response.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError) as err:
             raise DeliveryError(REASON_TRANSIENT, diagnostics=type(err).__name__) from err
         return _answer(status, detail, retry_after) or {}
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes:
+    """The body up to ``cap`` bytes.
+
+    ``content.read(n)`` returns what has arrived so far, not n bytes: a large searchset
+    would be cut mid-JSON and read as no answer at all.
+    """
+    parts: list[bytes] = []
+    size = 0
+    while size < cap and (chunk := await response.content.read(cap - size)):
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
 
 
 def _answer(status: int, detail: bytes, retry_after: float | None) -> Mapping[str, Any] | None:
