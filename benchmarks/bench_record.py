@@ -57,11 +57,8 @@ from _common import (  # noqa: E402
 )
 
 from custom_components.smart_care.core.store.record_store import RecordStore  # noqa: E402
-from custom_components.smart_care.household.runtime.keys import key_path, open_record  # noqa: E402
-from custom_components.smart_care.household.runtime.runtime import (  # noqa: E402
-    Household,
-    record_path,
-)
+from custom_components.smart_care.household.keys import key_path, open_record  # noqa: E402
+from custom_components.smart_care.household.runtime import Household, record_path  # noqa: E402
 
 pytest_plugins = ["tests.conftest"]
 

@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.clinic.bridge import ClinicBridge, ClinicLink
 from custom_components.smart_care.const import DOMAIN, SUBENTRY_CLINIC
-from custom_components.smart_care.household.runtime.runtime import Household, get_household
+from custom_components.smart_care.household.runtime import Household, get_household
 
 from .fhir_server import FhirServer
 

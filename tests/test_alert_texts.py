@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.smart_care.const import DOMAIN, EVENT_ALERT
 from custom_components.smart_care.core.gatt import decode
 from custom_components.smart_care.core.outbox import alert_fields
-from custom_components.smart_care.household.runtime.runtime import DeviceSource
+from custom_components.smart_care.household.runtime import DeviceSource
 
 from .conftest import add_person
 from .test_attribution import bp_bytes

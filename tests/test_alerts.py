@@ -274,7 +274,7 @@ async def test_device_flag_alert(
     alerts: list[dict[str, Any]],
 ) -> None:
     from custom_components.smart_care.core.gatt import decode
-    from custom_components.smart_care.household.runtime.runtime import DeviceSource
+    from custom_components.smart_care.household.runtime import DeviceSource
 
     household = loaded_household.runtime_data
     source = DeviceSource(entry_id="x", key="AA:BB:CC:DD:EE:FF", name="BP cuff")

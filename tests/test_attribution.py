@@ -14,11 +14,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.core.gatt import decode
-from custom_components.smart_care.household.runtime.runtime import (
-    DeviceSource,
-    Household,
-    IngestResult,
-)
+from custom_components.smart_care.household.runtime import DeviceSource, Household, IngestResult
 
 from .conftest import add_person
 

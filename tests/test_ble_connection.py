@@ -16,13 +16,13 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.device.runtime.ble import (
+from custom_components.smart_care.device.ble import (
     REASON_BONDING,
     REASON_OUT_OF_RANGE,
     REASON_PAIRING_MODE,
     failure_reason,
 )
-from custom_components.smart_care.device.runtime.runtime import ble
+from custom_components.smart_care.device.runtime import ble
 
 from .ble_fakes import (
     INDICATE,

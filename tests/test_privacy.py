@@ -12,10 +12,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUs
 
 from custom_components.smart_care.clinic.services import SETTING_LOCATION_LOG
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.household.runtime.privacy import (
-    LOCAL_AUDIT_LINK,
-    PRIVACY_SERVICES,
-)
+from custom_components.smart_care.household.privacy import LOCAL_AUDIT_LINK, PRIVACY_SERVICES
 
 from .clinic_support import household, link_clinic, only_link, record, settle, validate_bundle
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
