@@ -22,7 +22,7 @@ from custom_components.smart_care.device.ble import (
     REASON_PAIRING_MODE,
     failure_reason,
 )
-from custom_components.smart_care.device.runtime import ble
+from custom_components.smart_care.device import ble
 
 from .ble_fakes import (
     INDICATE,

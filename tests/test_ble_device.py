@@ -29,7 +29,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.device.runtime import ble
+from custom_components.smart_care.device import ble
 
 from .ble_fakes import (
     BloodPressureCuff,

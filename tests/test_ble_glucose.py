@@ -16,7 +16,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN, EVENT_MEASUREMENT
-from custom_components.smart_care.device.runtime import ble
+from custom_components.smart_care.device import ble
 from custom_components.smart_care.household.runtime import Household, IngestResult
 
 from .ble_fakes import NOTIFY, READ, GlucoseMeter, add_device_entry, fast_link, patch_gatt, wake
