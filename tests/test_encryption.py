@@ -102,10 +102,11 @@ async def test_database_holds_no_plaintext_and_keys_live_apart(
         assert encoded.encode() not in data
     # Dedupe keys are opaque tokens, not "person|vital|time|value|source".
     with sqlite3.connect(db) as conn:
-        tokens = [row[0] for row in conn.execute("SELECT dedupe_key FROM measurements")]
+        tokens = [row[0] for row in conn.execute("SELECT dedupe FROM measurements")]
         columns = [row[1] for row in conn.execute("PRAGMA table_info(measurements)")]
     assert tokens
-    assert all(len(t) == 64 and "|" not in t for t in tokens)
+    # 128 bits of an HMAC, not "person|vital|time|value|source".
+    assert all(isinstance(t, bytes) and len(t) == 16 for t in tokens)
     assert "value" not in columns
 
 
@@ -246,12 +247,38 @@ def test_blob_cannot_move_between_people_or_rows(tmp_path: Path) -> None:
         with sqlite3.connect(tmp_path / "r.db") as conn:
             (p1,) = conn.execute("SELECT payload FROM profiles WHERE person_id='p1'").fetchone()
             conn.execute("UPDATE profiles SET payload = ? WHERE person_id = 'p2'", (p1,))
-            first, second = conn.execute("SELECT payload FROM measurements ORDER BY id")
-            conn.execute("UPDATE measurements SET payload = ? WHERE id = 1", second)
+            first, second = conn.execute("SELECT payload FROM readings ORDER BY rid")
+            conn.execute("UPDATE readings SET payload = ? WHERE rid = 1", second)
         conn.close()
         assert store.get_profile("p1") == {"id_number": "A"}
         with pytest.raises(DecryptError):
             store.get_profile("p2")
+        with pytest.raises(DecryptError):
+            store.history("p1")
+    finally:
+        store.close()
+
+
+def test_value_rows_are_bound_to_their_sealed_reading(tmp_path: Path) -> None:
+    """A value row's plaintext columns (time, vital, person) cannot be edited unnoticed."""
+    store, _ = open_record(tmp_path / "r.db", tmp_path / "keys.json")
+    try:
+        store.append("p1", "weight", 70.0, "kg", T0, "manual")
+        store.append("p2", "weight", 90.0, "kg", T0, "manual")
+        assert [m.value for m in store.history("p1")] == [70.0]
+        with sqlite3.connect(tmp_path / "r.db") as conn:
+            conn.execute("UPDATE measurements SET time = time + 1 WHERE id = 1")
+        conn.close()
+        with pytest.raises(DecryptError):
+            store.history("p1")
+        with sqlite3.connect(tmp_path / "r.db") as conn:
+            conn.execute("UPDATE measurements SET time = time - 1 WHERE id = 1")
+            # Moving p2's value row to p1 (person column) breaks p2's reading.
+            conn.execute(
+                "UPDATE measurements SET person = (SELECT person FROM measurements "
+                "WHERE id = 1) WHERE id = 2"
+            )
+        conn.close()
         with pytest.raises(DecryptError):
             store.history("p1")
     finally:

@@ -759,10 +759,14 @@ class EncryptionCodec:
 
     def encode(self, text: str, aad: bytes = b"") -> bytes:
         """Encrypt ``text`` (UTF-8) under the current key."""
+        return self.encode_bytes(text.encode(), aad)
+
+    def encode_bytes(self, data: bytes, aad: bytes = b"") -> bytes:
+        """Encrypt raw bytes (the record's compact payloads) under the current key."""
         key_id, key = self._keyring.current()
         header = MAGIC + bytes([len(key_id)]) + key_id.encode("ascii")
         nonce = token_bytes(NONCE_BYTES)
-        sealed = AESGCM(key).encrypt(nonce, text.encode(), header + bytes(aad))
+        sealed = AESGCM(key).encrypt(nonce, bytes(data), header + bytes(aad))
         return header + nonce + sealed
 
     @staticmethod
@@ -792,6 +796,11 @@ class EncryptionCodec:
 
     def decode(self, blob: bytes, aad: bytes = b"") -> str:
         """Decrypt a blob from ``encode``; raise ``DecryptError`` unless it is authentic."""
+        # Authentic bytes came from encode(), which only ever stores UTF-8.
+        return self.decode_bytes(blob, aad).decode()
+
+    def decode_bytes(self, blob: bytes, aad: bytes = b"") -> bytes:
+        """Decrypt a blob to its raw bytes; raise ``DecryptError`` unless it is authentic."""
         key_id, header, nonce, sealed = self._parse(bytes(blob))
         key = self._keyring.get(key_id)
         if key is None:
@@ -800,8 +809,7 @@ class EncryptionCodec:
             plain = AESGCM(key).decrypt(nonce, sealed, header + bytes(aad))
         except InvalidTag:
             raise DecryptError(DecryptReason.AUTHENTICATION_FAILED, key_id) from None
-        # Authentic bytes came from encode(), which only ever stores UTF-8.
-        return plain.decode()
+        return plain
 
     def needs_reencrypt(self, blob: bytes) -> bool:
         """Whether a blob is under a key other than the current one."""
@@ -809,7 +817,7 @@ class EncryptionCodec:
 
     def reencrypt(self, blob: bytes, aad: bytes = b"") -> bytes:
         """Decrypt with the blob's key and encrypt again under the current key."""
-        return self.encode(self.decode(blob, aad), aad)
+        return self.encode_bytes(self.decode_bytes(blob, aad), aad)
 
 
 # --- Redaction -----------------------------------------------------------------------------

@@ -18,21 +18,65 @@ the clinic audit trail (pseudonyms and outcomes, no request bodies).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 import hashlib
 import hmac
 import json
 import os
 from pathlib import Path
+import re
 import sqlite3
 import threading
 from typing import Any, Protocol, runtime_checkable
 import uuid
+import zlib
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+# The measurement log (schema 3). Kept apart: the migration from schema 2 creates it.
+_LOG_SCHEMA = """
+-- Names kept as small integers in the measurement log (person ids, vitals, units, sources):
+-- a value row is then a few bytes of integers instead of four repeated strings.
+CREATE TABLE IF NOT EXISTS names (
+    code INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    UNIQUE (kind, name)
+);
+-- One row per reading: its values and details, sealed together (one nonce and tag per
+-- reading, not per value). The AAD names the person, the reading and every value row of
+-- it (id, vital, unit, time, source), so a row's plaintext columns cannot be altered or
+-- moved without the reading failing to decrypt.
+CREATE TABLE IF NOT EXISTS readings (
+    rid INTEGER PRIMARY KEY,
+    reading_id BLOB NOT NULL UNIQUE,
+    person INTEGER NOT NULL,
+    recorded INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS measurements (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    person INTEGER NOT NULL,
+    vital INTEGER NOT NULL,
+    unit INTEGER NOT NULL,
+    time INTEGER NOT NULL,  -- microseconds since 1970-01-01 UTC
+    source INTEGER NOT NULL,
+    reading INTEGER NOT NULL,
+    -- no value column: the value is inside its reading's encrypted payload
+    dedupe BLOB NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS measurements_person_vital_time
+    ON measurements (person, vital, time);
+CREATE INDEX IF NOT EXISTS measurements_reading ON measurements (reading);
+CREATE INDEX IF NOT EXISTS readings_person ON readings (person);
+"""
+_LOG_STATEMENTS = tuple(
+    part.strip() for part in _LOG_SCHEMA.split(";") if part.strip().strip("-").strip()
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,22 +85,6 @@ CREATE TABLE IF NOT EXISTS profiles (
     payload BLOB NOT NULL,
     updated TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS measurements (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    person_id TEXT NOT NULL,
-    vital TEXT NOT NULL,
-    -- no value column: the value is inside the encrypted payload
-    unit TEXT NOT NULL,
-    time TEXT NOT NULL,
-    source TEXT NOT NULL,
-    dedupe_key TEXT NOT NULL UNIQUE,
-    reading_id TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    recorded TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS measurements_person_vital_time
-    ON measurements (person_id, vital, time);
-CREATE INDEX IF NOT EXISTS measurements_reading ON measurements (reading_id);
 CREATE TABLE IF NOT EXISTS alerts (
     alert_id TEXT PRIMARY KEY,
     person_id TEXT NOT NULL,
@@ -200,7 +228,6 @@ def _aad(table: str, *parts: str | None) -> bytes:
 # Tables with an encrypted payload: (table, row key, columns naming the row for the AAD).
 _SEALED_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("profiles", "person_id", ("person_id",)),
-    ("measurements", "id", ("person_id", "reading_id", "vital", "time")),
     ("alerts", "alert_id", ("alert_id", "person_id")),
     ("settings", "rowid", ("person_id", "key")),
     ("pending", "pending_id", ("pending_id",)),
@@ -245,6 +272,88 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# Columns of a value row, in the order _materialize reads them.
+_M_COLUMNS = "id, person, vital, unit, time, source, reading"
+_HEX_ID = re.compile(r"[0-9a-f]{32}")
+
+# Preset dictionary for the deflate of a reading's payload: the strings a reading's JSON
+# repeats, so even a one-value reading compresses. Payloads name their format in their
+# first byte; never change this dictionary for format 1 (stored blobs depend on it).
+_ZDICT = (
+    b'"sequence":"context":"meal":"sample":"location":"user_index":"measurement_status":'
+    b'"sensor_status":"device_time":"raw":"units":"tester":"health":"note":"manual":'
+    b'"glucose","heart_rate","weight","spo2","temperature","systolic_bp","diastolic_bp",'
+    b'"pulse","mean_arterial_pressure","plx_spot_check","blood_pressure",'
+    b'"attribution":"device_owner","user_button","only_person","manual","pending",'
+    b'"source":"status_flags":[],"kind":"device":"A4:C1:38:00:00:00",'
+    b'{"d":{"attribution":"device_owner","device":"","kind":"","status_flags":[]},"v":[[0,'
+)
+_FORMAT_DEFLATE_JSON = 1
+
+
+def _us(value: datetime) -> int:
+    """Microseconds since 1970 UTC: the integer time column (sorts in time order)."""
+    if value.tzinfo is None:
+        raise ValueError("measurement times must be timezone-aware")
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _from_us(stamp: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=stamp)
+
+
+def _iso_us(stamp: int) -> str:
+    """The schema-2 time text, still part of a default dedupe key."""
+    return _from_us(stamp).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _reading_key(reading_id: str) -> bytes | str:
+    """A reading id as stored: 16 bytes for a UUID in hex (almost all), else the text."""
+    if _HEX_ID.fullmatch(reading_id):
+        return bytes.fromhex(reading_id)
+    return reading_id
+
+
+def _reading_text(stored: bytes | str) -> str:
+    return stored.hex() if isinstance(stored, bytes) else str(stored)
+
+
+def _pack(entries: list[tuple[Any, Mapping[str, Any]]]) -> bytes:
+    """A reading's (value, details) pairs, in value-row order: compact JSON, deflated."""
+    distinct: list[Mapping[str, Any]] = []
+    index: list[int] = []
+    for _, details in entries:
+        for position, seen in enumerate(distinct):
+            if seen is details or seen == details:
+                index.append(position)
+                break
+        else:
+            index.append(len(distinct))
+            distinct.append(details)
+    values = [value for value, _ in entries]
+    body: dict[str, Any]
+    if len(distinct) == 1:
+        body = {"d": distinct[0], "v": values}
+    else:  # values of one reading logged with different details (kept as they were)
+        body = {"D": distinct, "i": index, "v": values}
+    text = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
+    return bytes([_FORMAT_DEFLATE_JSON]) + packer.compress(text) + packer.flush()
+
+
+def _unpack(data: bytes) -> list[tuple[Any, dict[str, Any]]]:
+    if not data or data[0] != _FORMAT_DEFLATE_JSON:
+        raise ValueError("unknown reading payload format")
+    unpacker = zlib.decompressobj(-15, _ZDICT)
+    body = json.loads(unpacker.decompress(data[1:]) + unpacker.flush())
+    values = body["v"]
+    if "d" in body:
+        return [(value, body["d"]) for value in values]
+    return [(value, body["D"][i]) for value, i in zip(values, body["i"], strict=True)]
+
+
 class RecordStore:
     """Profiles and measurement logs of one household."""
 
@@ -272,7 +381,16 @@ class RecordStore:
         # Deleted and replaced cells are zeroed where that costs no extra I/O, so old
         # ciphertexts (and the plaintext keys of removed rows) do not linger in free space.
         self._conn.execute("PRAGMA secure_delete=FAST")
-        self._conn.executescript(_SCHEMA)
+        self._codes: dict[tuple[str, str], int] = {}
+        self._names_by_code: dict[int, str] = {}
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
+        found = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if found is not None and found[0] == "2":
+            self._migrate_from_2()
+        self._conn.executescript(_SCHEMA + _LOG_SCHEMA)
+        self._load_names()
         with self._transaction() as cur:
             cur.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
@@ -305,10 +423,125 @@ class RecordStore:
     def _open(self, blob: bytes, aad: bytes) -> Any:
         return json.loads(self._codec.decode(blob, aad))
 
-    def _dedupe(self, key: str) -> str:
+    def _dedupe(self, key: str) -> bytes:
         if self._index_key is None:
-            return key
-        return hmac.new(self._index_key, b"dedupe\x00" + key.encode(), hashlib.sha256).hexdigest()
+            return key.encode()
+        # 128 bits of the HMAC: as unguessable, and the unique index is half the size.
+        digest = hmac.new(self._index_key, b"dedupe\x00" + key.encode(), hashlib.sha256)
+        return digest.digest()[:16]
+
+    def _encode_bytes(self, data: bytes, aad: bytes) -> bytes:
+        encode = getattr(self._codec, "encode_bytes", None)
+        if encode is not None:
+            return bytes(encode(data, aad))
+        return self._codec.encode(base64.b64encode(data).decode(), aad)
+
+    def _decode_bytes(self, blob: bytes, aad: bytes) -> bytes:
+        decode = getattr(self._codec, "decode_bytes", None)
+        if decode is not None:
+            return bytes(decode(blob, aad))
+        return base64.b64decode(self._codec.decode(blob, aad))
+
+    def _load_names(self) -> None:
+        try:
+            rows = self._conn.execute("SELECT code, kind, name FROM names").fetchall()
+        except sqlite3.OperationalError:  # a rolled-back migration: no names table yet
+            rows = []
+        self._codes = {(kind, name): code for code, kind, name in rows}
+        self._names_by_code = {code: name for code, _, name in rows}
+
+    def _code(self, cur: sqlite3.Cursor, kind: str, name: str) -> int:
+        code = self._codes.get((kind, name))
+        if code is None:
+            cur.execute("INSERT INTO names (kind, name) VALUES (?, ?)", (kind, name))
+            assert cur.lastrowid is not None
+            code = cur.lastrowid
+            self._codes[kind, name] = code
+            self._names_by_code[code] = name
+        return code
+
+    def _vital_codes(self) -> list[int]:
+        return [code for (kind, _), code in self._codes.items() if kind == "v"]
+
+    def _migrate_from_2(self) -> None:
+        """Schema 2 (a JSON blob and text keys per value) to 3, in one transaction.
+
+        Every value keeps its row id (clinic cursors point at them), dedupe token, time,
+        details and reading; each is decrypted under its schema-2 binding, so a tampered
+        row stops the migration instead of being carried over.
+        """
+        with self._transaction() as cur:
+            seq = cur.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'measurements'"
+            ).fetchone()
+            cur.execute("ALTER TABLE measurements RENAME TO measurements_v2")
+            cur.execute("DROP INDEX IF EXISTS measurements_person_vital_time")
+            cur.execute("DROP INDEX IF EXISTS measurements_reading")
+            for statement in _LOG_STATEMENTS:
+                cur.execute(statement)
+            reader = self._conn.cursor()
+            batch: list[tuple[Any, ...]] = []
+            for row in reader.execute(
+                "SELECT id, person_id, vital, unit, time, source, dedupe_key, reading_id, "
+                "payload, recorded FROM measurements_v2 ORDER BY reading_id, id"
+            ):
+                if batch and row[7] != batch[0][7]:
+                    self._migrate_reading(cur, batch)
+                    batch = []
+                batch.append(row)
+            if batch:
+                self._migrate_reading(cur, batch)
+            cur.execute("DROP TABLE measurements_v2")
+            if seq is not None:  # ids of deleted rows are never handed out again
+                cur.execute(
+                    "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'measurements'",
+                    (seq[0],),
+                )
+                if cur.rowcount == 0:
+                    cur.execute(
+                        "INSERT INTO sqlite_sequence (name, seq) VALUES ('measurements', ?)",
+                        (seq[0],),
+                    )
+            cur.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", ("3",))
+        # Rewrite the file: the schema-2 blobs leave it, and it shrinks to the new size.
+        with self._lock:
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _migrate_reading(self, cur: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> None:
+        reading_id = rows[0][7]
+        person = self._code(cur, "p", rows[0][1])
+        recorded = _us(datetime.fromisoformat(rows[0][9]))
+        cur.execute(
+            "INSERT INTO readings (reading_id, person, recorded, payload) VALUES (?, ?, ?, ?)",
+            (_reading_key(reading_id), person, recorded, b""),
+        )
+        assert cur.lastrowid is not None
+        rid = cur.lastrowid
+        known: dict[int, tuple[Any, Mapping[str, Any]]] = {}
+        for row_id, person_id, vital, unit, when, source, dedupe, _, blob, _ in rows:
+            sealed = self._open(blob, _aad("measurements", person_id, reading_id, vital, when))
+            known[row_id] = (sealed["value"], sealed["details"])
+            token = (
+                bytes.fromhex(dedupe)[:16]
+                if self._index_key is not None and re.fullmatch(r"[0-9a-f]{64}", dedupe)
+                else dedupe.encode()
+            )
+            cur.execute(
+                "INSERT INTO measurements (id, person, vital, unit, time, source, reading, "
+                "dedupe) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row_id,
+                    self._code(cur, "p", person_id),
+                    self._code(cur, "v", vital),
+                    self._code(cur, "u", unit),
+                    _us(datetime.fromisoformat(when)),
+                    self._code(cur, "s", source),
+                    rid,
+                    token,
+                ),
+            )
+        self._seal_reading(cur, rid, reading_id, person, known)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -319,6 +552,7 @@ class RecordStore:
                 yield cur
             except BaseException:
                 cur.execute("ROLLBACK")
+                self._load_names()  # names added in the rolled-back transaction are gone
                 raise
             cur.execute("COMMIT")
 
@@ -356,16 +590,25 @@ class RecordStore:
     def person_ids(self) -> list[str]:
         """Every person with a profile or measurements."""
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT person_id FROM profiles UNION SELECT DISTINCT person_id FROM measurements"
-            ).fetchall()
-        return sorted(r[0] for r in rows)
+            found = {r[0] for r in self._conn.execute("SELECT person_id FROM profiles")}
+            # One indexed probe per known person, not a scan of the log.
+            for (kind, name), code in self._codes.items():
+                if kind == "p" and name not in found:
+                    probe = "SELECT 1 FROM readings WHERE person = ? LIMIT 1"
+                    if self._conn.execute(probe, (code,)).fetchone() is not None:
+                        found.add(name)
+        return sorted(found)
 
     def delete_person(self, person_id: str) -> int:
         """Remove everything held about a person; return rows removed."""
         removed = 0
         with self._transaction() as cur:
-            for table in ("measurements", "profiles", "alerts", "settings"):
+            person = self._codes.get(("p", person_id))
+            if person is not None:
+                cur.execute("DELETE FROM measurements WHERE person = ?", (person,))
+                removed += cur.rowcount
+                cur.execute("DELETE FROM readings WHERE person = ?", (person,))
+            for table in ("profiles", "alerts", "settings"):
                 cur.execute(f"DELETE FROM {table} WHERE person_id = ?", (person_id,))
                 removed += cur.rowcount
         return removed
@@ -463,70 +706,205 @@ class RecordStore:
         """
         payload = dict(details or {})
         group = reading_id or uuid.uuid4().hex
-        recorded = _iso(datetime.now(UTC))
-        stored: list[StoredMeasurement] = []
-        whens = [_iso(item[3]) for item in values]  # refuse naive times before writing
+        stamps = [_us(item[3]) for item in values]  # refuse naive times before writing
         with self._transaction() as cur:
-            for (vital, value, unit, time, dedupe_key), when in zip(values, whens, strict=True):
-                key = self._dedupe(dedupe_key or f"{person_id}|{vital}|{when}|{value!r}|{source}")
-                blob = self._seal(
-                    {"value": value, "details": payload},
-                    _aad("measurements", person_id, group, vital, when),
+            return self._append_in(cur, person_id, values, stamps, source, payload, group)
+
+    def _append_in(
+        self,
+        cur: sqlite3.Cursor,
+        person_id: str,
+        values: list[tuple[str, float, str, datetime, str | None]],
+        stamps: list[int],
+        source: str,
+        payload: dict[str, Any],
+        group: str,
+    ) -> list[StoredMeasurement]:
+        person = self._code(cur, "p", person_id)
+        source_code = self._code(cur, "s", source)
+        rkey = _reading_key(group)
+        found = cur.execute(
+            "SELECT rid, person, payload FROM readings WHERE reading_id = ?", (rkey,)
+        ).fetchone()
+        if found is None:
+            cur.execute(
+                "INSERT INTO readings (reading_id, person, recorded, payload) VALUES (?, ?, ?, ?)",
+                (rkey, person, _us(datetime.now(UTC)), b""),
+            )
+            assert cur.lastrowid is not None
+            rid, owner, held = cur.lastrowid, person, None
+        else:
+            rid, owner, held = found
+            if owner != person:  # a reading is one person's; reassign() moves it whole
+                raise ValueError("this reading id is already another person's reading")
+        # What the reading already holds is opened before its value rows change.
+        known: dict[int, tuple[Any, dict[str, Any]]] = {}
+        if held:
+            known = self._unseal_reading(cur, rid, group, owner, held)
+        stored: list[StoredMeasurement] = []
+        for (vital, value, unit, time, dedupe_key), stamp in zip(values, stamps, strict=True):
+            key = self._dedupe(
+                dedupe_key or f"{person_id}|{vital}|{_iso_us(stamp)}|{value!r}|{source}"
+            )
+            cur.execute(
+                "INSERT OR IGNORE INTO measurements (person, vital, unit, time, source, "
+                "reading, dedupe) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    person,
+                    self._code(cur, "v", vital),
+                    self._code(cur, "u", unit),
+                    stamp,
+                    source_code,
+                    rid,
+                    key,
+                ),
+            )
+            if cur.rowcount == 0:
+                continue
+            assert cur.lastrowid is not None
+            stored.append(
+                StoredMeasurement(
+                    cur.lastrowid,
+                    group,
+                    person_id,
+                    vital,
+                    value,
+                    unit,
+                    time.astimezone(UTC),
+                    source,
+                    payload,
                 )
-                cur.execute(
-                    "INSERT OR IGNORE INTO measurements (person_id, vital, unit, time, "
-                    "source, dedupe_key, reading_id, payload, recorded) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (person_id, vital, unit, when, source, key, group, blob, recorded),
-                )
-                if cur.rowcount == 0:
-                    continue
-                assert cur.lastrowid is not None
-                stored.append(
-                    StoredMeasurement(
-                        cur.lastrowid,
-                        group,
-                        person_id,
-                        vital,
-                        value,
-                        unit,
-                        time.astimezone(UTC),
-                        source,
-                        payload,
-                    )
-                )
+            )
+        if not stored:
+            if found is None:  # every value was a duplicate: no empty reading is kept
+                cur.execute("DELETE FROM readings WHERE rid = ?", (rid,))
+            return stored
+        for row in stored:
+            known[row.row_id] = (row.value, payload)
+        self._seal_reading(cur, rid, group, owner, known)
         return stored
 
     def reassign(self, reading_id: str, person_id: str) -> list[StoredMeasurement]:
         """Move every value of one reading to another person, keeping its time."""
+        rkey = _reading_key(reading_id)
         with self._transaction() as cur:
-            rows = cur.execute(
-                "SELECT id, person_id, vital, time, payload FROM measurements WHERE reading_id = ?",
-                (reading_id,),
-            ).fetchall()
+            found = cur.execute(
+                "SELECT rid, person, payload FROM readings WHERE reading_id = ?", (rkey,)
+            ).fetchone()
+            if found is None:
+                return []
+            rid, owner, blob = found
             # The payload is bound to its person: move it by sealing it for the new one.
-            cur.executemany(
-                "UPDATE measurements SET person_id = ?, payload = ? WHERE id = ?",
-                [
-                    (
-                        person_id,
-                        self._codec.encode(
-                            self._codec.decode(
-                                blob, _aad("measurements", old, reading_id, vital, when)
-                            ),
-                            _aad("measurements", person_id, reading_id, vital, when),
-                        ),
-                        row_id,
-                    )
-                    for row_id, old, vital, when, blob in rows
-                ],
-            )
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {self._COLUMNS} FROM measurements WHERE reading_id = ? ORDER BY id",
-                (reading_id,),
+            known = self._unseal_reading(cur, rid, reading_id, owner, blob)
+            person = self._code(cur, "p", person_id)
+            cur.execute("UPDATE measurements SET person = ? WHERE reading = ?", (person, rid))
+            cur.execute("UPDATE readings SET person = ? WHERE rid = ?", (person, rid))
+            self._seal_reading(cur, rid, reading_id, person, known)
+            rows = cur.execute(
+                f"SELECT {_M_COLUMNS} FROM measurements WHERE reading = ? ORDER BY id", (rid,)
             ).fetchall()
-        return [self._row(row) for row in rows]
+            return self._materialize(cur, rows)
+
+    # Sealed readings: one blob per reading, bound to every value row it holds.
+
+    def _reading_aad(self, person: int, reading_id: str, rows: Iterable[tuple[Any, ...]]) -> bytes:
+        name = self._names_by_code.__getitem__
+        return _aad(
+            "readings",
+            name(person),
+            reading_id,
+            *(
+                f"{row_id}|{name(p)}|{name(v)}|{name(u)}|{t}|{name(s)}"
+                for row_id, p, v, u, t, s in rows
+            ),
+        )
+
+    def _value_rows(self, cur: sqlite3.Cursor, rid: int) -> list[tuple[Any, ...]]:
+        return cur.execute(
+            "SELECT id, person, vital, unit, time, source FROM measurements "
+            "WHERE reading = ? ORDER BY id",
+            (rid,),
+        ).fetchall()
+
+    def _seal_reading(
+        self,
+        cur: sqlite3.Cursor,
+        rid: int,
+        reading_id: str,
+        person: int,
+        known: Mapping[int, tuple[Any, Mapping[str, Any]]],
+    ) -> None:
+        rows = self._value_rows(cur, rid)
+        data = _pack([known[row[0]] for row in rows])
+        blob = self._encode_bytes(data, self._reading_aad(person, reading_id, rows))
+        cur.execute("UPDATE readings SET payload = ? WHERE rid = ?", (blob, rid))
+
+    def _unseal_reading(
+        self,
+        cur: sqlite3.Cursor,
+        rid: int,
+        reading_id: str,
+        person: int,
+        blob: bytes,
+        rows: list[tuple[Any, ...]] | None = None,
+    ) -> dict[int, tuple[Any, dict[str, Any]]]:
+        if rows is None:
+            rows = self._value_rows(cur, rid)
+        data = self._decode_bytes(blob, self._reading_aad(person, reading_id, rows))
+        entries = _unpack(data)
+        if len(entries) != len(rows):
+            raise ValueError("a sealed reading does not match its value rows")
+        return {row[0]: entry for row, entry in zip(rows, entries, strict=True)}
+
+    def _materialize(
+        self, cur: sqlite3.Cursor | sqlite3.Connection, rows: list[tuple[Any, ...]]
+    ) -> list[StoredMeasurement]:
+        """Value rows (``_M_COLUMNS``) as measurements: each reading decrypted once."""
+        rids = sorted({row[6] for row in rows})
+        readings: dict[int, tuple[str, int, bytes]] = {}
+        siblings: dict[int, list[tuple[Any, ...]]] = {rid: [] for rid in rids}
+        for start in range(0, len(rids), 500):
+            chunk = rids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for rid, rkey, person, blob in cur.execute(
+                f"SELECT rid, reading_id, person, payload FROM readings WHERE rid IN ({marks})",
+                chunk,
+            ):
+                readings[rid] = (_reading_text(rkey), person, blob)
+            for row in cur.execute(
+                "SELECT id, person, vital, unit, time, source, reading FROM measurements "
+                f"WHERE reading IN ({marks}) ORDER BY id",
+                chunk,
+            ):
+                siblings[row[6]].append(row[:6])
+        opened: dict[int, tuple[Any, dict[str, Any]]] = {}
+        for rid in rids:
+            reading_id, person, blob = readings[rid]
+            rows_of = siblings[rid]
+            data = self._decode_bytes(blob, self._reading_aad(person, reading_id, rows_of))
+            entries = _unpack(data)
+            if len(entries) != len(rows_of):
+                raise ValueError("a sealed reading does not match its value rows")
+            for row, entry in zip(rows_of, entries, strict=True):
+                opened[row[0]] = entry
+        name = self._names_by_code
+        out = []
+        for row_id, person, vital, unit, stamp, source, rid in rows:
+            value, details = opened[row_id]
+            out.append(
+                StoredMeasurement(
+                    row_id=row_id,
+                    reading_id=readings[rid][0],
+                    person_id=name[person],
+                    vital=name[vital],
+                    value=value,
+                    unit=name[unit],
+                    time=_from_us(stamp),
+                    source=name[source],
+                    details=details,
+                )
+            )
+        return out
 
     # Readings waiting for a person ---------------------------------------------
 
@@ -553,41 +931,25 @@ class RecordStore:
             cur.execute("DELETE FROM pending WHERE pending_id = ?", (pending_id,))
             return cur.rowcount > 0
 
-    def _row(self, row: tuple[Any, ...]) -> StoredMeasurement:
-        row_id, reading_id, person_id, vital, unit, when, source, blob = row
-        sealed = self._open(blob, _aad("measurements", person_id, reading_id, vital, when))
-        return StoredMeasurement(
-            row_id=row_id,
-            reading_id=reading_id,
-            person_id=person_id,
-            vital=vital,
-            value=sealed["value"],
-            unit=unit,
-            time=datetime.fromisoformat(when),
-            source=source,
-            details=sealed["details"],
-        )
-
-    _COLUMNS = "id, reading_id, person_id, vital, unit, time, source, payload"
-
     def latest(self, person_id: str) -> dict[str, StoredMeasurement]:
         """The most recent measurement of each vital for a person."""
-        # One indexed lookup per vital: a correlated subquery over the whole log grew with
-        # years of readings (docs/performance.md).
-        rows = []
+        # One indexed lookup per known vital (a handful): flat in the log's size, with no
+        # scan of the person's rows to find which vitals they have.
         with self._lock:
-            vitals = self._conn.execute(
-                "SELECT DISTINCT vital FROM measurements WHERE person_id = ?", (person_id,)
-            ).fetchall()
-            for (vital,) in vitals:
-                rows.append(
-                    self._conn.execute(
-                        f"SELECT {self._COLUMNS} FROM measurements "
-                        "WHERE person_id = ? AND vital = ? ORDER BY time DESC, id DESC LIMIT 1",
-                        (person_id, vital),
-                    ).fetchone()
-                )
-        return {row[3]: self._row(row) for row in rows}
+            person = self._codes.get(("p", person_id))
+            if person is None:
+                return {}
+            rows = []
+            for vital in self._vital_codes():
+                row = self._conn.execute(
+                    f"SELECT {_M_COLUMNS} FROM measurements WHERE person = ? AND vital = ? "
+                    "ORDER BY time DESC, id DESC LIMIT 1",
+                    (person, vital),
+                ).fetchone()
+                if row is not None:
+                    rows.append(row)
+            found = self._materialize(self._conn, rows)
+        return {m.vital: m for m in found}
 
     def history(
         self,
@@ -597,29 +959,41 @@ class RecordStore:
         limit: int | None = None,
     ) -> list[StoredMeasurement]:
         """A person's measurements in time order, optionally from ``since`` on."""
-        sql = f"SELECT {self._COLUMNS} FROM measurements WHERE person_id = ?"
-        args: list[Any] = [person_id]
-        if vital is not None:
-            sql += " AND vital = ?"
-            args.append(vital)
-        if since is not None:
-            sql += " AND time >= ?"
-            args.append(_iso(since))
-        # Newest first so LIMIT keeps the most recent; reversed below into time order.
-        sql += " ORDER BY time DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
         with self._lock:
-            rows = self._conn.execute(sql, args).fetchall()
-        rows.reverse()
-        return [self._row(row) for row in rows]
+            person = self._codes.get(("p", person_id))
+            if person is None:
+                return []
+            if vital is None:
+                vitals = self._vital_codes()
+            else:
+                code = self._codes.get(("v", vital))
+                vitals = [] if code is None else [code]
+            # A range on the (person, vital, time) index per vital, merged: no scan of the
+            # person's whole log for a time window.
+            sql = f"SELECT {_M_COLUMNS} FROM measurements WHERE person = ? AND vital = ?"
+            extra: list[Any] = []
+            if since is not None:
+                sql += " AND time >= ?"
+                extra.append(_us(since))
+            # Newest first so LIMIT keeps the most recent; reversed below into time order.
+            sql += " ORDER BY time DESC, id DESC"
+            if limit is not None:
+                sql += " LIMIT ?"
+                extra.append(limit)
+            rows: list[tuple[Any, ...]] = []
+            for code in vitals:
+                rows += self._conn.execute(sql, [person, code, *extra]).fetchall()
+            rows.sort(key=lambda row: (row[4], row[0]), reverse=True)
+            if limit is not None:
+                rows = rows[:limit]
+            rows.reverse()
+            return self._materialize(self._conn, rows)
 
     def has_reading(self, reading_id: str) -> bool:
         """Whether any value of this reading is already in the log."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT 1 FROM measurements WHERE reading_id = ? LIMIT 1", (reading_id,)
+                "SELECT 1 FROM readings WHERE reading_id = ? LIMIT 1", (_reading_key(reading_id),)
             ).fetchone()
         return row is not None
 
@@ -629,8 +1003,11 @@ class RecordStore:
             if person_id is None:
                 row = self._conn.execute("SELECT count(*) FROM measurements").fetchone()
             else:
+                person = self._codes.get(("p", person_id))
+                if person is None:
+                    return 0
                 row = self._conn.execute(
-                    "SELECT count(*) FROM measurements WHERE person_id = ?", (person_id,)
+                    "SELECT count(*) FROM measurements WHERE person = ?", (person,)
                 ).fetchone()
         return int(row[0])
 
@@ -650,17 +1027,17 @@ class RecordStore:
         """
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {self._COLUMNS} FROM measurements WHERE id > ? ORDER BY id LIMIT ?",
+                f"SELECT {_M_COLUMNS} FROM measurements WHERE id > ? ORDER BY id LIMIT ?",
                 (row_id, max(1, limit)),
             ).fetchall()
             if rows:
-                last_id, last_reading = rows[-1][0], rows[-1][1]
+                last_id, last_reading = rows[-1][0], rows[-1][6]
                 rows += self._conn.execute(
-                    f"SELECT {self._COLUMNS} FROM measurements "
-                    "WHERE id > ? AND reading_id = ? ORDER BY id",
+                    f"SELECT {_M_COLUMNS} FROM measurements "
+                    "WHERE id > ? AND reading = ? ORDER BY id",
                     (last_id, last_reading),
                 ).fetchall()
-        return [self._row(row) for row in rows]
+            return self._materialize(self._conn, rows)
 
     def count_measurements_after(self, row_id: int) -> int:
         """Number of measurements with an id above ``row_id``."""
@@ -820,13 +1197,16 @@ class RecordStore:
         ids = sorted({int(r) for r in row_ids})
         if not ids:
             return []
-        marks = ", ".join("?" for _ in ids)
+        rows: list[tuple[Any, ...]] = []
         with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {self._COLUMNS} FROM measurements WHERE id IN ({marks}) ORDER BY id",
-                ids,
-            ).fetchall()
-        return [self._row(row) for row in rows]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows += self._conn.execute(
+                    f"SELECT {_M_COLUMNS} FROM measurements WHERE id IN "
+                    f"({', '.join('?' * len(chunk))}) ORDER BY id",
+                    chunk,
+                ).fetchall()
+            return self._materialize(self._conn, rows)
 
     def clinic_enqueue(
         self,
@@ -1096,6 +1476,15 @@ class RecordStore:
                     updates,
                 )
                 counts[table] = len(updates)
+            updates = []
+            for rid, rkey, person, blob in cur.execute(
+                "SELECT rid, reading_id, person, payload FROM readings"
+            ).fetchall():
+                if codec.needs_reencrypt(blob):
+                    aad = self._reading_aad(person, _reading_text(rkey), self._value_rows(cur, rid))
+                    updates.append((codec.reencrypt(blob, aad), rid))
+            cur.executemany("UPDATE readings SET payload = ? WHERE rid = ?", updates)
+            counts["readings"] = len(updates)
         # Old ciphertexts would otherwise stay in the WAL until the next checkpoint.
         with self._lock:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -1108,7 +1497,7 @@ class RecordStore:
             return set()
         used: set[str] = set()
         with self._lock:
-            for table, _, _ in _SEALED_TABLES:
+            for table in (*(t[0] for t in _SEALED_TABLES), "readings"):
                 for (blob,) in self._conn.execute(f"SELECT payload FROM {table}"):
                     used.add(codec.key_id_of(blob))
         return used
