@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, EVENT_STATE_REPORTED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
@@ -193,3 +193,30 @@ async def test_values_survive_restart(
     assert await hass.config_entries.async_setup(loaded_household.entry_id)
     await hass.async_block_till_done()
     assert hass.states.get("sensor.grandma_systolic_blood_pressure").state == "128.0"
+
+
+async def test_unchanged_entities_are_not_rewritten(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+) -> None:
+    """A reading rewrites the entities it changes, not every entity of the person."""
+    await _record(hass, person="grandma", weight=61.5)
+    reported: list[str] = []
+    changed: list[str] = []
+    hass.bus.async_listen(
+        EVENT_STATE_REPORTED,
+        callback(lambda event: reported.append(event.data["entity_id"])),
+        event_filter=callback(lambda data: True),  # HA requires a filter for this event
+    )
+    hass.bus.async_listen(
+        "state_changed", callback(lambda event: changed.append(event.data["entity_id"]))
+    )
+    await _record(hass, person="grandma", systolic=121, diastolic=79)
+    assert "sensor.grandma_systolic_blood_pressure" in changed
+    assert "sensor.grandma_diastolic_blood_pressure" in changed
+    # The weight sensor shows what it showed: not even re-reported.
+    assert "sensor.grandma_weight" not in changed
+    assert "sensor.grandma_weight" not in reported
+    assert hass.states.get("sensor.grandma_weight").state == "61.5"
+    # Yet a change still reaches it.
+    await _record(hass, person="grandma", weight=62.0)
+    assert hass.states.get("sensor.grandma_weight").state == "62.0"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
@@ -18,6 +20,8 @@ class SmartCarePersonEntity(Entity):
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    # What the last signal-driven write showed: (available, state, extra attributes).
+    _shown: tuple[Any, ...] | None = None
 
     def __init__(
         self, household: Household, person: Person, description: EntityDescription
@@ -48,4 +52,10 @@ class SmartCarePersonEntity(Entity):
 
     @callback
     def _handle_person_update(self) -> None:
+        # A reading or alert change signals every entity of the person; most of them
+        # still show the same thing, and rewriting them costs more than comparing.
+        shown = (self.available, self.state, self.extra_state_attributes)
+        if shown == self._shown:
+            return
+        self._shown = shown
         self.async_write_ha_state()
