@@ -39,6 +39,7 @@ from custom_components.smart_care.core.clinical.medication import medication_id
 from custom_components.smart_care.core.store.record_store import RecordStore
 
 from .clinic_support import (
+    alerts,
     bridge,
     household,
     link_clinic,
@@ -167,7 +168,7 @@ async def test_alert_lifecycle_updates_one_detected_issue(
     (issue,) = fhir_server.all("DetectedIssue")
     assert issue["status"] == "preliminary"
     assert issue["severity"] == "moderate"
-    (alert,) = household(hass).alerts.active_alerts()
+    (alert,) = alerts(hass).active_alerts()
     assert issue["identifier"] == [{"system": fhir.ALERT_SYSTEM, "value": alert.alert_id}]
     (patient,) = fhir_server.all("Patient")
     assert issue["patient"]["reference"] == f"Patient/{patient['id']}"
@@ -464,7 +465,7 @@ async def test_notify_clinic_queues_the_alert_again(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
 ) -> None:
     await record(hass, systolic=150, diastolic=85)
-    (alert,) = household(hass).alerts.active_alerts()
+    (alert,) = alerts(hass).active_alerts()
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
             DOMAIN,

@@ -63,7 +63,7 @@ async def person_id(
         conditions=SENTINEL_TEXT,
         medications=MEDICATIONS,
     )
-    (pid,) = loaded_household.runtime_data.people
+    (pid,) = loaded_household.runtime_data.household.people
     return str(pid)
 
 
@@ -74,7 +74,9 @@ async def at(hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: str) -> 
 
 
 async def adherence(hass: HomeAssistant, entry: MockConfigEntry, pid: str) -> list[dict[str, Any]]:
-    settings = await hass.async_add_executor_job(entry.runtime_data.store.get_settings, pid)
+    settings = await hass.async_add_executor_job(
+        entry.runtime_data.household.store.get_settings, pid
+    )
     return list(settings.get(SETTING_ADHERENCE, []))
 
 

@@ -139,3 +139,6 @@ ISSUE_CLINIC_REJECTED: Final = "clinic_rejected_{}"
 ISSUE_CLINIC_AUTH: Final = "clinic_auth_{}"
 ISSUE_CLINIC_QUARANTINE: Final = "clinic_quarantined_{}_{}"  # link id, quarantine id
 EVENT_ADVICE: Final = "smart_care_advice"
+
+# Service fields shared by several services.
+ATTR_PERSON: Final = "person"

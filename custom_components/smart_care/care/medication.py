@@ -46,7 +46,7 @@ from functools import partial
 import logging
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.const import ATTR_DEVICE_ID, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import (
     CALLBACK_TYPE,
     Event,
@@ -56,13 +56,12 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.event import async_call_later, async_track_time_change
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from ..const import CONF_MEDICATIONS, DOMAIN
+from ..const import ATTR_PERSON, CONF_MEDICATIONS, DOMAIN
 from ..core.clinical.medication import (
     dose_key,
     medication_id,
@@ -70,8 +69,12 @@ from ..core.clinical.medication import (
     parse_dose_key,
     parse_medications,
 )
+from ..household.calls import (
+    resolve_person,
+    service_error,
+)
 from ..household.profile import as_text
-from ..household.runtime import get_household
+from ..household.runtime import HouseholdListener, get_household
 
 if TYPE_CHECKING:
     from ..household.runtime import Household, Person
@@ -91,8 +94,6 @@ ANSWER_AHEAD = timedelta(minutes=60)
 SETTING_ADHERENCE = "medication_adherence"
 MAX_ADHERENCE = 500  # about two months of four medications twice a day
 
-ATTR_PERSON = "person"
-ATTR_DEVICE_ID = "device_id"
 ATTR_MEDICATION_ID = "medication_id"
 ATTR_STATUS = "status"
 ATTR_TIME = "time"
@@ -185,7 +186,7 @@ async def async_record_answer(
     return entry
 
 
-class MedicationSchedule:
+class MedicationSchedule(HouseholdListener):
     """Timers for every dose of every person of one household, rebuilt on each reload."""
 
     def __init__(self, hass: HomeAssistant, household: Household) -> None:
@@ -201,6 +202,7 @@ class MedicationSchedule:
         """Read each person's medications and schedule their doses."""
         for person in self.household.people.values():
             await self.async_add_person(person)
+        self._unsubs.append(self.household.async_add_listener(self))
         self._unsubs.append(
             self.hass.bus.async_listen(EVENT_NOTIFICATION_ACTION, self._async_notification_action)
         )
@@ -211,6 +213,10 @@ class MedicationSchedule:
         self._unsubs.append(
             self.hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_cancel_timers)
         )
+
+    async def async_person_added(self, person: Person) -> None:
+        """Schedule a new person's doses."""
+        await self.async_add_person(person)
 
     async def async_add_person(self, person: Person) -> None:
         """Read one person's medications and schedule their doses."""
@@ -311,26 +317,6 @@ class MedicationSchedule:
         )
 
 
-def _error(key: str) -> ServiceValidationError:
-    return ServiceValidationError(translation_domain=DOMAIN, translation_key=key)
-
-
-def _person(hass: HomeAssistant, household: Household, data: dict[str, Any]) -> Person:
-    person: Person | None = None
-    if ATTR_DEVICE_ID in data:
-        device = dr.async_get(hass).async_get(data[ATTR_DEVICE_ID])
-        for domain, ident in device.identifiers if device else ():
-            if domain == DOMAIN and ident in household.people:
-                person = household.people[ident]
-    elif ATTR_PERSON in data:
-        person = household.person_by_alias(data[ATTR_PERSON])
-    else:
-        raise _error("person_required")
-    if person is None:
-        raise _error("unknown_person")
-    return person
-
-
 def _latest_dose(med: Medication, now: datetime) -> datetime:
     """The latest scheduled dose at or before ``now`` + ANSWER_AHEAD (now if unscheduled)."""
     if not med.times:
@@ -347,12 +333,12 @@ def _latest_dose(med: Medication, now: datetime) -> datetime:
 async def _async_record_medication(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
     if (household := get_household(hass)) is None:
-        raise _error("no_household")
-    person = _person(hass, household, dict(call.data))
+        raise service_error("no_household")
+    person = resolve_person(hass, household, dict(call.data))
     medications = await async_get_medications(hass, household, person.person_id)
     med = medications.get(call.data[ATTR_MEDICATION_ID])
     if med is None:
-        raise _error("unknown_medication")
+        raise service_error("unknown_medication")
     when: datetime | None = call.data.get(ATTR_TIME)
     if when is None:
         when = _latest_dose(med, dt_util.now())

@@ -31,7 +31,7 @@ from functools import partial
 import logging
 from pathlib import Path
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import CALLBACK_TYPE, Event, HassJob, HomeAssistant, callback
@@ -97,11 +97,11 @@ from ..core.outbox import (
     backoff_delay,
 )
 from ..core.security import redact_text
-from ..household.runtime import get_household
+from ..household.runtime import HouseholdListener, loaded_household_entry
 from .webhook import ClinicWebhook
 
 if TYPE_CHECKING:
-    from ..care.alerts import Alert
+    from ..care.alerts import Alert, AlertManager
     from ..core.store.record_store import StoredMeasurement
     from ..household.runtime import Household, Person
 
@@ -606,14 +606,31 @@ class ClinicLink:
         return done is not None
 
 
-class ClinicBridge:
-    """Every clinic link of a household (``household.clinic``)."""
+class _Runtime(Protocol):
+    """What the clinic needs of the household entry's runtime data (types.SmartCareData)."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, household: Household) -> None:
+    clinic: ClinicBridge | None
+
+
+def get_bridge(hass: HomeAssistant) -> ClinicBridge | None:
+    """The loaded household's clinic bridge, if any."""
+    if (entry := loaded_household_entry(hass)) is None:
+        return None
+    runtime: _Runtime = entry.runtime_data
+    return runtime.clinic
+
+
+class ClinicBridge(HouseholdListener):
+    """Every clinic link of a household."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, household: Household, alerts: AlertManager
+    ) -> None:
         """Read the household's clinic subentries."""
         self.hass = hass
         self.entry = entry
         self.household = household
+        self.alerts = alerts
         self.links: dict[str, ClinicLink] = {}
         for subentry in entry.subentries.values():
             if subentry.subentry_type == SUBENTRY_CLINIC:
@@ -642,9 +659,8 @@ class ClinicBridge:
                 )
                 await link.async_stop()
         await self._async_reconcile()
-        self.household.on_stored.append(self._readings_stored)
-        self._unsubs.append(lambda: self.household.on_stored.remove(self._readings_stored))
-        self._unsubs.append(self.household.alerts.async_add_listener(self._alert_changed))
+        self._unsubs.append(self.household.async_add_listener(self))
+        self._unsubs.append(self.alerts.async_add_listener(self._alert_changed))
         self._unsubs.append(
             self.hass.bus.async_listen(EVENT_MEDICATION_ANSWERED, self._medication_answered)
         )
@@ -713,8 +729,10 @@ class ClinicBridge:
 
     # Hooks -----------------------------------------------------------------------------
 
-    @callback
-    def _readings_stored(self, person: Person, stored: list[StoredMeasurement]) -> None:
+    async def async_readings_stored(
+        self, person: Person, stored: list[StoredMeasurement], backfilled: list[StoredMeasurement]
+    ) -> None:
+        """New readings: wake the links that share vital signs."""
         for link in self.links_with(SCOPE_VITAL_SIGNS):
             link.async_wake()
 
@@ -817,10 +835,9 @@ async def async_enqueue_medication(
     reason: str | None = None,
 ) -> int:
     """Queue a medication answer for the household's clinics (0 when none shares them)."""
-    household = get_household(hass)
-    if household is None or household.clinic is None:
+    if (bridge := get_bridge(hass)) is None:
         return 0
-    return await household.clinic.async_enqueue_medication(
+    return await bridge.async_enqueue_medication(
         person_id,
         medication=medication,
         answer=answer,

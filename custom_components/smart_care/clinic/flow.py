@@ -297,7 +297,7 @@ class ClinicSubentryFlow(ConfigSubentryFlow):
         entry = self._get_entry()
         if entry.state is not ConfigEntryState.LOADED:
             return None
-        household: Household = entry.runtime_data
+        household: Household = entry.runtime_data.household
         return household
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:

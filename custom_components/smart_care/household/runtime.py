@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 import uuid
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
-from ..care.alert_text import describe_values
-from ..care.alerts import AlertManager
-from ..care.knowledge import KnowledgeDelivery
 from ..const import (
     CONF_ALIAS,
     CONF_EMERGENCY_CONTACTS,
@@ -40,10 +37,7 @@ from ..core.clinical.plausibility import ImplausibleValueError, check_set
 from ..core.clinical.vitals import Vital, VitalSample
 from ..core.gatt.parser import Reading
 from ..core.store.record_store import RecordStore, StoredMeasurement
-from .statistics import async_import_backfill
-
-if TYPE_CHECKING:
-    from ..clinic.bridge import ClinicBridge
+from .alert_text import describe_values
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -68,16 +62,29 @@ def record_path(hass: HomeAssistant, entry_id: str) -> Path:
     return Path(hass.config.path(".storage", DOMAIN, RECORD_DB_NAME.format(entry_id=entry_id)))
 
 
-def get_household(hass: HomeAssistant) -> Household | None:
-    """The loaded household, if any."""
+class _Runtime(Protocol):
+    """What the household layer needs of an entry's runtime data (types.SmartCareData)."""
+
+    household: Household
+
+
+def loaded_household_entry(hass: HomeAssistant) -> ConfigEntry | None:
+    """The loaded household's entry, if any (its runtime_data is a types.SmartCareData)."""
     for entry in hass.config_entries.async_entries(DOMAIN):
         if (
             entry.data.get(CONF_ENTRY_TYPE, ENTRY_TYPE_HOUSEHOLD) == ENTRY_TYPE_HOUSEHOLD
             and entry.state is ConfigEntryState.LOADED
         ):
-            household: Household = entry.runtime_data
-            return household
+            return entry
     return None
+
+
+def get_household(hass: HomeAssistant) -> Household | None:
+    """The loaded household, if any."""
+    if (entry := loaded_household_entry(hass)) is None:
+        return None
+    runtime: _Runtime = entry.runtime_data
+    return runtime.household
 
 
 @dataclass(slots=True)
@@ -126,6 +133,34 @@ class IngestResult:
     stored: tuple[StoredMeasurement, ...] = ()
 
 
+class HouseholdListener:
+    """What a feature hears from the household; a feature overrides what it needs.
+
+    The one way the household talks to features (alerts, knowledge, statistics, medication,
+    the clinic bridge): it imports none of them. Listeners run in the order they subscribed.
+    """
+
+    async def async_household_loaded(self) -> None:
+        """Every person of the household is loaded (entry setup)."""
+
+    async def async_person_added(self, person: Person) -> None:
+        """A person joined while the household runs."""
+
+    async def async_readings_stored(
+        self, person: Person, stored: list[StoredMeasurement], backfilled: list[StoredMeasurement]
+    ) -> None:
+        """Rows newly stored for a person; ``backfilled`` were older than the state."""
+
+    async def async_readings_reassigned(
+        self, person: Person, moved: list[StoredMeasurement]
+    ) -> None:
+        """Stored rows were given to ``person``."""
+
+    @callback
+    def async_household_closing(self) -> None:
+        """The household closes: stop timers."""
+
+
 class Household:
     """One household: record store plus people, shared by platforms and services."""
 
@@ -135,13 +170,15 @@ class Household:
         self.entry = entry
         self.store = store
         self.people: dict[str, Person] = {}
-        self.alerts = AlertManager(hass, self)
-        self.knowledge = KnowledgeDelivery(hass, self)
-        # Clinic bridge (clinic/bridge.py) while it runs; hooks told of every reading stored.
-        self.clinic: ClinicBridge | None = None
-        self.on_stored: list[Callable[[Person, list[StoredMeasurement]], None]] = []
+        self._listeners: list[HouseholdListener] = []
         # Medical-card claims: person_id and when the card was scanned.
         self._claim: tuple[str, datetime] | None = None
+
+    @callback
+    def async_add_listener(self, listener: HouseholdListener) -> CALLBACK_TYPE:
+        """Subscribe a feature; return the unsubscribe callback."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     async def async_load(self) -> None:
         """Build people from the subentries and their latest values from the log."""
@@ -154,9 +191,8 @@ class Household:
             if person_id not in self.people:
                 await self.hass.async_add_executor_job(self.store.delete_person, person_id)
                 _LOGGER.info("Removed the health record of a person no longer in the household")
-        await self.alerts.async_load()
-        for person in self.people.values():
-            await self.knowledge.async_consider_conditions(person)
+        for listener in list(self._listeners):
+            await listener.async_household_loaded()
 
     async def async_add_person(self, subentry: ConfigSubentry) -> Person:
         """Add the person of a subentry, with their latest values from the log."""
@@ -177,6 +213,13 @@ class Household:
         person.latest = await self.hass.async_add_executor_job(self.store.latest, person.person_id)
         person.last_seen = {vital: row.time for vital, row in person.latest.items()}
         self.people[person.person_id] = person
+        return person
+
+    async def async_join_person(self, subentry: ConfigSubentry) -> Person:
+        """Add a person while the household runs, and tell the features."""
+        person = await self.async_add_person(subentry)
+        for listener in list(self._listeners):
+            await listener.async_person_added(person)
         return person
 
     def person_by_alias(self, alias: str) -> Person | None:
@@ -222,12 +265,9 @@ class Household:
             reading_id,
         )
         backfilled = self._publish(person, stored, history_only)
-        if backfilled:
-            await async_import_backfill(self.hass, self, person, backfilled)
         if stored:
-            for hook in list(self.on_stored):
-                hook(person, stored)
-            await self.alerts.async_process(person, stored)
+            for listener in list(self._listeners):
+                await listener.async_readings_stored(person, stored, backfilled)
         return stored
 
     # Device readings and attribution ------------------------------------------------
@@ -432,7 +472,8 @@ class Household:
             if other is not person:
                 await self._async_refresh_latest(other)
         await self._async_refresh_latest(person)
-        await self.alerts.async_process(person, moved)
+        for listener in list(self._listeners):
+            await listener.async_readings_reassigned(person, moved)
         return moved
 
     async def _async_refresh_latest(self, person: Person) -> None:
@@ -478,5 +519,6 @@ class Household:
 
     async def async_close(self) -> None:
         """Stop timers and close the store."""
-        self.alerts.async_unload()
+        for listener in list(self._listeners):
+            listener.async_household_closing()
         await self.hass.async_add_executor_job(self.store.close)
