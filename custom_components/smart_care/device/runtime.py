@@ -17,8 +17,9 @@ from homeassistant.helpers.typing import UNDEFINED
 from homeassistant.util import dt as dt_util
 
 from ..const import CONF_ADDRESS, CONF_OWNER, CONF_USER_MAP, DOMAIN
+from ..core import ingest
 from ..core.gatt.parser import Reading
-from ..household.runtime import CLOCK_AHEAD_LIMIT, DeviceSource, get_household
+from ..household.runtime import DeviceSource, get_household
 from .ble import REASON_BONDING, REASON_OUT_OF_RANGE, REASON_PAIRING_MODE, HealthDeviceLink
 
 _LOGGER = logging.getLogger(__name__)
@@ -237,11 +238,7 @@ class DeviceRuntime:
 
 def _reading_time(reading: Reading, received: datetime) -> datetime:
     """When the reading was taken, as the household records it."""
-    if reading.timestamp is None:
-        return received
-    # BLE Date Time has no zone: it is the device's local time.
-    stamped = dt_util.as_utc(reading.timestamp.replace(tzinfo=dt_util.get_default_time_zone()))
-    return received if stamped > received + CLOCK_AHEAD_LIMIT else stamped
+    return ingest.reading_time(reading.timestamp, received, dt_util.get_default_time_zone())[0]
 
 
 async def async_setup_device_entry(hass: HomeAssistant, entry: DeviceConfigEntry) -> bool:

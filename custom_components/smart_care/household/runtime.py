@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import logging
 from pathlib import Path
 from typing import Any, Protocol
-import uuid
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -33,6 +32,7 @@ from ..const import (
     RECORD_DB_NAME,
     SUBENTRY_PERSON,
 )
+from ..core import ingest
 from ..core.clinical.plausibility import ImplausibleValueError, check_set
 from ..core.clinical.vitals import Vital, VitalSample
 from ..core.gatt.parser import Reading
@@ -43,16 +43,6 @@ _LOGGER = logging.getLogger(__name__)
 
 SIGNAL_PERSON_UPDATED = f"{DOMAIN}_person_updated_{{}}"
 
-# A medical-card scan claims the next reading within this window.
-CLAIM_WINDOW = timedelta(minutes=5)
-# A shared scale's reading is attributed by weight only when exactly one person's last
-# weight is this close and nobody else is within twice the distance.
-WEIGHT_MATCH_KG = 2.0
-WEIGHT_MATCH_RELATIVE = 0.03
-# A device reading measured this long before it arrived came from the device's memory.
-MEMORY_AGE = timedelta(minutes=15)
-# A device clock more than this far ahead is not trusted; the receipt time is used.
-CLOCK_AHEAD_LIMIT = timedelta(minutes=10)
 
 ISSUE_PENDING = "reading_needs_person_{}"
 
@@ -282,48 +272,27 @@ class Household:
             return None
         person_id, when = self._claim
         self._claim = None
-        if now - when > CLAIM_WINDOW or person_id not in self.people:
+        if now - when > ingest.CLAIM_WINDOW or person_id not in self.people:
             return None
         return person_id
-
-    def _weight_guess(self, weight: float) -> tuple[str | None, str | None]:
-        """(confident person, best guess) from the people's last known weights."""
-        distances = sorted(
-            (abs(p.latest["weight"].value - weight), p.person_id)
-            for p in self.people.values()
-            if "weight" in p.latest
-        )
-        if not distances:
-            return None, None
-        best_distance, best = distances[0]
-        tolerance = max(WEIGHT_MATCH_KG, weight * WEIGHT_MATCH_RELATIVE)
-        if best_distance > tolerance:
-            return None, None
-        if len(distances) > 1 and distances[1][0] <= 2 * tolerance:
-            return None, best
-        return best, best
 
     def _attribute(
         self, source: DeviceSource, reading: Reading, samples: list[VitalSample], now: datetime
     ) -> tuple[str | None, str, str | None]:
-        """(person_id or None, how, best guess)."""
-        if reading.user_id is not None and reading.user_id in source.user_map:
-            person_id = source.user_map[reading.user_id]
-            if person_id in self.people:
-                return person_id, "user_index", None
-        if (claimed := self._take_claim(now)) is not None:
-            return claimed, "medical_card", None
-        if source.owner is not None and source.owner in self.people:
-            return source.owner, "device_owner", None
-        if len(self.people) == 1:
-            return next(iter(self.people)), "only_person", None
-        weight = next((s.value for s in samples if s.vital is Vital.WEIGHT), None)
-        if weight is not None:
-            confident, guess = self._weight_guess(weight)
-            if confident is not None:
-                return confident, "weight_match", None
-            return None, "pending", guess
-        return None, "pending", None
+        """(person_id or None, how, best guess): core/ingest.py's rule on this household."""
+        return ingest.attribute(
+            self.people,
+            user_id=reading.user_id,
+            user_map=source.user_map,
+            take_claim=lambda: self._take_claim(now),
+            owner=source.owner,
+            weight=next((s.value for s in samples if s.vital is Vital.WEIGHT), None),
+            last_weights={
+                pid: p.latest["weight"].value
+                for pid, p in self.people.items()
+                if "weight" in p.latest
+            },
+        )
 
     async def async_ingest_reading(
         self, source: DeviceSource, reading: Reading, received: datetime | None = None
@@ -342,31 +311,21 @@ class Household:
             "kind": reading.kind,
             "status_flags": reading.status_flags(),
         }
-        when = now
-        if reading.timestamp is not None:
-            # BLE Date Time has no zone: it is the device's local time.
-            stamped = dt_util.as_utc(
-                reading.timestamp.replace(tzinfo=dt_util.get_default_time_zone())
-            )
-            if stamped > now + CLOCK_AHEAD_LIMIT:
-                details["device_clock_ahead"] = True
-            else:
-                when = stamped
+        when, clock_ahead = ingest.reading_time(
+            reading.timestamp, now, dt_util.get_default_time_zone()
+        )
+        if clock_ahead:
+            details["device_clock_ahead"] = True
         timed = [VitalSample(s.vital, s.value, when) for s in samples]
         try:
             check_set({s.vital: s.value for s in timed})
         except ImplausibleValueError as err:
             _LOGGER.warning("Rejected a reading from a %s device: %s", reading.kind, err)
             return IngestResult("rejected")
-        if reading.sequence_number is not None:
-            # The device time too: a meter reset starts its sequence numbers again.
-            stamp = "" if reading.timestamp is None else reading.timestamp.isoformat()
-            prefix = f"{source.key}|{reading.kind}|seq{reading.sequence_number}|{stamp}"
-        elif reading.timestamp is not None:
-            prefix = f"{source.key}|{reading.kind}|{reading.timestamp.isoformat()}"
-        else:
-            prefix = None
-        reading_id = uuid.uuid5(uuid.NAMESPACE_URL, prefix).hex if prefix else uuid.uuid4().hex
+        prefix = ingest.dedupe_prefix(
+            source.key, reading.kind, reading.sequence_number, reading.timestamp
+        )
+        reading_id = ingest.reading_id(prefix)
         person_id, how, guess = self._attribute(source, reading, timed, now)
         details["attribution"] = how
         if person_id is None:
@@ -385,7 +344,7 @@ class Household:
             details,
             prefix,
             reading_id,
-            history_only=now - when > MEMORY_AGE,
+            history_only=ingest.from_memory(when, now),
         )
         status = "stored" if stored else "duplicate"
         return IngestResult(status, person_id, reading_id, how, tuple(stored))
