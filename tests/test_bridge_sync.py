@@ -31,9 +31,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.smart_care.care.medication import EVENT_MEDICATION_ANSWERED
 from custom_components.smart_care.clinic import bridge as bridge_module
-from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.const import DOMAIN, EVENT_MEDICATION_ANSWERED
 from custom_components.smart_care.core import fhir, outbox as outbox_module
 from custom_components.smart_care.core.clinical.medication import medication_id
 from custom_components.smart_care.core.store.record_store import RecordStore

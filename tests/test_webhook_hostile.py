@@ -21,12 +21,8 @@ from homeassistant.util import dt as dt_util
 import pytest
 import voluptuous as vol
 
-from custom_components.smart_care.clinic.webhook import (
-    ISSUE_AUDIT_FAILED,
-    ISSUE_TOTP_LOCKED,
-    TOTP_HEADER,
-)
-from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.clinic.webhook import TOTP_HEADER
+from custom_components.smart_care.const import DOMAIN, ISSUE_AUDIT_FAILED, ISSUE_TOTP_LOCKED
 from custom_components.smart_care.core.clinical.assessment import DEFAULT_THRESHOLDS
 from custom_components.smart_care.core.security import signed_headers
 

@@ -17,7 +17,13 @@ from .care.alerts import AlertManager
 from .care.knowledge import KnowledgeDelivery
 from .care.medication import MedicationSchedule
 from .clinic.bridge import ClinicBridge
-from .const import CONF_ENTRY_TYPE, DOMAIN, ENTRY_TYPE_DEVICE
+from .const import (
+    CONF_ENTRY_TYPE,
+    DOMAIN,
+    ENTRY_TYPE_DEVICE,
+    EVENT_NOTIFICATION_ACTION,
+    EVENT_TAG_SCANNED,
+)
 from .core.security import DecryptError
 from .dashboard import async_register_strategy
 from .device.runtime import (
@@ -41,8 +47,6 @@ from .types import SmartCareConfigEntry, SmartCareData
 
 _LOGGER = logging.getLogger(__name__)
 
-EVENT_TAG_SCANNED = "tag_scanned"
-EVENT_NOTIFICATION_ACTION = "mobile_app_notification_action"
 ACTION_ACK = "SMART_CARE_ACK_"
 ACTION_SNOOZE = "SMART_CARE_SNOOZE_"
 SNOOZE_FROM_PHONE = 30  # minutes

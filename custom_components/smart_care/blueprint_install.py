@@ -30,13 +30,12 @@ from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
-from .const import DOMAIN
+from .const import DOMAIN, ISSUE_INSTALL_BLUEPRINTS
 
 _LOGGER = logging.getLogger(__name__)
 
 BUNDLED_DIR = Path(__file__).parent / "blueprints"
 TARGET_PARTS = ("blueprints", "automation", DOMAIN)
-ISSUE_INSTALL_BLUEPRINTS = "install_blueprints"
 SERVICE_INSTALL_BLUEPRINTS = "install_blueprints"
 ATTR_OVERWRITE = "overwrite"
 

@@ -51,14 +51,13 @@ import voluptuous as vol
 from .care.medication import SETTING_ADHERENCE
 from .clinic.bridge import ClinicLink, get_bridge
 from .clinic.services import SETTING_LOCATION_LOG
-from .const import ATTR_PERSON, DOMAIN, SCOPE_OPTIONS
+from .const import ATTR_PERSON, DOMAIN, ISSUE_PENDING, SCOPE_OPTIONS
 from .core.outbox import LinkProfile, Outbox
 from .household.calls import (
     async_require_admin,
     require_household,
     resolve_person,
 )
-from .household.runtime import ISSUE_PENDING
 
 if TYPE_CHECKING:
     from .core.store.record_store import RecordStore

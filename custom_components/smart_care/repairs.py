@@ -10,10 +10,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir, selector
 import voluptuous as vol
 
-from .blueprint_install import ISSUE_INSTALL_BLUEPRINTS, InstallBlueprintsFlow
+from .blueprint_install import InstallBlueprintsFlow
 from .clinic.bridge import get_bridge
 from .clinic.flow import ClinicReauthFlow
-from .const import DOMAIN, ISSUE_CLINIC_AUTH
+from .const import DOMAIN, ISSUE_CLINIC_AUTH, ISSUE_INSTALL_BLUEPRINTS
 from .household.runtime import get_household
 
 CONF_PERSON = "person"

@@ -20,7 +20,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from ..const import DOMAIN, EVENT_ALERT
+from ..const import EVENT_ALERT, SIGNAL_ALERTS_UPDATED, AlertStatus
 from ..core.clinical.assessment import (
     DEFAULT_THRESHOLDS,
     MEASUREMENT_GROUPS,
@@ -56,12 +56,11 @@ from .knowledge import KnowledgeDelivery
 
 _LOGGER = logging.getLogger(__name__)
 
-SIGNAL_ALERTS_UPDATED = f"{DOMAIN}_alerts_updated_{{}}"
 
-STATUS_OPEN = "open"
-STATUS_ACKNOWLEDGED = "acknowledged"
-STATUS_SNOOZED = "snoozed"
-STATUS_RESOLVED = "resolved"
+STATUS_OPEN = AlertStatus.OPEN
+STATUS_ACKNOWLEDGED = AlertStatus.ACKNOWLEDGED
+STATUS_SNOOZED = AlertStatus.SNOOZED
+STATUS_RESOLVED = AlertStatus.RESOLVED
 
 # Readings older than this (device memory, backfill) are logged and feed trends, but do
 # not raise alerts: an "urgent" alarm about last week helps nobody.

@@ -11,15 +11,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
-from ..const import CONF_CONDITIONS, DOMAIN
+from ..const import CONF_CONDITIONS, DOMAIN, EVENT_KNOWLEDGE, SIGNAL_KNOWLEDGE
 from ..core.clinical.knowledge import Note, for_codes, for_conditions
 from ..household.profile import as_text
 from ..household.runtime import Household, HouseholdListener, Person
 
-EVENT_KNOWLEDGE = "smart_care_knowledge"
 SETTING_SENT = "knowledge_sent"
 REPEAT_AFTER = timedelta(days=7)
-SIGNAL_KNOWLEDGE = f"{DOMAIN}_knowledge_{{}}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,14 @@ from homeassistant.helpers.event import async_call_later, async_track_time_chang
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from ..const import ATTR_PERSON, CONF_MEDICATIONS, DOMAIN
+from ..const import (
+    ATTR_PERSON,
+    CONF_MEDICATIONS,
+    DOMAIN,
+    EVENT_MEDICATION_ANSWERED,
+    EVENT_MEDICATION_DUE,
+    EVENT_NOTIFICATION_ACTION,
+)
 from ..core.clinical.medication import (
     dose_key,
     medication_id,
@@ -81,9 +88,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-EVENT_MEDICATION_DUE = "smart_care_medication_due"
-EVENT_MEDICATION_ANSWERED = "smart_care_medication_answered"
-EVENT_NOTIFICATION_ACTION = "mobile_app_notification_action"
 
 SERVICE_RECORD_MEDICATION = "record_medication"
 STATUSES = ["taken", "skipped", "snoozed", "missed"]

@@ -42,7 +42,7 @@ from homeassistant.helpers.event import async_call_later, async_track_point_in_u
 from homeassistant.loader import async_get_integration
 from homeassistant.util import dt as dt_util
 
-from ..care.medication import EVENT_MEDICATION_ANSWERED, async_get_medications
+from ..care.medication import async_get_medications
 from ..const import (
     CLINIC_UNREACHABLE_HOURS,
     CONF_BIRTH_DATE,
@@ -62,6 +62,7 @@ from ..const import (
     CONF_TRANSPORT,
     CONF_WEBHOOK_ID,
     DOMAIN,
+    EVENT_MEDICATION_ANSWERED,
     ISSUE_CLINIC_AUTH,
     ISSUE_CLINIC_QUARANTINE,
     ISSUE_CLINIC_REJECTED,
@@ -71,6 +72,7 @@ from ..const import (
     SCOPE_DAILY_SUMMARY,
     SCOPE_MEDICATION,
     SCOPE_VITAL_SIGNS,
+    SIGNAL_CLINIC_UPDATED,
     SUBENTRY_CLINIC,
     TRANSPORT_FOLDER,
 )
@@ -107,7 +109,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-SIGNAL_CLINIC_UPDATED = f"{DOMAIN}_clinic_updated_{{}}"
 UNREACHABLE_AFTER = timedelta(hours=CLINIC_UNREACHABLE_HOURS)
 # Daily summaries of the previous local day go out at this local time.
 SUMMARY_TIME = time(0, 5)

@@ -42,7 +42,14 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from ..const import DOMAIN, EVENT_ADVICE, SCOPE_ALERTS, SCOPE_VITAL_SIGNS
+from ..const import (
+    DOMAIN,
+    EVENT_ADVICE,
+    ISSUE_AUDIT_FAILED,
+    ISSUE_TOTP_LOCKED,
+    SCOPE_ALERTS,
+    SCOPE_VITAL_SIGNS,
+)
 from ..core.boundary import BoundaryError, Limits, field_path, parse_json, safe_text
 from ..core.clinical.assessment import DEFAULT_THRESHOLDS
 from ..core.clinical.vitals import Vital
@@ -94,8 +101,6 @@ LIMIT_LEVELS: Final = (
 # Alarm limits are physiological numbers; anything beyond this is not a limit.
 MAX_LIMIT: Final = 100_000.0
 REQUEST_LIMITS: Final = Limits(max_bytes=MAX_BODY, max_depth=6, max_string=8000, max_keys=200)
-ISSUE_AUDIT_FAILED: Final = "clinic_audit_failed"
-ISSUE_TOTP_LOCKED: Final = "clinic_totp_locked_{}"
 DATA_WEBHOOKS: Final = f"{DOMAIN}_clinic_webhooks"
 
 

@@ -42,7 +42,7 @@ from homeassistant.exceptions import (
 )
 from homeassistant.helpers import issue_registry as ir
 
-from ..const import DOMAIN
+from ..const import DOMAIN, ISSUE_KEY_MISSING, ISSUE_KEY_PERMISSIONS, ISSUE_UNREADABLE
 from ..core.security import (
     KEY_BYTES,
     DecryptError,
@@ -58,9 +58,6 @@ _LOGGER = logging.getLogger(__name__)
 INDEX_KEY_ID: Final = "index"
 KEY_FILE_NAME: Final = "keys_{entry_id}.json"
 
-ISSUE_KEY_MISSING: Final = "record_key_missing"
-ISSUE_UNREADABLE: Final = "record_unreadable"
-ISSUE_KEY_PERMISSIONS: Final = "record_key_permissions"
 
 SERVICE_ROTATE_KEY: Final = "rotate_key"
 

@@ -10,14 +10,11 @@ from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect, async_dispatcher_send
 
-from ..const import DOMAIN, SUBENTRY_CLINIC, SUBENTRY_PERSON
+from ..const import SIGNAL_PERSON_ADDED, SUBENTRY_CLINIC, SUBENTRY_PERSON
 from .sources import async_track_sources
 
 if TYPE_CHECKING:
     from .runtime import Household, Person
-
-# Sent with the new Person: each platform adds that person's entities.
-SIGNAL_PERSON_ADDED = f"{DOMAIN}_person_added_{{}}"
 
 
 def _snapshot(entry: ConfigEntry) -> dict[str, tuple[str, str, dict[str, Any]]]:

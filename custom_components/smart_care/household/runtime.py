@@ -29,8 +29,11 @@ from ..const import (
     DOMAIN,
     ENTRY_TYPE_HOUSEHOLD,
     EVENT_MEASUREMENT,
+    ISSUE_PENDING,
     RECORD_DB_NAME,
+    SIGNAL_PERSON_UPDATED,
     SUBENTRY_PERSON,
+    IngestStatus,
 )
 from ..core import ingest
 from ..core.clinical.plausibility import ImplausibleValueError, check_set
@@ -40,11 +43,6 @@ from ..core.store.record_store import RecordStore, StoredMeasurement
 from .alert_text import describe_values
 
 _LOGGER = logging.getLogger(__name__)
-
-SIGNAL_PERSON_UPDATED = f"{DOMAIN}_person_updated_{{}}"
-
-
-ISSUE_PENDING = "reading_needs_person_{}"
 
 
 def record_path(hass: HomeAssistant, entry_id: str) -> Path:
@@ -116,7 +114,7 @@ class DeviceSource:
 class IngestResult:
     """What became of a device reading."""
 
-    status: str  # stored | duplicate | pending | no_values | rejected
+    status: IngestStatus
     person_id: str | None = None
     reading_id: str | None = None
     attribution: str | None = None
@@ -305,7 +303,7 @@ class Household:
         now = received or dt_util.utcnow()
         samples = reading.vitals()
         if not samples:
-            return IngestResult("no_values")
+            return IngestResult(IngestStatus.NO_VALUES)
         details: dict[str, Any] = {
             "device": source.key,
             "kind": reading.kind,
@@ -321,7 +319,7 @@ class Household:
             check_set({s.vital: s.value for s in timed})
         except ImplausibleValueError as err:
             _LOGGER.warning("Rejected a reading from a %s device: %s", reading.kind, err)
-            return IngestResult("rejected")
+            return IngestResult(IngestStatus.REJECTED)
         prefix = ingest.dedupe_prefix(
             source.key, reading.kind, reading.sequence_number, reading.timestamp
         )
@@ -334,9 +332,9 @@ class Household:
                 self.store.has_reading, reading_id
             )
             if known:
-                return IngestResult("duplicate", reading_id=reading_id, attribution=how)
+                return IngestResult(IngestStatus.DUPLICATE, reading_id=reading_id, attribution=how)
             await self._async_hold(reading_id, source, timed, details, prefix, guess)
-            return IngestResult("pending", reading_id=reading_id, attribution=how)
+            return IngestResult(IngestStatus.PENDING, reading_id=reading_id, attribution=how)
         stored = await self.async_record(
             self.people[person_id],
             timed,
@@ -346,7 +344,7 @@ class Household:
             reading_id,
             history_only=ingest.from_memory(when, now),
         )
-        status = "stored" if stored else "duplicate"
+        status = IngestStatus.STORED if stored else IngestStatus.DUPLICATE
         return IngestResult(status, person_id, reading_id, how, tuple(stored))
 
     async def _async_hold(
