@@ -398,8 +398,7 @@ async def test_medication_answers_become_one_statement_per_dose(
     await link_clinic(hass, loaded_household, url=fhir_server.base_url)
     person_id = grandma_id(hass)
     scheduled = dt_util.now().replace(hour=8, minute=0, second=0, microsecond=0)
-    queued = await bridge_module.async_enqueue_medication(
-        hass,
+    queued = await bridge(hass).async_enqueue_medication(
         person_id,
         medication="Metformin 500 mg",
         answer="snoozed",
@@ -524,16 +523,16 @@ async def test_medication_without_clinic_or_with_unknown_dose(
     person_id = grandma_id(hass)
     now = dt_util.now()
     assert (
-        await bridge_module.async_enqueue_medication(
-            hass, person_id, medication="M", answer="taken", scheduled=now, answered=now
+        await bridge(hass).async_enqueue_medication(
+            person_id, medication="M", answer="taken", scheduled=now, answered=now
         )
         == 0
     )
     await link_clinic(hass, loaded_household, url=fhir_server.base_url, scopes=["vital_signs"])
     # No medication consent: nothing queued.
     assert (
-        await bridge_module.async_enqueue_medication(
-            hass, person_id, medication="M", answer="taken", scheduled=now, answered=now
+        await bridge(hass).async_enqueue_medication(
+            person_id, medication="M", answer="taken", scheduled=now, answered=now
         )
         == 0
     )

@@ -822,28 +822,3 @@ class ClinicBridge(HouseholdListener):
         self._schedule_summaries()
         for link in self.links.values():
             await link.async_queue_summaries()
-
-
-async def async_enqueue_medication(
-    hass: HomeAssistant,
-    person_id: str,
-    *,
-    medication: str,
-    answer: str,
-    scheduled: datetime,
-    answered: datetime | None = None,
-    dosage: str | None = None,
-    reason: str | None = None,
-) -> int:
-    """Queue a medication answer for the household's clinics (0 when none shares them)."""
-    if (bridge := get_bridge(hass)) is None:
-        return 0
-    return await bridge.async_enqueue_medication(
-        person_id,
-        medication=medication,
-        answer=answer,
-        scheduled=scheduled,
-        answered=answered,
-        dosage=dosage,
-        reason=reason,
-    )
