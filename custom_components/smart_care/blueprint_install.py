@@ -1,11 +1,6 @@
 """Offer the bundled automation blueprints to the user's configuration (HA glue).
 
-HACS installs only ``custom_components/``, so the integration carries a copy of its
-blueprints (``blueprints/`` next to this file, byte-identical to the repository's
-``blueprints/automation/smart_care/``). At household setup a repair issue offers to copy
-the missing ones into ``<config>/blueprints/automation/smart_care/``; the admin service
-``smart_care.install_blueprints`` does the same on demand. A file the user already has is
-never replaced unless ``overwrite: true`` is asked for: it may carry their edits.
+Notes: docs/modules.md (blueprint_install.py).
 """
 
 from __future__ import annotations

@@ -1,26 +1,6 @@
 """Privacy services: the audit trail, a person's export, and the right to erasure.
 
-* ``get_audit([person])`` returns every disclosure and every refused request the
-  household's record knows of: clinic webhook requests (``clinic_audit``), what was shared
-  with each clinic link (people, consent, last delivery), emergency location disclosures,
-  and this module's own exports and erasures.
-* ``export_person(person)`` returns everything held about one person as JSON (identity
-  profile, measurements, alerts, advice, adherence, settings, their audit entries) plus a
-  FHIR ``collection`` Bundle; the export itself is recorded (by whom).
-* ``forget_person(person)`` erases a person: held readings guessed to be theirs, their
-  waiting clinic items, the recorder's states and long-term statistics of their sensors,
-  and their subentry. Removing the subentry reloads the household, which deletes the
-  record (``Household.async_load``) and asks every clinic that received their data to
-  erase it (``ClinicBridge._async_reconcile``: conditional FHIR DELETEs). The erasure is
-  recorded with the person's id only.
-
-All three are for administrators only. HA's ``async_register_admin_service`` cannot return
-a response, so the check is made here: a call with a user must come from an
-administrator; a call without one (an automation or script, which only administrators can
-write) is recorded as ``system``.
-
-Own audit rows go to the record's ``clinic_audit`` table (``link_id`` =
-``LOCAL_AUDIT_LINK``) through the store's public method: no schema change.
+Notes: docs/modules.md (privacy.py).
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
 """Alert manager: findings of the pure assessment become alerts with a lifecycle (HA glue).
 
-open → acknowledged / snoozed → resolved. One alert per episode: the pure ``AlertTracker``
-keeps a value flapping around a threshold from raising twenty alerts. Every change fires
-``smart_care_alert`` with the payload documented in docs/alerts.md and is stored in the
-record before the event goes out, so an open alert survives a restart.
+Notes: docs/modules.md (care/alerts.py).
 """
 
 from __future__ import annotations

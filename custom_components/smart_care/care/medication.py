@@ -1,41 +1,6 @@
 """Medication reminders: the schedule in each person's record, answers, adherence (HA glue).
 
-At every dose time of every medication in a person's record (the free-text
-"Medications" field of the person, parsed by ``core.clinical.medication``) the integration fires
-``smart_care_medication_due``::
-
-    person_id, person (display alias), medication_id, medication, time, dose_key,
-    dose_id (medication_id + "_" + dose_key: one dose, never mistaken for a number), snoozed
-
-``medication`` is the name and dose as the family typed it ("Metformin 500 mg"). That is
-health data on the event bus, deliberately and minimally: the reminder on the phone has
-to say which medicine, and nothing else from the record (conditions, allergies, identity)
-is sent. Non-admin users cannot subscribe to arbitrary bus events; the recorder does store
-events, so a household that prefers not to keep them excludes the event type
-(``recorder: exclude: event_types: [smart_care_medication_due]``). Everything keyed after
-this point (answers, adherence, notification actions) uses the opaque ``medication_id``.
-
-Answers come from the notification buttons (``mobile_app_notification_action`` with
-``SMART_CARE_MED_<TAKEN|SKIP|SNOOZE>_<medication_id>_<dose_key>``) or from the service
-``smart_care.record_medication``. Each answer is stored in the person's record
-(adherence) and announced as ``smart_care_medication_answered``::
-
-    person_id, person, medication_id, dose_key, dose_id, time, status, answered_at
-
-A snoozed dose is due again ``SNOOZE_MINUTES`` later until it is answered (timers do not
-survive a restart; the dose then simply stays unanswered).
-
-Adherence is kept with the record store's generic per-person settings (bounded list under
-``medication_adherence``). A dedicated table would serve the clinic better::
-
-    CREATE TABLE medication_doses (
-        person_id TEXT NOT NULL, medication_id TEXT NOT NULL, scheduled TEXT NOT NULL,
-        status TEXT NOT NULL, answered TEXT, by TEXT, payload BLOB,
-        PRIMARY KEY (person_id, medication_id, scheduled));
-
-Clinic hook: the bridge listens to ``smart_care_medication_answered`` and builds
-``core.fhir.medication_statement(...)`` for it, taking the medication text from
-``async_get_medications`` (the answer itself never carries the text).
+Notes: docs/modules.md (care/medication.py).
 """
 
 from __future__ import annotations

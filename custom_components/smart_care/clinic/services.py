@@ -1,23 +1,6 @@
 """Services the care blueprints build on: clinic hand-off, emergency escalation, reminders.
 
-* ``notify_clinic(alert_id)`` hands an alert to the household's community clinics: it is
-  queued (again, even if already queued) in the durable outbox of every clinic link whose
-  consent includes alerts, and the response says how many. Without such a link the
-  service says so with a clear error (``no_clinic_linked``).
-* ``notify_emergency_contacts(alert_id, message, ...)`` sends an emergency message to the
-  person's emergency contacts (notify service names kept by the integration) and to any
-  extra notify services. One broken contact never stops the others, and the contact list
-  never has to leave the integration.
-* ``emergency_location(alert_id)`` gives the person's location, and only while the alert
-  is an unresolved critical one and the household has allowed sharing it. Every
-  disclosure is logged (no personal data in the line) and kept in the record.
-* ``clear_totp_lockout(clinic)`` (admin) lets a clinic link's TOTP codes be checked again
-  after too many wrong ones locked them (``clinic/webhook.py``); otherwise the lock ends by itself.
-* ``get_last_measurement(entity_id)`` tells when a vital sign was last measured, from the
-  record: entity timestamps move on restarts and alert updates, the record does not.
-
-The medication and blueprint-install services live in their own modules and are
-registered from here, so ``services.async_setup_services`` needs one call.
+Notes: docs/modules.md (clinic/services.py).
 """
 
 from __future__ import annotations

@@ -1,25 +1,6 @@
 """FHIR R4 rest-hook Subscription notifications from a clinic's own server (HA glue).
 
-A clinic's FHIR server posts the changed resource itself (``application/fhir+json``) to
-the link's webhook URL, as R4 rest-hook Subscriptions with a payload do. Authenticated
-by either of what servers can send:
-
-* ``Authorization: Bearer <token>`` from ``Subscription.channel.header`` (any R4 server);
-* Medplum's ``X-Signature``: hex HMAC-SHA256 of the raw body keyed by the value of the
-  ``https://www.medplum.com/fhir/StructureDefinition/subscription-secret`` extension.
-
-Both credentials are derived from the link's signing secret
-(``core.security.subscription_token`` / ``subscription_secret``). A notification is
-fresh when ``meta.lastUpdated`` is within the webhook's ±300 s window, and is accepted
-once (by signature, or by the body's digest with a bearer token). Then:
-
-* ``Communication`` whose ``subject`` names one of the link's pseudonyms
-  (``identifier`` ``urn:smartcare:pseudonym``) → advice for that person;
-* ``DetectedIssue`` with a clinician's mitigation (one with an ``author``; the bridge's
-  own lifecycle steps have none) or ``Flag``, identified by ``urn:smartcare:alert`` →
-  acknowledges that alert.
-
-Everything passes ``core.boundary`` first; refusals are the webhook's JSON errors.
+Notes: docs/modules.md (clinic/subscription.py).
 """
 
 from __future__ import annotations

@@ -1,28 +1,6 @@
 """Clinic webhooks: signed requests from a linked clinic (HA glue around core.security).
 
-One webhook id per clinic link. Every request is a JSON object ``{"type": ..., "person":
-<the person's pseudonym for this link>, ...}`` signed with the link's HMAC secret
-(``X-SmartCare-Timestamp`` / ``X-SmartCare-Signature``, see ``docs/clinic.md``):
-
-* ``advice``: a clinician's message for a person. Stored in the record, shown to the
-  household as a persistent notification, announced as ``smart_care_advice`` (ids, the
-  person's alias and the title; the free text stays out of the event bus and its log).
-* ``thresholds``: a person's personalised alarm limits. Needs a TOTP code.
-* ``acknowledge``: a clinician has seen an alert; escalation stops.
-* ``summary``: returns a FHIR ``collection`` Bundle of the person's recent readings;
-  identified only when the link allows it and the request carries a TOTP code.
-
-The same URL also takes a FHIR R4 rest-hook Subscription notification from the clinic's
-own server (``clinic/subscription.py``): a ``Communication`` becomes advice, a ``DetectedIssue``
-or ``Flag`` acknowledges an alert.
-
-The checks run in this order, and a refused request changes nothing: size (413),
-signature, freshness and single use (401), JSON limits and schema (400, naming the field
-without repeating what was sent; ``core.boundary``), consent and permission (403),
-person (404), TOTP (403; 429 once a link has sent too many wrong codes). HA answers 200
-when a handler raises, so this one never does: anything unexpected is a 500 with a JSON
-body. Each request leaves one audit row (no body; attacker strings escaped) and one log
-line (no personal data); an audit row that cannot be written raises a repair issue.
+Notes: docs/modules.md (clinic/webhook.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Pure rules of taking in a device reading: its time, its identity, whose it is.
 
-The household (household/runtime.py) applies them; the device runtime shows the same time
-(docs/architecture.md).
+Notes: docs/modules.md (core/ingest.py).
 """
 
 from __future__ import annotations

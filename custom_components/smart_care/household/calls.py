@@ -1,8 +1,6 @@
 """Shared pieces of every service handler: the household, the person, the caller, errors.
 
-Audit rule (one for every service): ``user:<HA user id>`` when a user called, ``automation``
-otherwise (automations, scripts, the system). Names are never recorded: a user id is stable
-and says nothing by itself (docs/architecture.md).
+Notes: docs/modules.md (household/calls.py).
 """
 
 from __future__ import annotations

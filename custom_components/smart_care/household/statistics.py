@@ -1,8 +1,6 @@
 """Long-term statistics for readings with past timestamps (device memory, backfill).
 
-HA cannot insert past states, so such readings never become a sensor state. Their hour is
-imported into the person's sensor statistics instead (mean, min and max of every reading
-of that hour in the record), so history graphs show them.
+Notes: docs/modules.md (household/statistics.py).
 """
 
 from __future__ import annotations
