@@ -56,9 +56,19 @@ def _words(lang: str) -> dict[str, str]:
 # headless Chromium keeps the en-US order (mm/dd/yyyy) whatever its --lang.
 DATE_TYPED = "05/01/1948"
 MEDICATIONS = ["Amlodipine 5 mg 08:00", "Metformin 500 mg 08:00, 20:00", "Aspirin 100 mg"]
-IN_MENU = """
+# HA 2025.4 draws an entry as ha-md-list-item.config_entry with an ha-md-button-menu of
+# ha-md-menu-item; HA 2026 as ha-config-entry-row (its row in a shadow root) with an
+# ha-dropdown of ha-dropdown-item. The helpers below accept both.
+ENTRY_ROWS = "ha-md-list-item.config_entry, ha-config-entry-row"
+MENU = "ha-md-button-menu, ha-dropdown"
+MENU_ITEMS = "ha-md-menu-item, ha-dropdown-item"
+# A list field with one text field per item: ha-multi-textfield of ha-textfield (2025.4),
+# ha-input-multi of ha-input (2026).
+MULTI_FIELD = "ha-multi-textfield, ha-input-multi"
+MULTI_ITEMS = "ha-textfield, ha-input"
+IN_MENU = f"""
 const menu = arguments[0];
-return [...menu.querySelectorAll('ha-md-menu-item')]
+return [...menu.querySelectorAll('{MENU_ITEMS}')]
   .filter((item) => item.checkVisibility())
   .map((item) => item.textContent.replace(/\\s+/g, ' ').trim());
 """
@@ -171,22 +181,30 @@ class Browser:
 
     def entry_menu(self, title: str) -> Any:
         """Open the ⋮ menu of a config entry on the integration page; return the menu."""
-        self.driver.get(self.base + "/config/integrations/integration/smart_care")
-        item = _wait(
-            f"the entry {title}",
-            lambda: [
-                e
-                for e in self.deep("ha-md-list-item.config_entry")
-                if title in self.driver.execute_script("return arguments[0].textContent", e)
-            ],
-        )[0]
-        menu = self.driver.execute_script(
-            "return arguments[0].querySelector('ha-md-button-menu')", item
+        driver = self.driver
+        driver.get(self.base + "/config/integrations/integration/smart_care")
+
+        def titled(row: Any) -> bool:
+            # 2025.4 puts the title in the row's light DOM, 2026 in its shadow root.
+            seen = str(driver.execute_script("return arguments[0].textContent", row))
+            return title in seen or title in self.text(row)
+
+        row = _wait(f"the entry {title}", lambda: [r for r in self.deep(ENTRY_ROWS) if titled(r)])[
+            0
+        ]
+        menu = _wait(
+            f"the menu button of {title}",
+            lambda: driver.execute_script(
+                "const r = arguments[0]; return (r.shadowRoot && r.shadowRoot.querySelector"
+                "(arguments[1])) || r.querySelector(arguments[1])",
+                row,
+                MENU,
+            ),
         )
-        self.driver.execute_script(
-            "return arguments[0].querySelector('[slot=trigger]')", menu
-        ).click()
-        _wait(f"the menu of {title}", lambda: self.driver.execute_script(IN_MENU, menu))
+        trigger = driver.execute_script("return arguments[0].querySelector('[slot=trigger]')", menu)
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", trigger)
+        trigger.click()
+        _wait(f"the menu of {title}", lambda: driver.execute_script(IN_MENU, menu))
         return menu
 
     def menu_items(self, menu: Any) -> list[str]:
@@ -196,7 +214,7 @@ class Browser:
         (item,) = [
             i
             for i in self.driver.execute_script(
-                "return [...arguments[0].querySelectorAll('ha-md-menu-item')]", menu
+                "return [...arguments[0].querySelectorAll(arguments[1])]", menu, MENU_ITEMS
             )
             if i.text.strip() == label
             or label in self.driver.execute_script("return arguments[0].textContent", i)
@@ -223,7 +241,7 @@ def add_grandparent(browser: Browser, lang: str, alias: str) -> None:
     assert date_field.get_attribute("value") == "1948-05-01"
     (medications,) = [
         m
-        for m in browser.deep("ha-multi-textfield")
+        for m in browser.deep(MULTI_FIELD)
         if m.get_attribute("label") == words["medications"]
         or driver.execute_script("return arguments[0].label", m) == words["medications"]
     ]
@@ -231,23 +249,29 @@ def add_grandparent(browser: Browser, lang: str, alias: str) -> None:
     def fields() -> list[Any]:
         return list(
             driver.execute_script(
-                "return [...arguments[0].shadowRoot.querySelectorAll('ha-textfield')]", medications
+                "return [...arguments[0].shadowRoot.querySelectorAll(arguments[1])]",
+                medications,
+                MULTI_ITEMS,
             )
         )
 
-    driver.execute_script(
+    add = driver.execute_script(
         "return arguments[0].shadowRoot.querySelector('ha-button')", medications
-    ).click()
+    )
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", add)
+    add.click()
     _wait("the first medication field", lambda: len(fields()) == 1)
-    # Typed from the keyboard into whatever has focus: Enter opens the next field.
+    # Typed from the keyboard; Enter opens the next field instead of submitting the form.
+    # HA 2025.4 moves the focus into the new field, HA 2026's frontend leaves it where it
+    # was, so the person clicks into the new field before typing (harmless on 2025.4).
     for index, text in enumerate(MEDICATIONS):
+        field = fields()[index]
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
+        field.click()
         _wait(
             f"focus in medication field {index + 1}",
-            lambda index=index: driver.execute_script(
-                "const f = arguments[0].shadowRoot.querySelectorAll('ha-textfield')[arguments[1]];"
-                " return f && f.matches(':focus-within')",
-                medications,
-                index,
+            lambda field=field: driver.execute_script(
+                "return arguments[0].matches(':focus-within')", field
             ),
         )
         ActionChains(driver).send_keys(text).perform()
