@@ -44,11 +44,18 @@ def _words(lang: str) -> dict[str, str]:
     """What a person reads in each language: Smart Care's translations, HA's Submit."""
     name = "en.json" if lang == "en" else f"{lang}.json"
     path = ROOT / "custom_components" / "smart_care" / "translations" / name
-    person = json.loads(path.read_text(encoding="utf-8"))["config_subentries"]["person"]
+    translations = json.loads(path.read_text(encoding="utf-8"))
+    person = translations["config_subentries"]["person"]
     return {
         "add_person": person["initiate_flow"]["user"],
         "medications": person["step"]["user"]["data"]["medications"],
         "submit": {"en": "Submit", "zh-Hans": "提交"}[lang],
+        "link_clinic": translations["config_subentries"]["clinic"]["initiate_flow"]["user"],
+        "add_device": translations["config"]["initiate_flow"]["user"],
+        # HA's own labels for the page's main button, from the manifest's integration_type
+        # (what HA 2025.4 shows; 2026 shows Smart Care's config.initiate_flow.user).
+        "ha_add_device": {"en": "Add device", "zh-Hans": "添加设备"}[lang],
+        "ha_add_hub": {"en": "Add hub", "zh-Hans": "添加中枢"}[lang],
     }
 
 
@@ -207,6 +214,25 @@ class Browser:
         _wait(f"the menu of {title}", lambda: driver.execute_script(IN_MENU, menu))
         return menu
 
+    def ha_version(self) -> tuple[int, int]:
+        version = str(
+            self.driver.execute_script(
+                "return document.querySelector('home-assistant').hass.config.version"
+            )
+        )
+        major, minor = version.split(".")[:2]
+        return int(major), int(minor)
+
+    def page_buttons(self) -> list[str]:
+        """The labels of the buttons a person sees on the page."""
+        return [
+            str(self.driver.execute_script("return arguments[0].textContent", b))
+            .replace("\n", " ")
+            .strip()
+            for b in self.deep("ha-button, mwc-button")
+            if self.driver.execute_script("return arguments[0].checkVisibility()", b)
+        ]
+
     def menu_items(self, menu: Any) -> list[str]:
         return list(self.driver.execute_script(IN_MENU, menu))
 
@@ -239,6 +265,9 @@ def add_grandparent(browser: Browser, lang: str, alias: str) -> None:
     date_field = browser.deep("input[name=birth_date]")[0]
     date_field.send_keys(DATE_TYPED)  # typed, as a person types a date
     assert date_field.get_attribute("value") == "1948-05-01"
+    # A native date input with no lower bound: any year can be typed or picked (1900 too).
+    assert (date_field.get_attribute("min") or "") <= "1900-01-01"
+    assert driver.execute_script("return arguments[0].validity.valid", date_field)
     (medications,) = [
         m
         for m in browser.deep(MULTI_FIELD)
@@ -325,6 +354,19 @@ def test_family_sets_up_grandparents(
             items = browser.menu_items(menu)
             assert items
             assert _words(lang)["add_person"] not in items
+            # The page's own add buttons say what they add, never "Add hub". HA 2025.4
+            # labels the main one from the manifest's integration_type ("device": what the
+            # flow adds once the household exists) and offers people in the household's
+            # menu only; HA 2026 uses Smart Care's label and shows a button per subentry.
+            words = _words(lang)
+            buttons = browser.page_buttons()
+            assert words["ha_add_hub"] not in buttons
+            if browser.ha_version() >= (2026, 1):
+                assert {words["add_device"], words["add_person"], words["link_clinic"]} <= set(
+                    buttons
+                ), buttons
+            else:
+                assert words["ha_add_device"] in buttons, buttons
             add_grandparent(browser, lang, alias)
             profile = _wait(
                 f"{alias} in the household",

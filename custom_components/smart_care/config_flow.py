@@ -299,9 +299,15 @@ class DeviceOptionsFlow(OptionsFlow):
         household = get_household(self.hass)
         if household is None:
             return self.async_abort(reason="household_not_loaded")
-        if not household.people:
+        # From the subentries, not household.people: a person added a moment ago is set up
+        # in the background and may not be there yet, but can already be chosen.
+        self._people = {
+            sub.data[CONF_PERSON_ID]: sub.data.get(CONF_ALIAS, sub.title)
+            for sub in household.entry.subentries.values()
+            if sub.subentry_type == SUBENTRY_PERSON
+        }
+        if not self._people:
             return self.async_abort(reason="no_people")
-        self._people = {pid: person.alias for pid, person in household.people.items()}
         return await self.async_step_device()
 
     async def async_step_device(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
