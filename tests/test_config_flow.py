@@ -19,11 +19,11 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
+from custom_components.smart_care.care.medication import async_get_medications
 from custom_components.smart_care.config_flow import default_glucose_unit
 from custom_components.smart_care.const import DOMAIN, SUBENTRY_PERSON
-from custom_components.smart_care.contacts import notify_targets
-from custom_components.smart_care.medication import async_get_medications
-from custom_components.smart_care.profile import migrate_profiles
+from custom_components.smart_care.household.contacts import notify_targets
+from custom_components.smart_care.household.profile import migrate_profiles
 
 from .conftest import SENTINEL_ID, SENTINEL_TEXT, add_person
 from .test_blueprint_support import PhoneFactory, phone_factory_fixture, record  # noqa: F401
@@ -524,42 +524,3 @@ async def test_people_added_in_quick_succession_are_set_up_once(
     assert "does not generate unique IDs" not in caplog.text
     assert hass.states.get("sensor.grandma_weight") is not None
     assert hass.states.get("sensor.grandpa_weight") is not None
-
-
-async def test_a_person_just_added_can_use_a_device(
-    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
-) -> None:
-    device = MockConfigEntry(
-        domain=DOMAIN,
-        title="Demo BP Cuff",
-        unique_id="AA:BB:CC:DD:EE:01",
-        data={
-            "entry_type": "device",
-            "address": "AA:BB:CC:DD:EE:01",
-            "device_name": "Demo BP Cuff",
-            "services": ["1810"],
-        },
-    )
-    device.add_to_hass(hass)
-    # Grandpa is added, and at once the cuff's "who uses it" form is opened (as the demo
-    # and a quick person do): he is set up in the background but is already a choice.
-    result = await hass.config_entries.subentries.async_init(
-        (loaded_household.entry_id, SUBENTRY_PERSON), context={"source": SOURCE_USER}
-    )
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"alias": "Grandpa"}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    grandpa = next(
-        sub.data["person_id"]
-        for sub in loaded_household.subentries.values()
-        if sub.data["alias"] == "Grandpa"
-    )
-    result = await hass.config_entries.options.async_init(device.entry_id)
-    assert result["step_id"] == "device"
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"user_2": grandpa}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert device.options == {"user_map": {"2": grandpa}}
-    await hass.async_block_till_done(wait_background_tasks=True)

@@ -27,7 +27,7 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from .clinic_flow import ClinicDiscovery, ClinicSubentryFlow
+from .clinic.flow import ClinicDiscovery, ClinicSubentryFlow
 from .const import (
     CONF_ADDRESS,
     CONF_ALIAS,
@@ -68,13 +68,13 @@ from .const import (
     SUBENTRY_PERSON,
     USER_SLOTS,
 )
-from .contacts import contact_selector, valid_contact
-from .household import get_household
-from .medical.gatt import UnknownCharacteristicError, short_uuid
-from .profile import LIST_FIELDS, as_items
+from .core.gatt.parser import UnknownCharacteristicError, short_uuid
+from .household.contacts import contact_selector, valid_contact
+from .household.profile import LIST_FIELDS, as_items
+from .household.runtime import get_household
 
 if TYPE_CHECKING:
-    from .household import Household
+    from .household.runtime import Household
 
 CONF_NAME = "name"
 MAX_ALIAS = 40
@@ -299,10 +299,10 @@ class DeviceOptionsFlow(OptionsFlow):
         household = get_household(self.hass)
         if household is None:
             return self.async_abort(reason="household_not_loaded")
-        # From the subentries, not household.people: a person added a moment ago is set up
-        # in the background and may not be there yet, but can already be chosen.
+        # The entry's subentries, not the runtime's people: a person added a moment ago is
+        # already a subentry while the household is still setting them up.
         self._people = {
-            sub.data[CONF_PERSON_ID]: sub.data.get(CONF_ALIAS, sub.title)
+            sub.data[CONF_PERSON_ID]: sub.data[CONF_ALIAS]
             for sub in household.entry.subentries.values()
             if sub.subentry_type == SUBENTRY_PERSON
         }
