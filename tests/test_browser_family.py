@@ -15,6 +15,7 @@ import json
 import os
 from pathlib import Path
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -392,6 +393,21 @@ def test_family_sets_up_grandparents(
                 browser.driver.save_screenshot(str(shot))
                 if os.environ.get("SMART_CARE_UPDATE_SCREENSHOT") == "1":
                     shutil.copyfile(shot, ROOT / "docs" / "screenshot-dashboard.zh-Hans.png")
+                # The story's abnormal readings reach the family phone (a real mobile_app
+                # registration, its owner's language Chinese) as a Chinese push; the demo
+                # shows each push as a notification.
+                (push,) = _wait(
+                    "the alert pushed to the family phone, in Chinese",
+                    lambda b=browser: [
+                        n
+                        for n in _notifications(b)
+                        if n["title"].startswith("📱 Family phone") and "健康告警" in n["title"]
+                    ][:1],
+                    180,
+                )
+                assert re.search("[\u4e00-\u9fff]{4}", push["message"]), push
+                assert not re.search("[a-z]+_[a-z_]+", push["message"]), push  # no raw keys
+                assert "[确认]" in push["message"], push  # the Acknowledge button, in Chinese
             browser.quit()
             browsers.remove(browser)
     finally:
@@ -399,6 +415,18 @@ def test_family_sets_up_grandparents(
             browser.quit()
         code = demo.stop()
     assert code == 0, "".join(demo.output)
+
+
+def _notifications(browser: Browser) -> list[dict[str, str]]:
+    """The notifications Home Assistant shows the owner (title and message)."""
+    found = browser.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        " document.querySelector('home-assistant').hass"
+        ".callWS({type: 'persistent_notification/get'})"
+        ".then((items) => done(items.map((n) => ({title: n.title || '',"
+        " message: n.message || ''}))), () => done([]));"
+    )
+    return list(found)
 
 
 def _export(base: str, token: str, alias: str) -> dict[str, Any] | None:
