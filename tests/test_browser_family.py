@@ -3,8 +3,11 @@
 The run command's Home Assistant (demo, Chinese) in headless Chromium, driven like a person:
 the household's ⋮ menu, "Add person", typing a grandparent born in 1948 (the year typed
 into the date field) and three medications, one per field (Enter opens the next field);
-a device entry's menu offers no "Add person". The Chinese form and dashboard are saved as
-screenshots under artifacts/ and, with SMART_CARE_UPDATE_SCREENSHOT=1, under docs/.
+a device entry's menu offers no "Add person"; the page's add buttons say what they add.
+The story's alert reaches the family phone as a Chinese push and shows on the Chinese
+dashboard in Chinese; an English viewer of the same (Chinese) Home Assistant gets the
+dashboard in English. The Chinese form and dashboard are saved as screenshots under
+artifacts/ and, with SMART_CARE_UPDATE_SCREENSHOT=1, under docs/.
 Every wait is on an element or a state, never a fixed sleep.
 """
 
@@ -389,10 +392,6 @@ def test_family_sets_up_grandparents(
                 )
                 assert "non-numeric" not in browser.text()
                 assert "还没有读数" in browser.text()
-                shot = ARTIFACTS / "browser-dashboard.zh-Hans.png"
-                browser.driver.save_screenshot(str(shot))
-                if os.environ.get("SMART_CARE_UPDATE_SCREENSHOT") == "1":
-                    shutil.copyfile(shot, ROOT / "docs" / "screenshot-dashboard.zh-Hans.png")
                 # The story's abnormal readings reach the family phone (a real mobile_app
                 # registration, its owner's language Chinese) as a Chinese push; the demo
                 # shows each push as a notification.
@@ -408,6 +407,31 @@ def test_family_sets_up_grandparents(
                 assert re.search("[\u4e00-\u9fff]{4}", push["message"]), push
                 assert not re.search("[a-z]+_[a-z_]+", push["message"]), push  # no raw keys
                 assert "[确认]" in push["message"], push  # the Acknowledge button, in Chinese
+                # The same alert on the dashboard, in Chinese words (no raw keys, no English).
+                text = _wait(
+                    "Grandma's open alert on the Chinese dashboard",
+                    lambda b=browser: next((t for t in [b.text()] if " 未处理 · " in t), ""),
+                    60,
+                )
+                assert "界限" in text or "早期预警评分" in text
+                for english in ("limit of", "Oxygen saturation", "ward-based", "respiration_rate"):
+                    assert english not in text
+                shot = ARTIFACTS / "browser-dashboard.zh-Hans.png"
+                browser.driver.save_screenshot(str(shot))
+                if os.environ.get("SMART_CARE_UPDATE_SCREENSHOT") == "1":
+                    shutil.copyfile(shot, ROOT / "docs" / "screenshot-dashboard.zh-Hans.png")
+            else:
+                # Same Home Assistant (its language Chinese), an English viewer: the
+                # dashboard follows the viewer.
+                browser.driver.get(base + "/smart-care/family")
+                _wait(
+                    "the English dashboard with the new person",
+                    lambda b=browser, a=alias: all(
+                        w in b.text() for w in (a, "Health status", "How to read this page")
+                    ),
+                    90,
+                )
+                assert "怎样看这一页" not in browser.text()
             browser.quit()
             browsers.remove(browser)
     finally:
