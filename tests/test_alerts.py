@@ -358,3 +358,36 @@ async def test_personal_thresholds(
     assert alerts == []
     await record(hass, systolic=156, diastolic=85)
     assert alerts[0]["threshold"] == 155.0
+
+
+async def test_trends_come_from_memory_and_follow_the_window(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    alerts: list[dict[str, Any]],
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The trend window is read from the record once, then kept from the readings stored."""
+    store = loaded_household.runtime_data.household.store
+    reads: list[object] = []
+    history = store.history
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return history(*args, **kwargs)
+
+    monkeypatch.setattr(store, "history", counted)
+    for weight in (60.0, 60.5):
+        await record(hass, weight=weight)
+        freezer.tick(timedelta(days=1))
+    await record(hass, weight=62.2)  # +2.2 kg within 3 days
+    gained = [a for a in alerts if a["code"] == "weight_gain_3d"]
+    assert [a["action"] for a in gained] == ["opened"]
+    assert len(reads) == 1  # the window was read once, at the first weight
+    # 20 days on, the earlier weights left the window: one weight is no gain.
+    freezer.tick(timedelta(days=20))
+    await record(hass, weight=62.2)
+    gained = [a for a in alerts if a["code"] == "weight_gain_3d"]
+    assert [a["action"] for a in gained] == ["opened", "resolved"]
+    assert len(reads) == 1

@@ -5,6 +5,7 @@ Notes: docs/modules.md (care/alerts.py).
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -151,6 +152,10 @@ class AlertManager(HouseholdListener):
         self.thresholds: dict[str, Thresholds] = {}
         self.news2: dict[str, News2Result] = {}
         self.trend_notes: dict[str, list[Finding]] = {}
+        # Each person's trend window, read from the record once and then kept up to date
+        # from the rows stored: (time, row id, sample), in time order, ids to skip repeats.
+        self._windows: dict[str, list[tuple[datetime, int, VitalSample]]] = {}
+        self._window_ids: dict[str, set[int]] = {}
         self._snooze_timers: dict[str, CALLBACK_TYPE] = {}
         self._listeners: list[Callable[[Alert, str], None]] = []
 
@@ -174,6 +179,9 @@ class AlertManager(HouseholdListener):
         self, person: Person, moved: list[StoredMeasurement]
     ) -> None:
         """Assess readings given to the person."""
+        # The rows left someone else's window: read the windows again when next needed.
+        self._windows.clear()
+        self._window_ids.clear()
         await self.async_process(person, moved)
 
     @callback
@@ -256,7 +264,7 @@ class AlertManager(HouseholdListener):
         if recent:
             updates.extend(self._news2_updates(person, tracker, now))
         if any(r.vital in {"weight", "systolic_bp", "glucose"} for r in rows):
-            updates.extend(await self._trend_updates(person, tracker, now))
+            updates.extend(await self._trend_updates(person, tracker, now, rows))
         codes = {f.code for _, f in updates if f is not None}
         codes |= {f.code for f in self.trend_notes.get(person.person_id, [])}
         # Any reading of a group ends its "overdue" alert.
@@ -322,13 +330,48 @@ class AlertManager(HouseholdListener):
             return [(tracker.resolve("news2", now), None)]
         return []
 
+    async def _async_window(
+        self, person: Person, now: datetime, stored: Iterable[StoredMeasurement]
+    ) -> list[VitalSample]:
+        """The person's samples of the last TREND_WINDOW, oldest first, from memory."""
+        person_id = person.person_id
+        since = now - TREND_WINDOW
+        window = self._windows.get(person_id)
+        ids = self._window_ids.setdefault(person_id, set())
+        if window is None:
+            rows = await self.hass.async_add_executor_job(
+                lambda: self.household.store.history(person_id, since=since)
+            )
+            window = [
+                (r.time, r.row_id, VitalSample(Vital(r.vital), r.value, r.time)) for r in rows
+            ]
+            ids.clear()
+            ids.update(r.row_id for r in rows)
+            self._windows[person_id] = window
+        for row in stored:
+            if row.row_id not in ids and row.time >= since:
+                ids.add(row.row_id)
+                insort(
+                    window,
+                    (row.time, row.row_id, VitalSample(Vital(row.vital), row.value, row.time)),
+                    key=lambda item: (item[0], item[1]),
+                )
+        # Drop what left the window (the list is in time order).
+        cut = bisect_left(window, since, key=lambda item: item[0])
+        if cut:
+            for _, row_id, _ in window[:cut]:
+                ids.discard(row_id)
+            del window[:cut]
+        return [sample for _, _, sample in window]
+
     async def _trend_updates(
-        self, person: Person, tracker: AlertTracker, now: datetime
+        self,
+        person: Person,
+        tracker: AlertTracker,
+        now: datetime,
+        stored: Iterable[StoredMeasurement] = (),
     ) -> list[tuple[AlertUpdate, Finding | None]]:
-        rows = await self.hass.async_add_executor_job(
-            lambda: self.household.store.history(person.person_id, since=now - TREND_WINDOW)
-        )
-        history = [VitalSample(Vital(r.vital), r.value, r.time) for r in rows]
+        history = await self._async_window(person, now, stored)
         findings = assess_trends(
             history, now, thresholds=self.thresholds.get(person.person_id, DEFAULT_THRESHOLDS)
         )
@@ -473,13 +516,11 @@ class AlertManager(HouseholdListener):
         store = self.household.store
         state = tracker.to_dict()
 
-        def _save() -> None:
-            # Alert rows first: an alert the tracker forgets must already be on disk.
-            for alert in alerts:
-                store.put_alert(alert.alert_id, alert.person_id, alert.status, alert.as_record())
-            store.put_setting(person_id, SETTING_TRACKER, state)
-
-        await self.hass.async_add_executor_job(_save)
+        rows = [(a.alert_id, a.status, a.as_record()) for a in alerts]
+        # One transaction: an alert the tracker forgets is on disk with the tracker's state.
+        await self.hass.async_add_executor_job(
+            store.put_alerts_and_setting, person_id, rows, SETTING_TRACKER, state
+        )
 
     async def _async_render(self, alert: Alert) -> None:
         """Render the family's texts in every shipped language from the translation key."""

@@ -633,6 +633,32 @@ class RecordStore:
                 (alert_id, person_id, status, blob, _iso(datetime.now(UTC))),
             )
 
+    def put_alerts_and_setting(
+        self,
+        person_id: str,
+        alerts: Iterable[tuple[str, str, Mapping[str, Any]]],
+        key: str,
+        value: Any,
+    ) -> None:
+        """Alert rows (alert_id, status, payload) and one setting of a person, one commit.
+
+        The alert tracker's state goes with the alerts it refers to: one fsync, and a crash
+        leaves both or neither.
+        """
+        now = _iso(datetime.now(UTC))
+        with self._transaction() as cur:
+            for alert_id, status, payload in alerts:
+                blob = self._seal(dict(payload), _aad("alerts", alert_id, person_id))
+                cur.execute(
+                    "INSERT OR REPLACE INTO alerts (alert_id, person_id, status, payload, "
+                    "updated) VALUES (?, ?, ?, ?, ?)",
+                    (alert_id, person_id, status, blob, now),
+                )
+            cur.execute(
+                "INSERT OR REPLACE INTO settings (person_id, key, payload) VALUES (?, ?, ?)",
+                (person_id, key, self._seal(value, _aad("settings", person_id, key))),
+            )
+
     def alerts(
         self, *, person_id: str | None = None, active_only: bool = False
     ) -> list[dict[str, Any]]:
