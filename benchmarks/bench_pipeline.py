@@ -268,15 +268,29 @@ async def test_pipeline_throughput(hass: HomeAssistant, tmp_path: Path) -> None:
         # Drop what the benchmark itself added, so every chunk sees the same trend window
         # (the seeded 15 days); not timed.
         with store._lock:
-            store._conn.execute(
-                "DELETE FROM measurements WHERE source LIKE 'device:AA:BB:CC:%' OR person_id = ?",
+            conn = store._conn
+            conn.execute(
+                "DELETE FROM measurements WHERE source IN (SELECT code FROM names WHERE "
+                "kind = 's' AND name LIKE 'device:AA:BB:CC:%') OR person IN (SELECT code "
+                "FROM names WHERE kind = 'p' AND name = ?)",
                 (floor_person,),
             )
+            conn.execute("DELETE FROM readings WHERE rid NOT IN (SELECT reading FROM measurements)")
 
     async def chunk(mode: Any) -> float:
         rate: float = await mode(CHUNK)
         await hass.async_add_executor_job(_reset)
+        await reload_windows()
         return rate
+
+    async def reload_windows() -> None:
+        # The trend windows in memory follow the record again, read once per person as at
+        # start-up (untimed: the product reads them once, not per chunk).
+        data.alerts._windows.clear()
+        data.alerts._window_ids.clear()
+        now = dt_util.utcnow()
+        for person in household.people.values():
+            await data.alerts._async_window(person, now, ())
 
     def _set_sync(mode: str) -> None:
         # Diagnostic only: this connection, not the product's setting.
@@ -349,17 +363,24 @@ async def test_pipeline_throughput(hass: HomeAssistant, tmp_path: Path) -> None:
     report_profile(profiler, timer, wall, PROFILED)
     await hass.async_add_executor_job(_reset)
 
-    # How it grows: the trend rules read 15 days of history on every blood pressure, weight
-    # and glucose reading. Three more series of the seeded 15 days, under other device
-    # addresses, make the window 4x as full (as if 32 readings a day). They are written once
-    # through the store (encrypted: each payload is bound to its row's person, reading,
-    # vital and time, and each dedupe key is an HMAC, so rows cannot be cloned in SQL), kept
+    # How it grows: the trend rules look at 15 days of history on every blood pressure,
+    # weight and glucose reading (kept in memory since schema 3; read from the record
+    # before). Three more series of the seeded 15 days, under other device addresses, make
+    # the window 4x as full (as if 32 readings a day). They are written once through the
+    # store (encrypted and bound to their value rows, so rows cannot be made in SQL), kept
     # aside, then put in and taken out with one transaction each (not timed), so 1x and 4x
-    # chunks can alternate.
-    copy_columns = "person_id, vital, unit, time, source, dedupe_key, reading_id, payload, "
-    copy_columns += "recorded"
+    # chunks can alternate. Each chunk starts with the windows read from the record again.
     copies_glob = "device:A4:C1:38:0[123]:*"
+    copies = "source IN (SELECT code FROM names WHERE kind = 's' AND name GLOB ?)"
     parked: list[tuple[Any, ...]] = []
+    parked_readings: list[tuple[Any, ...]] = []
+
+    def _drop_copies(conn: Any) -> None:
+        conn.execute(
+            f"DELETE FROM readings WHERE rid IN (SELECT reading FROM measurements WHERE {copies})",
+            (copies_glob,),
+        )
+        conn.execute(f"DELETE FROM measurements WHERE {copies}", (copies_glob,))
 
     def _write_copies() -> None:
         _set_sync("OFF")  # set-up only, not timed
@@ -371,23 +392,31 @@ async def test_pipeline_throughput(hass: HomeAssistant, tmp_path: Path) -> None:
             _set_sync("FULL")
         with store._lock:
             conn = store._conn
+            # Rows keep their ids: each reading's blob is bound to its value rows' ids.
             parked.extend(
-                conn.execute(
-                    f"SELECT {copy_columns} FROM measurements WHERE source GLOB ?",
-                    (copies_glob,),
-                ).fetchall()
+                conn.execute(f"SELECT * FROM measurements WHERE {copies}", (copies_glob,))
             )
-            conn.execute("DELETE FROM measurements WHERE source GLOB ?", (copies_glob,))
+            parked_readings.extend(
+                conn.execute(
+                    "SELECT * FROM readings WHERE rid IN "
+                    f"(SELECT reading FROM measurements WHERE {copies})",
+                    (copies_glob,),
+                )
+            )
+            _drop_copies(conn)
 
     def _fill(on: bool) -> None:
         with store._lock:
             conn = store._conn
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DELETE FROM measurements WHERE source GLOB ?", (copies_glob,))
+            _drop_copies(conn)
             if on:
                 conn.executemany(
-                    f"INSERT INTO measurements ({copy_columns}) "
-                    f"VALUES ({', '.join('?' * len(parked[0]))})",
+                    f"INSERT INTO readings VALUES ({', '.join('?' * len(parked_readings[0]))})",
+                    parked_readings,
+                )
+                conn.executemany(
+                    f"INSERT INTO measurements VALUES ({', '.join('?' * len(parked[0]))})",
                     parked,
                 )
             conn.execute("COMMIT")
@@ -403,6 +432,7 @@ async def test_pipeline_throughput(hass: HomeAssistant, tmp_path: Path) -> None:
     for round_no in range(GROWTH_ROUNDS):
         for full in (False, True) if round_no % 2 == 0 else (True, False):
             await hass.async_add_executor_job(_fill, full)
+            await reload_windows()
             window[full] = await hass.async_add_executor_job(_window_rows)
             growth[full].append(await chunk(sequential))
     await hass.async_add_executor_job(_fill, False)
