@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 import cProfile
 from datetime import UTC, datetime, timedelta
+import logging
 import os
 from pathlib import Path
 import pstats
@@ -93,6 +94,8 @@ def raw_appends(path: Path, count: int) -> float:
 async def test_backfill(
     hass: HomeAssistant, household_entry: MockConfigEntry, tmp_path: Path
 ) -> None:
+    # The recorder fixture logs every SQL statement (echo); a real HA does not.
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     household_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(household_entry.entry_id)
     await hass.async_block_till_done()
