@@ -428,7 +428,7 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
         ("ingest", "link queue, worker, decode"),
         ("appended", "attribution, log append (1 fsync'd transaction)"),
         ("assessed", "entities, assessment, trend/NEWS2"),
-        ("alert_saved", "alert + tracker saved (2 fsync'd transactions)"),
+        ("alert_saved", "alert + tracker saved (1 fsync'd transaction)"),
     ):
         at = median(breakdown.get(stage, []))
         emit(f"latency.stage.{stage}_p50", at, "ms", note=f"+{at - previous:.2f} ms: {label}")
