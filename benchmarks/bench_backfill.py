@@ -100,7 +100,7 @@ async def test_backfill(
     assert await hass.config_entries.async_setup(household_entry.entry_id)
     await hass.async_block_till_done()
     await add_person(hass, household_entry, alias="Grandma")
-    household: Household = household_entry.runtime_data
+    household: Household = household_entry.runtime_data.household
     now = dt_util.now().replace(tzinfo=None, microsecond=0)
     meter = GlucoseMeter(METER)
     for seq in range(1, RECORDS + 1):

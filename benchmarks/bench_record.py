@@ -257,6 +257,7 @@ async def test_record_scale(hass: HomeAssistant, tmp_path: Path) -> None:
         median(load_times["big"]),
         "ms",
         baseline=median(load_times["empty"]),
+        target="<=1.5",
         note="Household.async_load inside that set-up",
     )
     emit(
@@ -354,6 +355,7 @@ async def test_record_scale(hass: HomeAssistant, tmp_path: Path) -> None:
         latest_big,
         "ms",
         baseline=latest_recent,
+        target="<=1.5",
         note=f"latest() for 10 people: {DAYS / 365:.1f}-year record vs a 15-day record",
     )
     emit(
