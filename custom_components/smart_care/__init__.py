@@ -29,6 +29,7 @@ from .medical.security import DecryptError
 from .medication import MedicationSchedule
 from .people import LivePeople
 from .profile import migrate_profiles
+from .report import async_setup_report
 from .services import async_setup_services
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ type SmartCareConfigEntry = ConfigEntry[Household]
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's services and the dashboard strategy once."""
     async_setup_services(hass)
+    async_setup_report(hass)
     await async_register_strategy(hass)
     return True
 
