@@ -55,6 +55,7 @@ from .const import (
     SCOPE_VITAL_SIGNS,
 )
 from .medical import fhir
+from .medical.fhir_report import document_entry, visit_report_document
 from .medical.security import pseudonym
 from .medical.vitals import Vital, VitalSample
 from .record_store import OutboxItem, RecordStore, StoredMeasurement
@@ -65,6 +66,7 @@ KIND_ALERT: Final = "alert"
 KIND_SUMMARY: Final = "summary"
 KIND_MEDICATION: Final = "medication"
 KIND_ERASURE: Final = "erasure"
+KIND_REPORT: Final = "visit_report"  # a visit report as a document (medical/fhir_report.py)
 # The consent scope each kind of item needs (an erasure needs none: it withdraws data).
 KIND_SCOPES: Final[Mapping[str, str | None]] = {
     "readings": SCOPE_VITAL_SIGNS,
@@ -72,6 +74,7 @@ KIND_SCOPES: Final[Mapping[str, str | None]] = {
     KIND_SUMMARY: SCOPE_DAILY_SUMMARY,
     KIND_MEDICATION: SCOPE_MEDICATION,
     KIND_ERASURE: None,
+    KIND_REPORT: SCOPE_DAILY_SUMMARY,
 }
 
 LANE_ITEMS: Final = "items"
@@ -449,6 +452,8 @@ class Outbox:
                     person_id, date.fromisoformat(payload["day"]), creates, ride=ride
                 )
             )
+        elif item.kind == KIND_REPORT:
+            entries.append(self._report_entry(person_id, payload))
         else:  # KIND_MEDICATION
             resource = fhir.medication_statement(
                 person_pseudonym=self.pseudonym(person_id),
@@ -462,6 +467,30 @@ class Outbox:
             )
             entries.append(fhir.conditional_update_entry(resource))
         people.add(person_id)
+
+    def _report_entry(self, person_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        # The Observations each section rests on, built as readings are; inside the document.
+        # Consent per kind still holds inside the report: no readings, alerts or medication
+        # a link was not given on their own.
+        report = dict(payload["report"])
+        scopes = self.link.scopes
+        if SCOPE_ALERTS not in scopes:
+            report["alerts"] = {"items": []}
+        if SCOPE_MEDICATION not in scopes:
+            report["medication"] = []
+        sections = {
+            name: self.reading_resources(self.store.measurements_by_ids(ids))[0]
+            for name, ids in report.get("rests_on", {}).items()
+            if SCOPE_VITAL_SIGNS in scopes
+        }
+        document = visit_report_document(
+            report,
+            person_pseudonym=self.pseudonym(person_id),
+            patient=self.patient(person_id),
+            author=self._gateway,
+            section_resources=sections,
+        )
+        return document_entry(document)
 
     def _summary_entry(
         self, person_id: str, day: date, creates: dict[str, FhirResource], *, ride: bool = True

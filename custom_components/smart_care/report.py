@@ -37,11 +37,13 @@ from .const import (
     CONF_ID_NUMBER,
     CONF_SEX,
     DOMAIN,
+    SCOPE_DAILY_SUMMARY,
 )
 from .household import get_household
 from .medical.report import MedicationPlan, ReportPeriod, Targets, build_report, default_period
 from .medical.report_html import render_html
 from .medication import SETTING_ADHERENCE, async_get_medications
+from .outbox import KIND_REPORT
 from .profile import as_items
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ VISIT_REPORT_SCHEMA = vol.Schema(
         vol.Exclusive("device_id", "who"): cv.string,
         vol.Optional("start"): cv.date,
         vol.Optional("end"): cv.date,
+        vol.Optional("send_to_clinic", default=False): cv.boolean,
     }
 )
 
@@ -165,8 +168,27 @@ async def _async_visit_report(call: ServiceCall) -> ServiceResponse:
             translation_placeholders={"field": str(err)},
         ) from err
     report = await async_build(call.hass, household, person, period)
+    sent = 0
+    if call.data["send_to_clinic"]:
+        sent = await async_send_to_clinics(household, person, report)
     report.pop("rests_on")  # row ids: internal to the record
-    return cast(ServiceResponse, report)
+    return cast(ServiceResponse, report | {"sent_to_clinics": sent})
+
+
+async def async_send_to_clinics(
+    household: Household, person: Person, report: dict[str, Any]
+) -> int:
+    """Queue the report as a FHIR document for every clinic with the summary scope."""
+    if household.clinic is None:
+        return 0
+    links = household.clinic.links_with(SCOPE_DAILY_SUMMARY)
+    period = report["period"]
+    # One document per person and period: a newer report of the same weeks replaces it.
+    key = f"{person.person_id}|{period['start']}|{period['end']}"
+    payload = {"person_id": person.person_id, "report": report}
+    for link in links:
+        await link.async_enqueue([(KIND_REPORT, key, person.person_id, payload)])
+    return len(links)
 
 
 class VisitReportView(HomeAssistantView):
