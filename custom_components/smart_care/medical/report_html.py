@@ -108,14 +108,18 @@ class _Page:
     def num(self, value: float, places: int = 0) -> str:
         return format_number(value, places, self.language)
 
-    def fig(self, figure: Mapping[str, Any], places: int = 0, unit: str = "") -> str:
-        """A figure and its count, or "not enough data"."""
+    def fig(
+        self, figure: Mapping[str, Any], places: int = 0, unit: str = "", count: str = "n"
+    ) -> str:
+        """A figure and its count, or "not enough data" (``count``: readings or doses)."""
         n = figure["n"]
+        if n == 0:
+            return f'<span class="nodata">{self.t("no_readings")}</span>'
         if figure["value"] is None:
             text = self.t("not_enough", n=n, minimum=figure["minimum"])
             return f'<span class="nodata">{text}</span>'
         value = self.num(figure["value"], places) + (f" {escape(unit)}" if unit else "")
-        return f'{value} <span class="n">({self.t("n", n=n)})</span>'
+        return f'{value} <span class="n">({self.t(count, n=n)})</span>'
 
     def bp_pair(self, block: Mapping[str, Any]) -> str:
         """120/80 mmHg (n), or not enough data."""
@@ -166,7 +170,7 @@ def _glance(page: _Page, report: Mapping[str, Any]) -> str:
             page.fig(gl["in_range"]["share"], unit="%"),
         ),
         (page.t("weight_change"), page.fig(wt["change"], 1, "kg")),
-        (page.t("med_adherence"), page.fig(adherence, unit="%")),
+        (page.t("med_adherence"), page.fig(adherence, unit="%", count="n_doses")),
     ]
     inner = "".join(
         f'<div><span>{label}</span><b class="glance-value">{value}</b></div>'
@@ -378,7 +382,7 @@ def _medication(page: _Page, report: Mapping[str, Any]) -> str:
             str(m["taken"]),
             str(m["skipped"]),
             str(m["missed"]),
-            page.fig(m["adherence"], unit="%"),
+            page.fig(m["adherence"], unit="%", count="n_doses"),
         )
         for m in meds
     ]
