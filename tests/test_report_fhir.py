@@ -15,8 +15,8 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.medical import fhir
-from custom_components.smart_care.medical.fhir_report import VISIT_REPORT_SYSTEM
+from custom_components.smart_care.core import fhir
+from custom_components.smart_care.core.fhir_report import VISIT_REPORT_SYSTEM
 
 from .clinic_support import link_clinic, only_link, settle
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID
