@@ -52,7 +52,8 @@ def test_english_page_has_the_figures_and_their_counts() -> None:
     assert "(18 readings)" in page
     assert "6.3 mmol/L" in page
     assert "first day (2 Mar 2026, 2 readings) not counted" in page
-    assert "partial: respiration_rate" in page  # the NEWS2 episode says it is partial
+    # The NEWS2 episode says it is partial, and what was not measured.
+    assert "peak 5 (medium risk) · partial: respiration rate, oxygen, systolic BP" in page
     assert page.count("<svg") == 2
     assert "@media print" in page
     assert "Identity" not in page
@@ -72,6 +73,7 @@ def test_chinese_page_and_identity_for_admins() -> None:
     assert "2026年3月2日至2026年3月15日（14天）" in page
     assert "家庭血压" in page
     assert "(18次测量)" in page
+    assert "最高5分（中风险） · 部分评分：未测呼吸频率、吸氧、收缩压" in page
     assert "X-1" in page
     assert "高血压" in page
     # Charts inside the page are valid XML too.

@@ -313,9 +313,12 @@ def _news2(page: _Page, report: Mapping[str, Any]) -> str:
         return parts[0] + f'<p class="nodata">{page.t("none")}</p>'
     rows = []
     for ep in episodes:
-        text = page.t("news2_peak", peak=ep["peak"], risk=ep["risk"])
+        risk = page.texts.get(f"risk_{ep['risk']}", ep["risk"])
+        text = page.t("news2_peak", peak=ep["peak"], risk=risk)
         if ep["partial"]:
-            text += " · " + page.t("news2_partial", missing=", ".join(ep["missing"]))
+            missing = "、" if page.language == "zh-Hans" else ", "
+            names = missing.join(page.texts.get(f"news2_{m}", m) for m in ep["missing"])
+            text += " · " + page.t("news2_partial", missing=names)
         rows.append((f"{page.when(ep['start'])} – {page.when(ep['end'])}", text))
     return parts[0] + _rows(rows)
 
