@@ -27,7 +27,9 @@ def _texts(language: str) -> dict[str, str]:
     }
 
 
-def _page(language: str, identity: dict[str, Any] | None = None, rows: Any = None) -> str:
+def _page(
+    language: str, identity: dict[str, Any] | None = None, rows: Any = None, unit: str = "mmol/L"
+) -> str:
     report = build_report(
         period=PERIOD,
         now=AFTER,
@@ -41,6 +43,7 @@ def _page(language: str, identity: dict[str, Any] | None = None, rows: Any = Non
         language=language,
         period=PERIOD,
         identity=identity,
+        glucose_unit=unit,
     )
 
 
@@ -87,3 +90,22 @@ def test_locale_formats() -> None:
     when = datetime(2026, 3, 10, 8, 30, tzinfo=UTC)
     assert format_time(when, PERIOD.tz, "en") == "10 Mar 09:30"
     assert format_time(when.isoformat(), PERIOD.tz, "zh-Hans") == "3月10日 09:30"
+
+
+def test_glucose_in_the_households_mg_dl() -> None:
+    page = _page("en", unit="mg/dL")
+    # 6.3 mmol/L * 18.016 = 113.5 -> 114; range 3.9-10.0 -> 70-180; the low 3.5 -> 63
+    assert '<span id="glucose-mean">114 mg/dL <span class="n">(5 readings)' in page
+    assert "In range 70–180" in page
+    assert ": 63" in page
+    start = page.index('<figure id="glucose-chart">')
+    chart = ET.fromstring(
+        page[start + len('<figure id="glucose-chart">') : page.index("</figure>", start)]
+    )
+    limits = sorted(
+        float(e.get("data-value"))
+        for e in chart.iter()
+        if "limit" in (e.get("class") or "").split()
+    )
+    assert limits == [70.0, 180.0]
+    assert "mmol/L" not in page.split('id="glucose"')[1].split("</figure>")[0]

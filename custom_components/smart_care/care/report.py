@@ -32,9 +32,11 @@ from ..const import (
     CONF_ALLERGIES,
     CONF_BIRTH_DATE,
     CONF_CONDITIONS,
+    CONF_GLUCOSE_UNIT,
     CONF_ID_NUMBER,
     CONF_SEX,
     DOMAIN,
+    GLUCOSE_MMOL,
     SCOPE_DAILY_SUMMARY,
 )
 from ..core.clinical.report import (
@@ -246,6 +248,7 @@ class VisitReportView(HomeAssistantView):
             language=language,
             period=period,
             identity=identity,
+            glucose_unit=household.entry.options.get(CONF_GLUCOSE_UNIT, GLUCOSE_MMOL),
         )
         return web.Response(
             text=page,

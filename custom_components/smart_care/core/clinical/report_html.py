@@ -15,9 +15,11 @@ from typing import Any, Final
 
 from .report import Figure, ReportPeriod
 from .report_svg import bp_chart, glucose_chart
+from .vitals import GLUCOSE_MGDL_PER_MMOLL
 
 __all__ = ["format_date", "format_number", "format_time", "render_html"]
 
+MGDL: Final = "mg/dL"
 _MONTHS_EN: Final = (
     "Jan",
     "Feb",
@@ -93,10 +95,15 @@ def format_time(value: str | datetime, tz: tzinfo, language: str) -> str:
 
 
 class _Page:
-    def __init__(self, texts: Mapping[str, str], language: str, tz: tzinfo) -> None:
+    def __init__(
+        self, texts: Mapping[str, str], language: str, tz: tzinfo, glucose_unit: str
+    ) -> None:
         self.texts = texts
         self.language = language
         self.tz = tz
+        self.glucose_unit = glucose_unit
+        # mg/dL is read in whole numbers, mmol/L to one decimal.
+        self.glucose_places = 0 if glucose_unit == MGDL else 1
 
     def t(self, key: str, **values: Any) -> str:
         """A translated text with placeholders filled, escaped for HTML."""
@@ -160,12 +167,12 @@ def _glance(page: _Page, report: Mapping[str, Any]) -> str:
             ),
             page.fig(bp["above_target"]["share"], unit="%"),
         ),
-        (page.t("glucose"), page.fig(gl["mean"], 1, "mmol/L")),
+        (page.t("glucose"), page.fig(gl["mean"], page.glucose_places, page.glucose_unit)),
         (
             page.t(
                 "glucose_in",
-                low=page.num(gl["range"]["low"], 1),
-                high=page.num(gl["range"]["high"], 1),
+                low=page.num(gl["range"]["low"], page.glucose_places),
+                high=page.num(gl["range"]["high"], page.glucose_places),
             ),
             page.fig(gl["in_range"]["share"], unit="%"),
         ),
@@ -220,12 +227,13 @@ def _bp(page: _Page, report: Mapping[str, Any], period: ReportPeriod) -> str:
 
 def _glucose(page: _Page, report: Mapping[str, Any], period: ReportPeriod) -> str:
     gl = report["glucose"]
-    low, high = page.num(gl["range"]["low"], 1), page.num(gl["range"]["high"], 1)
+    places, unit = page.glucose_places, page.glucose_unit
+    low, high = page.num(gl["range"]["low"], places), page.num(gl["range"]["high"], places)
     parts = [f'<h2 id="glucose">{page.t("glucose")}</h2>']
     rows = [
         (
             page.t("glucose_mean"),
-            f'<span id="glucose-mean">{page.fig(gl["mean"], 1, "mmol/L")}</span>',
+            f'<span id="glucose-mean">{page.fig(gl["mean"], places, unit)}</span>',
         ),
         (
             page.t("glucose_below", low=low),
@@ -242,7 +250,9 @@ def _glucose(page: _Page, report: Mapping[str, Any], period: ReportPeriod) -> st
     ]
     for key, items in (("glucose_lows", gl["lows"]), ("glucose_highs", gl["highs"])):
         if items:
-            listed = ", ".join(f"{page.when(i['time'])}: {page.num(i['value'], 1)}" for i in items)
+            listed = ", ".join(
+                f"{page.when(i['time'])}: {page.num(i['value'], places)}" for i in items
+            )
             rows.append((page.t(key), listed))
     parts.append(_rows(rows))
     if gl["series"]:
@@ -250,12 +260,13 @@ def _glucose(page: _Page, report: Mapping[str, Any], period: ReportPeriod) -> st
             gl,
             period,
             {
-                "title": page.texts.get("glucose", "glucose") + " (mmol/L)",
+                "title": page.texts.get("glucose", "glucose") + f" ({unit})",
                 "low": page.texts.get("low", "low"),
                 "high": page.texts.get("high", "high"),
             },
             format_date=lambda d: format_short_date(d, page.language),
             format_number=lambda v: page.num(v),
+            axis=(40, 240, 40) if unit == MGDL else (2, 14, 2),
         )
         parts.append(f'<figure id="glucose-chart">{chart}</figure>')
     return "".join(parts)
@@ -429,6 +440,20 @@ def _identity(page: _Page, identity: Mapping[str, Any]) -> str:
     return f'<section class="identity"><b>{page.t("identity")}</b>{_rows(rows)}</section>'
 
 
+def _glucose_in_mgdl(glucose: Mapping[str, Any]) -> dict[str, Any]:
+    """The glucose section with every value in mg/dL (households that read mg/dL)."""
+
+    def convert(value: float | None) -> float | None:
+        return None if value is None else round(value * GLUCOSE_MGDL_PER_MMOLL)
+
+    out = dict(glucose)
+    out["mean"] = dict(glucose["mean"]) | {"value": convert(glucose["mean"]["value"])}
+    out["range"] = {k: convert(v) for k, v in glucose["range"].items()}
+    for key in ("lows", "highs", "series"):
+        out[key] = [dict(p) | {"value": convert(p["value"])} for p in glucose[key]]
+    return out
+
+
 def render_html(
     report: Mapping[str, Any],
     *,
@@ -437,9 +462,16 @@ def render_html(
     language: str,
     period: ReportPeriod,
     identity: Mapping[str, Any] | None = None,
+    glucose_unit: str = "mmol/L",
 ) -> str:
-    """The whole page. ``identity`` (birth date, sex, ID, conditions, allergies) only for admins."""
-    page = _Page(texts, language, period.tz)
+    """The whole page. ``identity`` (birth date, sex, ID, conditions, allergies) only for admins.
+
+    ``glucose_unit`` is the household's (mmol/L or mg/dL): figures are computed in mmol/L
+    and shown in the unit the family and their doctor read.
+    """
+    page = _Page(texts, language, period.tz, MGDL if glucose_unit == MGDL else "mmol/L")
+    if page.glucose_unit == MGDL:
+        report = dict(report) | {"glucose": _glucose_in_mgdl(report["glucose"])}
     span = page.t(
         "period",
         start=format_date(period.start, language),

@@ -197,18 +197,20 @@ def glucose_chart(
     texts: Mapping[str, str],
     format_date: Callable[[date], str] = date.isoformat,
     format_number: Callable[[float], str] = lambda v: f"{v:g}",
+    axis: tuple[float, float, float] = (2, 14, 2),
 ) -> str:
     """Glucose readings over the person's range (shaded band, dashed limits).
 
     ``texts`` gives ``title``, ``low`` and ``high``. Readings outside the range are drawn
-    as larger hollow markers so they stand out without colour.
+    as larger hollow markers so they stand out without colour. ``axis``: the least span
+    shown and the grid step, in the unit of the values (mg/dL needs other numbers).
     """
     series = figures["series"]
     band = figures["range"]
     values = [p["value"] for p in series]
-    low, high = _nice_bounds(values, 2, 14, 2)
+    low, high = _nice_bounds(values, axis[0], axis[1], axis[2])
     frame = _Frame(period, low, high)
-    body = _axes(frame, 2, texts["title"], format_date, format_number)
+    body = _axes(frame, axis[2], texts["title"], format_date, format_number)
     top, bottom = frame.y(band["high"]), frame.y(band["low"])
     body.append(
         f'<rect class="range" x="{_LEFT}" y="{top}" width="{WIDTH - _LEFT - _RIGHT}" '
