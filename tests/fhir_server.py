@@ -9,8 +9,8 @@ It does what the bridge relies on a real server (HAPI, Firely, ...) to do, and c
   creates nothing, several matches fail the transaction (``412``).
 * **Conditional update** (``PUT <Type>?identifier=<system>|<value>``): replaces the one
   match (200) or creates (201).
-* **Conditional delete** (``DELETE <Type>?identifier=...`` and the chained
-  ``?patient.identifier=...``).
+* **Conditional delete** (``DELETE <Type>?identifier=...``, the chained
+  ``?patient.identifier=...`` and ``?_tag=...``).
 * ``urn:uuid`` references are rewritten to the server ids; a reference to a fullUrl that
   is not in the bundle fails the transaction (400), as a strict server does.
 * Every bundle is validated with ``fhir.resources.R4B`` (``validate=False`` to skip, e.g.
@@ -417,6 +417,15 @@ class _Staged:
                 rid
                 for rid, r in self.server.resources.get(rtype, {}).items()
                 if ((r.get("patient") or r.get("subject") or {}).get("reference")) in patients
+            ]
+        elif name == "_tag":
+            doomed = [
+                rid
+                for rid, r in self.server.resources.get(rtype, {}).items()
+                if any(
+                    (t.get("system"), t.get("code")) == (system, value)
+                    for t in (r.get("meta") or {}).get("tag", [])
+                )
             ]
         else:
             raise TransactionError(400, f"unsupported delete {url}")

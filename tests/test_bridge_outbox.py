@@ -202,7 +202,7 @@ def test_item_lane_coalesces_respects_consent_and_isolates_erasure(
     assert erasure is not None
     assert erasure.items == 1
     assert erasure.bundle is not None
-    assert [e["request"]["method"] for e in erasure.bundle["entry"]] == ["DELETE"] * 4
+    assert [e["request"]["method"] for e in erasure.bundle["entry"]] == ["DELETE"] * 5
     box.ack(erasure)
     summary = box.next_batch()
     assert summary is not None

@@ -122,6 +122,13 @@ async def test_report_document_is_accepted_by_medplum(
     await settle(hass)
     assert len(await medplum.search("Bundle", type="document")) == 1
 
+    # Grandma leaves the household: the clinic's copy of her report goes with her.
+    hass.config_entries.async_remove_subentry(loaded_household, grandma)
+    await hass.async_block_till_done()
+    await settle(hass)
+    assert await medplum.search("Patient") == []
+    assert await medplum.search("Bundle", type="document") == []
+
 
 async def test_report_without_summary_consent_is_not_sent(
     hass: HomeAssistant,

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from .fhir import (
     LOINC_SYSTEM,
+    PSEUDONYM_SYSTEM,
     FhirResource,
     _digest,
     fhir_datetime,
@@ -196,6 +197,9 @@ def visit_report_document(
     entries += [{"fullUrl": url, "resource": resource} for url, resource in resources.items()]
     return {
         "resourceType": "Bundle",
+        # Tagged with the pseudonym: an erasure finds the person's documents by it
+        # (``DELETE Bundle?_tag=...``), as it finds their Observations by the patient.
+        "meta": {"tag": [{"system": PSEUDONYM_SYSTEM, "code": person_pseudonym}]},
         "identifier": {"system": VISIT_REPORT_SYSTEM, "value": key},
         "type": "document",
         "timestamp": fhir_datetime(generated),
