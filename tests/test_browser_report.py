@@ -183,6 +183,21 @@ def test_family_opens_the_visit_report(tmp_path: Path, loopback_sockets: None) -
         driver.save_screenshot(str(shot))
         if os.environ.get("SMART_CARE_UPDATE_SCREENSHOT") == "1":
             shutil.copyfile(shot, ROOT / "docs" / "screenshot-report.png")
+
+        # The person's device page links to the same report (configuration_url): the
+        # frontend opens it as /smart-care-report/<person>, a panel that frames the page.
+        person_id = driver.current_url.split("/smart_care/report/")[1].split("?")[0]
+        driver.get(f"{base}/smart-care-report/{person_id}")
+        frame = _wait("the report panel's frame", lambda: deep("iframe"), 60, 0.5)[0]
+        driver.switch_to.frame(frame)
+        _wait(
+            "the report inside Home Assistant",
+            lambda: driver.find_elements(By.ID, "bp-overall"),
+            60,
+            0.5,
+        )
+        assert driver.find_element(By.ID, "bp-overall").text == overall
+        driver.switch_to.default_content()
     finally:
         if driver is not None:
             driver.quit()

@@ -11,10 +11,13 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.smart_care.care.report import async_register_report_panel
 from custom_components.smart_care.const import DOMAIN
 
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT
@@ -179,3 +182,27 @@ async def test_page_refuses_strangers_and_bad_input(
     assert "start" in await bad.text()
     too_long = await client.get(f"/smart_care/report/{person_id}?start=2024-01-01&end=2026-01-01")
     assert too_long.status == 400
+
+
+async def test_person_device_links_to_the_report(
+    hass: HomeAssistant,
+    measured: str,
+    loaded_household: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    person_id = _person_id(hass, loaded_household, measured)
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, person_id)})
+    assert device is not None
+    # The frontend opens homeassistant://<path> as /<path>: the report panel.
+    assert device.configuration_url == f"homeassistant://smart-care-report/{person_id}"
+    assert await async_setup_component(hass, "frontend", {})
+    assert await async_register_report_panel(hass)
+    panels = hass.data["frontend_panels"]
+    panel = panels["smart-care-report"]
+    assert panel.sidebar_title is None  # reached from the device page, not the sidebar
+    assert panel.require_admin is False
+    client = await hass_client()
+    module = panel.config["_panel_custom"]["module_url"]
+    script = await (await client.get(module)).text()
+    assert "auth/sign_path" in script
+    assert "/smart_care/report/" in script

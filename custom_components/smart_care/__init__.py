@@ -56,7 +56,7 @@ type SmartCareConfigEntry = ConfigEntry[Household]
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's services and the dashboard strategy once."""
     async_setup_services(hass)
-    async_setup_report(hass)
+    await async_setup_report(hass)
     await async_register_strategy(hass)
     return True
 

@@ -9,6 +9,7 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .care.alerts import SIGNAL_ALERTS_UPDATED
 from .care.knowledge import SIGNAL_KNOWLEDGE
+from .care.report import report_link
 from .const import DOMAIN
 from .household.runtime import SIGNAL_PERSON_UPDATED, Household, Person
 
@@ -35,6 +36,8 @@ class SmartCarePersonEntity(Entity):
             # A person is listed among devices, not as a web "service"; None also clears the
             # service type of devices registered by older versions.
             entry_type=None,
+            # "Visit" on the device page opens the person's visit report.
+            configuration_url=report_link(person.person_id),
         )
 
     async def async_added_to_hass(self) -> None:

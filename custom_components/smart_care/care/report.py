@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from http import HTTPStatus
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
+from homeassistant.components import panel_custom
+from homeassistant.components.http import StaticPathConfig
 from homeassistant.components.http.const import KEY_HASS_USER
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
     ServiceResponse,
     SupportsResponse,
-    callback,
 )
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
@@ -59,6 +61,9 @@ if TYPE_CHECKING:
 
 SERVICE_VISIT_REPORT = "visit_report"
 REPORT_URL = "/smart_care/report/{person_id}"
+PANEL_PATH = "smart-care-report"
+PANEL_JS = Path(__file__).parent.parent / "frontend" / "smart-care-report-panel.js"
+PANEL_JS_URL = "/smart_care_static/smart-care-report-panel.js"
 # Longest period one report covers (a year of twice-daily readings stays a fast page).
 MAX_DAYS = 366
 _TEXT_PREFIX = "report_"
@@ -278,9 +283,8 @@ def _identity(profile: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@callback
-def async_setup_report(hass: HomeAssistant) -> None:
-    """Register the service, and the page when HA serves HTTP."""
+async def async_setup_report(hass: HomeAssistant) -> None:
+    """Register the service; the page and its panel when HA serves HTTP and a frontend."""
     hass.services.async_register(
         DOMAIN,
         SERVICE_VISIT_REPORT,
@@ -288,5 +292,30 @@ def async_setup_report(hass: HomeAssistant) -> None:
         schema=VISIT_REPORT_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
-    if "http" in hass.config.components:
-        hass.http.register_view(VisitReportView())
+    if "http" not in hass.config.components:
+        return
+    hass.http.register_view(VisitReportView())
+    await async_register_report_panel(hass)
+
+
+async def async_register_report_panel(hass: HomeAssistant) -> bool:
+    """The report as a frontend panel (for the person device page); False without frontend."""
+    if "frontend" not in hass.config.components:
+        return False
+    await hass.http.async_register_static_paths(
+        [StaticPathConfig(PANEL_JS_URL, str(PANEL_JS), cache_headers=False)]
+    )
+    # No sidebar entry: the person device page's link opens it (report_link()).
+    await panel_custom.async_register_panel(
+        hass,
+        frontend_url_path=PANEL_PATH,
+        webcomponent_name="smart-care-report-panel",
+        module_url=PANEL_JS_URL,
+        require_admin=False,
+    )
+    return True
+
+
+def report_link(person_id: str) -> str:
+    """The person device's configuration_url: the report inside the frontend."""
+    return f"homeassistant://{PANEL_PATH}/{person_id}"
