@@ -6,19 +6,21 @@ the figures are checked against a hand calculation, the page over real HTTP.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.smart_care.care.report import async_register_report_panel
 from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.household.runtime import get_household
 
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT
 
@@ -206,3 +208,35 @@ async def test_person_device_links_to_the_report(
     script = await (await client.get(module)).text()
     assert "auth/sign_path" in script
     assert "/smart_care/report/" in script
+
+
+async def test_alert_acknowledged_from_a_phone_names_the_user(
+    hass: HomeAssistant,
+    measured: str,
+    hass_admin_user: MockUser,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await _record(hass, "2026-03-16T08:55:00+08:00", systolic=186, diastolic=112)
+    household = get_household(hass)
+    assert household is not None
+    (alert,) = [a for a in household.alerts.active_alerts() if a.vital == "systolic_bp"]
+    freezer.tick(timedelta(minutes=7))
+    # The family phone's "Acknowledge" button, as mobile_app reports it.
+    hass.bus.async_fire(
+        "mobile_app_notification_action",
+        {"action": f"SMART_CARE_ACK_{alert.alert_id}"},
+        context=Context(user_id=hass_admin_user.id),
+    )
+    await hass.async_block_till_done()
+    report = await hass.services.async_call(
+        DOMAIN,
+        "visit_report",
+        {"person": "Grandma", "start": "2026-03-16", "end": "2026-03-16"},
+        blocking=True,
+        return_response=True,
+    )
+    assert report is not None
+    (item,) = [i for i in report["alerts"]["items"] if i["code"] == alert.code]
+    assert item["acknowledged_by"] == f"user:{hass_admin_user.name}"
+    assert item["minutes_to_acknowledge"] == 7
+    assert item["severity"] == "urgent"  # 186/112: ESC/ESH grade 3

@@ -147,6 +147,13 @@ async def async_build(
         answers=settings.get(SETTING_ADHERENCE) or [],
         advice_records=advice,
     )
+    # Who acknowledged from a phone is stored by HA user id: the report names them.
+    for item in report["alerts"]["items"]:
+        by = str(item.get("acknowledged_by") or "")
+        if by.startswith("mobile_app:"):
+            user = await hass.auth.async_get_user(by.removeprefix("mobile_app:"))
+            if user is not None and user.name:
+                item["acknowledged_by"] = f"user:{user.name}"
     report["person"] = person.alias
     return report
 
