@@ -193,8 +193,13 @@ async def test_person_device_links_to_the_report(
     hass_client: ClientSessionGenerator,
 ) -> None:
     person_id = _person_id(hass, loaded_household, measured)
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, person_id)})
-    assert device is not None
+    # (async_get_device is deprecated on HA 2026: look through the entry's devices)
+    registry = dr.async_get(hass)
+    (device,) = [
+        d
+        for d in dr.async_entries_for_config_entry(registry, loaded_household.entry_id)
+        if (DOMAIN, person_id) in d.identifiers
+    ]
     # The frontend opens homeassistant://<path> as /<path>: the report panel.
     assert device.configuration_url == f"homeassistant://smart-care-report/{person_id}"
     assert await async_setup_component(hass, "frontend", {})

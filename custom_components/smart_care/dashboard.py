@@ -1,8 +1,6 @@
 """The Smart Care dashboard strategy: served to the frontend, generated there per viewer.
 
-A dashboard whose configuration is ``strategy: {type: custom:smart-care}`` gets one section
-per person of the household (a person added in the UI appears on the next load), in the
-viewer's language, with no gauge before the first reading (frontend/smart-care-strategy.js).
+Notes: docs/modules.md (dashboard.py).
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir, selector
 import voluptuous as vol
 
-from .blueprint_install import ISSUE_INSTALL_BLUEPRINTS, InstallBlueprintsFlow
+from .blueprint_install import InstallBlueprintsFlow
+from .clinic.bridge import get_bridge
 from .clinic.flow import ClinicReauthFlow
-from .const import DOMAIN, ISSUE_CLINIC_AUTH
+from .const import DOMAIN, ISSUE_CLINIC_AUTH, ISSUE_INSTALL_BLUEPRINTS
 from .household.runtime import get_household
 
 if TYPE_CHECKING:
@@ -90,8 +91,8 @@ class QuarantineFlow(RepairsFlow):
         )
 
     async def _release(self, retry: bool) -> RepairsFlowResult:
-        household = get_household(self.hass)
-        link = household.clinic.links.get(self.link_id) if household and household.clinic else None
+        bridge = get_bridge(self.hass)
+        link = bridge.links.get(self.link_id) if bridge else None
         if link is None:
             return self.async_abort(reason="household_not_loaded")
         if not await link.async_release(self.qid, retry=retry):

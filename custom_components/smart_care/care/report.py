@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
 from homeassistant.components import panel_custom
-from homeassistant.components.http import StaticPathConfig
+from homeassistant.components.http import (  # type: ignore[attr-defined,unused-ignore]
+    StaticPathConfig,  # re-exported, not listed as exported on HA 2026
+)
 from homeassistant.components.http.const import KEY_HASS_USER
 from homeassistant.core import (
     HomeAssistant,
@@ -214,7 +216,7 @@ async def async_send_to_clinics(
 class VisitReportView(HomeAssistantView):
     """The printable visit report of one person, for logged-in users."""
 
-    url = "/smart_care/report/{person_id}"
+    url = REPORT_URL
     name = "smart_care:report"
     requires_auth = True
 

@@ -1,17 +1,6 @@
 """Linking a community clinic: a ``clinic`` subentry of the household (HA flows).
 
-Three ways in, one validation and one set of secrets:
-
-* ``ClinicSubentryFlow``: "Link a clinic" on the household (URL typed in, or the folder
-  hand-over), and "Edit clinic link" to change the address, token or consent later.
-* ``ClinicDiscovery``: the main config flow's zeroconf step (``_smartcare._tcp.local.``)
-  confirms a clinic gateway found on the local network and adds it to the household.
-* ``ClinicReauthFlow``: the fixable repair raised when the clinic refuses the token.
-
-Secrets (webhook id, HMAC secret, TOTP secret, pseudonym key, token) live in the
-subentry's data, i.e. in Home Assistant's private ``.storage/core.config_entries`` like
-every integration's credentials. The clinic is shown the webhook URL, the HMAC secret and
-the TOTP enrolment once, on the last step of linking; diagnostics redact them.
+Notes: docs/modules.md (clinic/flow.py).
 """
 
 from __future__ import annotations
@@ -302,7 +291,7 @@ class ClinicSubentryFlow(ConfigSubentryFlow):
         entry = self._get_entry()
         if entry.state is not ConfigEntryState.LOADED:
             return None
-        household: Household = entry.runtime_data
+        household: Household = entry.runtime_data.household
         return household
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
