@@ -20,8 +20,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.smart_care.care.report import async_register_report_panel
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.household.runtime import get_household
 
+from .clinic_support import alerts
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT
 
 TZ = "Asia/Shanghai"
@@ -222,9 +222,7 @@ async def test_alert_acknowledged_from_a_phone_names_the_user(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     await _record(hass, "2026-03-16T08:55:00+08:00", systolic=186, diastolic=112)
-    household = get_household(hass)
-    assert household is not None
-    (alert,) = [a for a in household.alerts.active_alerts() if a.vital == "systolic_bp"]
+    (alert,) = [a for a in alerts(hass).active_alerts() if a.vital == "systolic_bp"]
     freezer.tick(timedelta(minutes=7))
     # The family phone's "Acknowledge" button, as mobile_app reports it.
     hass.bus.async_fire(

@@ -18,6 +18,7 @@ from .care.knowledge import KnowledgeDelivery
 from .care.medication import MedicationSchedule
 from .care.report import async_setup_report
 from .clinic.bridge import ClinicBridge
+from .clinic.report import async_send_visit_report
 from .const import (
     CONF_ENTRY_TYPE,
     DOMAIN,
@@ -61,7 +62,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's services and the dashboard strategy once."""
     async_setup_services(hass)
-    await async_setup_report(hass)
+    await async_setup_report(hass, async_send_visit_report)
     await async_register_strategy(hass)
     return True
 

@@ -7,17 +7,10 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 
-<<<<<<< HEAD
-from .care.alerts import SIGNAL_ALERTS_UPDATED
-from .care.knowledge import SIGNAL_KNOWLEDGE
 from .care.report import report_link
-from .const import DOMAIN
-from .household.runtime import SIGNAL_PERSON_UPDATED, Household, Person
-=======
 from .const import DOMAIN, SIGNAL_ALERTS_UPDATED, SIGNAL_KNOWLEDGE, SIGNAL_PERSON_UPDATED
 from .household.runtime import Person
 from .types import SmartCareData
->>>>>>> main
 
 
 class SmartCarePersonEntity(Entity):

@@ -9,6 +9,7 @@ dashboard opens it through a signed path (``auth/sign_path``), as HA's own media
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from http import HTTPStatus
 from pathlib import Path
@@ -30,6 +31,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 import voluptuous as vol
 
 from ..const import (
@@ -41,7 +43,6 @@ from ..const import (
     CONF_SEX,
     DOMAIN,
     GLUCOSE_MMOL,
-    SCOPE_DAILY_SUMMARY,
 )
 from ..core.clinical.report import (
     MedicationPlan,
@@ -51,10 +52,9 @@ from ..core.clinical.report import (
     default_period,
 )
 from ..core.clinical.report_html import render_html
-from ..core.outbox import KIND_REPORT
+from ..household.alert_text import _async_user_language, async_common_texts, supported_language
 from ..household.profile import as_items
 from ..household.runtime import get_household
-from .alert_text import _async_user_language, async_common_texts, supported_language
 from .alerts import SETTING_THRESHOLDS
 from .medication import SETTING_ADHERENCE, async_get_medications
 
@@ -62,6 +62,10 @@ if TYPE_CHECKING:
     from ..household.runtime import Household, Person
 
 SERVICE_VISIT_REPORT = "visit_report"
+# Sends a report to the household's clinics; returns how many. The clinic feature provides
+# it (care does not import clinic: the wiring in __init__ hands it over).
+type ReportSender = Callable[[HomeAssistant, str, dict[str, Any]], Awaitable[int]]
+DATA_REPORT_SENDER: HassKey[ReportSender] = HassKey(f"{DOMAIN}_report_sender")
 REPORT_URL = "/smart_care/report/{person_id}"
 PANEL_PATH = "smart-care-report"
 PANEL_JS = Path(__file__).parent.parent / "frontend" / "smart-care-report-panel.js"
@@ -191,26 +195,10 @@ async def _async_visit_report(call: ServiceCall) -> ServiceResponse:
         ) from err
     report = await async_build(call.hass, household, person, period)
     sent = 0
-    if call.data["send_to_clinic"]:
-        sent = await async_send_to_clinics(household, person, report)
+    if call.data["send_to_clinic"] and (send := call.hass.data.get(DATA_REPORT_SENDER)):
+        sent = await send(call.hass, person.person_id, report)
     report.pop("rests_on")  # row ids: internal to the record
     return cast(ServiceResponse, report | {"sent_to_clinics": sent})
-
-
-async def async_send_to_clinics(
-    household: Household, person: Person, report: dict[str, Any]
-) -> int:
-    """Queue the report as a FHIR document for every clinic with the summary scope."""
-    if household.clinic is None:
-        return 0
-    links = household.clinic.links_with(SCOPE_DAILY_SUMMARY)
-    period = report["period"]
-    # One document per person and period: a newer report of the same weeks replaces it.
-    key = f"{person.person_id}|{period['start']}|{period['end']}"
-    payload = {"person_id": person.person_id, "report": report}
-    for link in links:
-        await link.async_enqueue([(KIND_REPORT, key, person.person_id, payload)])
-    return len(links)
 
 
 class VisitReportView(HomeAssistantView):
@@ -292,8 +280,13 @@ def _identity(profile: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def async_setup_report(hass: HomeAssistant) -> None:
-    """Register the service; the page and its panel when HA serves HTTP and a frontend."""
+async def async_setup_report(hass: HomeAssistant, sender: ReportSender | None = None) -> None:
+    """Register the service; the page and its panel when HA serves HTTP and a frontend.
+
+    ``sender`` queues a report for the clinics (``send_to_clinic``).
+    """
+    if sender is not None:
+        hass.data[DATA_REPORT_SENDER] = sender
     hass.services.async_register(
         DOMAIN,
         SERVICE_VISIT_REPORT,

@@ -222,7 +222,6 @@ function householdSection(hass, t, personDevices) {
   return { type: "grid", cards };
 }
 
-<<<<<<< HEAD
 // The report page needs the viewer's login; a plain link carries none, so each viewer gets
 // a signed link (HA's auth/sign_path, as media links use) when the dashboard is made.
 const REPORT_LINK_SECONDS = 12 * 3600;
@@ -244,12 +243,8 @@ export async function reportLinks(hass, found) {
 }
 
 export function generateDashboard(hass, links = {}) {
-  const t = TEXT[language(hass)];
-=======
-export function generateDashboard(hass) {
   const lang = language(hass);
   const t = TEXT[lang];
->>>>>>> main
   const found = people(hass);
   const personDevices = new Set(found.map((p) => p.device.id));
   return {
@@ -261,14 +256,10 @@ export function generateDashboard(hass) {
         icon: "mdi:heart-pulse",
         type: "sections",
         max_columns: 3,
-<<<<<<< HEAD
         sections: [
-          ...found.map((p) => withReport(personSection(hass, t, p), t, links[p.device.id])),
+          ...found.map((p) => withReport(personSection(hass, t, p, lang), t, links[p.device.id])),
           householdSection(hass, t, personDevices),
         ],
-=======
-        sections: [...found.map((p) => personSection(hass, t, p, lang)), householdSection(hass, t, personDevices)],
->>>>>>> main
       },
     ],
   };
