@@ -22,6 +22,7 @@ import voluptuous as vol
 
 from .blueprint_install import async_setup_blueprint_services
 from .care.alerts import AlertManager, get_alerts
+from .care.medication import async_setup_medication_services
 from .clinic.services import async_setup_clinic_services
 from .const import ATTR_PERSON, DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
 from .core.clinical.assessment import LimitError
@@ -334,6 +335,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
     # A new data key and every row re-encrypted under it: administrators only.
     async_register_admin_service(hass, DOMAIN, SERVICE_ROTATE_KEY, async_rotate_key)
+    async_setup_medication_services(hass)
     async_setup_clinic_services(hass)
     async_setup_blueprint_services(hass)
     async_setup_privacy_services(hass)
