@@ -10,7 +10,11 @@ from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, Config
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType, InvalidData, UnknownHandler
-from homeassistant.helpers import config_validation as cv, entity_registry as er
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
@@ -447,11 +451,16 @@ async def test_adding_a_person_leaves_the_others_running(
 ) -> None:
     household = loaded_household.runtime_data.household
     changed: list[tuple[str, str | None]] = []
+    logged: list[str] = []
 
     @callback
     def _changed(event: Event[EventStateChangedData]) -> None:
-        new = event.data["new_state"]
+        old, new = event.data["old_state"], event.data["new_state"]
         changed.append((event.data["entity_id"], new.state if new else None))
+        # What the logbook writes a line for ("Alert detected an event"): a change of an
+        # existing entity's state; an entity appearing (no old state) is not a line.
+        if old is not None and (new is None or new.state != old.state):
+            logged.append(event.data["entity_id"])
 
     hass.bus.async_listen(EVENT_STATE_CHANGED, _changed)
     result = await add_person(
@@ -462,6 +471,14 @@ async def test_adding_a_person_leaves_the_others_running(
     # No reload: the same household, Grandma's entities never went away or fired.
     assert loaded_household.runtime_data.household is household
     assert [c for c in changed if "grandma" in c[0]] == []
+    assert [e for e in logged if e.startswith("event.")] == []
+    assert not [c for c in changed if c[1] == "unavailable"]
+    # People are devices ("2 devices"), not web services ("1 service").
+    devices = dr.async_get(hass)
+    for person in household.people.values():
+        device = devices.async_get_device(identifiers={(DOMAIN, person.person_id)})
+        assert device is not None
+        assert device.entry_type is None
     assert {p.alias for p in household.people.values()} == {"Grandma", "Grandpa"}
     assert hass.states.get("sensor.grandpa_weight") is not None
     assert hass.states.get("binary_sensor.grandpa_measurement_overdue") is not None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from homeassistant.components.binary_sensor import (
-    BinarySensorDeviceClass,
+from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined,unused-ignore]
+    BinarySensorDeviceClass,  # re-exported, not listed as exported on HA 2026
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import logging
 from pathlib import Path
 import shutil
-from typing import Any, cast
+import sys
+from typing import TYPE_CHECKING, Any, cast
 
-from homeassistant import data_entry_flow
 from homeassistant.components.repairs import ConfirmRepairFlow
 from homeassistant.core import (
     HomeAssistant,
@@ -26,6 +26,13 @@ from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
 from .const import DOMAIN, ISSUE_INSTALL_BLUEPRINTS
+
+if TYPE_CHECKING:
+    # HA 2026 (the only HA on Python 3.14 we support) types repairs flows with their own result.
+    if sys.version_info >= (3, 14):
+        from homeassistant.components.repairs import RepairsFlowResult
+    else:
+        from homeassistant.data_entry_flow import FlowResult as RepairsFlowResult
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -125,7 +132,7 @@ class InstallBlueprintsFlow(ConfirmRepairFlow):
 
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Install on confirmation."""
         if user_input is not None:
             await async_install_blueprints(self.hass)

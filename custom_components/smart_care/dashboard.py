@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from homeassistant.components.http import StaticPathConfig
+from homeassistant.components.http import (  # type: ignore[attr-defined,unused-ignore]
+    StaticPathConfig,  # re-exported, not listed as exported on HA 2026
+)
 from homeassistant.core import HomeAssistant
 
 STRATEGY_FILE = Path(__file__).parent / "frontend" / "smart-care-strategy.js"

@@ -8,13 +8,13 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
+import sys
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 import uuid
 
 import aiohttp
-from homeassistant import data_entry_flow
 from homeassistant.components import webhook
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import (
@@ -68,6 +68,11 @@ from ..core.security import (
 from ..household.runtime import get_household
 
 if TYPE_CHECKING:
+    # HA 2026 (the only HA on Python 3.14 we support) types repairs flows with their own result.
+    if sys.version_info >= (3, 14):
+        from homeassistant.components.repairs import RepairsFlowResult
+    else:
+        from homeassistant.data_entry_flow import FlowResult as RepairsFlowResult
     from ..household.runtime import Household
 
 MAX_NAME: Final = 60
@@ -471,15 +476,13 @@ class ClinicReauthFlow(RepairsFlow):
         """Remember which link."""
         self.subentry_id = subentry_id
 
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Start (the repairs manager passes the issue, not a form, here)."""
         return await self.async_step_confirm()
 
     async def async_step_confirm(
         self, user_input: dict[str, Any] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Ask for the new token; check it against the server before storing it."""
         household = get_household(self.hass)
         subentry = None if household is None else household.entry.subentries.get(self.subentry_id)
