@@ -99,7 +99,7 @@ from ..core.outbox import (
     backoff_delay,
 )
 from ..core.security import redact_text
-from ..household.runtime import HouseholdListener, loaded_household_entry
+from ..household.runtime import HouseholdListener, loaded_runtime
 from .webhook import ClinicWebhook
 
 if TYPE_CHECKING:
@@ -615,10 +615,8 @@ class _Runtime(Protocol):
 
 def get_bridge(hass: HomeAssistant) -> ClinicBridge | None:
     """The loaded household's clinic bridge, if any."""
-    if (entry := loaded_household_entry(hass)) is None:
-        return None
-    runtime: _Runtime = entry.runtime_data
-    return runtime.clinic
+    runtime: _Runtime | None = loaded_runtime(hass)
+    return None if runtime is None else runtime.clinic
 
 
 class ClinicBridge(HouseholdListener):
@@ -639,6 +637,7 @@ class ClinicBridge(HouseholdListener):
                 self.links[config.link_id] = ClinicLink(self, config)
         self._lock = asyncio.Lock()
         self._unsubs: list[CALLBACK_TYPE] = []
+        self._running = False  # hears the household only between start and stop
         self._summary_timer: CALLBACK_TYPE | None = None
 
     def links_with(self, scope: str) -> list[ClinicLink]:
@@ -660,7 +659,7 @@ class ClinicBridge(HouseholdListener):
                 )
                 await link.async_stop()
         await self._async_reconcile()
-        self._unsubs.append(self.household.async_add_listener(self))
+        self._running = True
         self._unsubs.append(self.alerts.async_add_listener(self._alert_changed))
         self._unsubs.append(
             self.hass.bus.async_listen(EVENT_MEDICATION_ANSWERED, self._medication_answered)
@@ -669,6 +668,7 @@ class ClinicBridge(HouseholdListener):
 
     async def async_stop(self) -> None:
         """Stop every link (before the record store closes)."""
+        self._running = False
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
@@ -734,6 +734,8 @@ class ClinicBridge(HouseholdListener):
         self, person: Person, stored: list[StoredMeasurement], backfilled: list[StoredMeasurement]
     ) -> None:
         """New readings: wake the links that share vital signs."""
+        if not self._running:
+            return
         for link in self.links_with(SCOPE_VITAL_SIGNS):
             link.async_wake()
 
