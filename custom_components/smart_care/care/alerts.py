@@ -54,10 +54,10 @@ from .knowledge import KnowledgeDelivery
 _LOGGER = logging.getLogger(__name__)
 
 
-STATUS_OPEN = AlertStatus.OPEN
-STATUS_ACKNOWLEDGED = AlertStatus.ACKNOWLEDGED
-STATUS_SNOOZED = AlertStatus.SNOOZED
-STATUS_RESOLVED = AlertStatus.RESOLVED
+STATUS_OPEN = AlertStatus.OPEN.value
+STATUS_ACKNOWLEDGED = AlertStatus.ACKNOWLEDGED.value
+STATUS_SNOOZED = AlertStatus.SNOOZED.value
+STATUS_RESOLVED = AlertStatus.RESOLVED.value
 
 # Readings older than this (device memory, backfill) are logged and feed trends, but do
 # not raise alerts: an "urgent" alarm about last week helps nobody.
