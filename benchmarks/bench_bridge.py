@@ -112,6 +112,7 @@ async def main_async(readings: int) -> int:
         results: dict[str, tuple[float, int, int]] = {}
         boxes: dict[str, Outbox] = {}
         limits: dict[str, LinkLimits] = {}
+        senders: dict[str, Sender] = {}
         try:
             async with aiohttp.ClientSession() as session:
                 transport = HttpTransport(session, server.base_url)
@@ -121,7 +122,7 @@ async def main_async(readings: int) -> int:
                     (
                         "one request per reading",
                         LinkLimits(good=3, bad=4, refused_at=datetime.now(UTC)),
-                        SenderProfile(max_in_flight=1),
+                        SenderProfile(max_in_flight=1, batch_below=0),
                     ),
                 )
                 for label, known, profile in modes:
@@ -137,6 +138,7 @@ async def main_async(readings: int) -> int:
                     assert outbox.pending_count() == 0
                     boxes[label] = outbox
                     limits[label] = sender.limits
+                    senders[label] = sender
                 # Exactly once per link, asked the way a clinic would: by identifier.
                 mismatches = 0
                 for outbox in boxes.values():
@@ -163,7 +165,7 @@ async def main_async(readings: int) -> int:
     adaptive, single = rates["adaptive"], rates["one request per reading"]
     learned = limits["adaptive"]
     print(f"ratio adaptive / one-per-reading: {adaptive / single:.1f}x")
-    print(f"learned limit: {learned.size()} entries per bundle ({learned.refusals} refusals)")
+    print(f"learned: {learned.as_state()} batch: {senders['adaptive'].batch_limits.as_state()}")
     print(f"server: {total} Observations stored for {2 * readings} expected")
     requests = results["adaptive"][1]
     note = (

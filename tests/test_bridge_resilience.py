@@ -260,16 +260,29 @@ async def test_too_large_shrinks_the_bundles_and_remembers(
     def sizes(bundles: list[dict[str, Any]]) -> list[int]:
         return [len(b["entry"]) for b in bundles]
 
-    # 6 entries (gateway, patient, 4 readings) refused for size: half of it next.
-    assert sizes(fhir_server.received)[0] == 6
-    assert max(sizes(fhir_server.transactions)) == 3
+    # 6 entries (gateway, patient, 4 readings) refused for size. Under so small a cap the
+    # readings go as a FHIR batch: first the identities (gateway and Patient, a
+    # transaction), then the batch, which this server refuses (it only does transactions).
+    # The batch's readings then go as transactions within the learned size, and the link
+    # stops batching.
+    assert [(b["type"], len(b["entry"])) for b in fhir_server.received] == [
+        ("transaction", 6),
+        ("transaction", 2),
+        ("batch", 5),
+        ("transaction", 4),
+        ("transaction", 4),
+    ]
+    assert max(sizes(fhir_server.transactions)) == 4
     assert fhir_server.count("Observation") == 4
     assert link.pending == 0
-    limits = link.diagnostics()["limits"]
-    assert limits["bad"] == 6
-    assert limits["good"] == 3
+    assert link.quarantined == []
+    diagnostics = link.diagnostics()
+    assert diagnostics["limits"]["bad"] == 6
+    assert diagnostics["limits"]["good"] == 4
+    assert diagnostics["readings_as_batches"] is False
     state = await hass.async_add_executor_job(store.clinic_state, link.link_id)
     assert state["limits"]["bad"] == 6
+    assert state["batch_off"] is not None
 
 
 async def test_retry_after_is_honoured(
