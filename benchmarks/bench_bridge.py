@@ -4,7 +4,7 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/bench_bridge.py [--readings 10000]
 
-What it measures is the real delivery path of ``custom_components/smart_care/outbox.py``
+What it measures is the real delivery path of ``custom_components/smart_care/core/outbox.py``
 (``Sender.drain``: read pending rows from the encrypted SQLite record, build FHIR
 transaction bundles, POST them, wait for the answers, move the cursor in committed
 transactions), run twice in the same process over the same backlog:
@@ -41,10 +41,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from custom_components.smart_care.keys import open_record  # noqa: E402
-from custom_components.smart_care.medical import fhir  # noqa: E402
-from custom_components.smart_care.medical.security import new_pseudonym_key  # noqa: E402
-from custom_components.smart_care.outbox import (  # noqa: E402
+from custom_components.smart_care.core import fhir  # noqa: E402
+from custom_components.smart_care.core.outbox import (  # noqa: E402
     HttpTransport,
     LinkLimits,
     LinkProfile,
@@ -52,7 +50,9 @@ from custom_components.smart_care.outbox import (  # noqa: E402
     Sender,
     SenderProfile,
 )
-from custom_components.smart_care.record_store import RecordStore  # noqa: E402
+from custom_components.smart_care.core.security import new_pseudonym_key  # noqa: E402
+from custom_components.smart_care.core.store.record_store import RecordStore  # noqa: E402
+from custom_components.smart_care.household.keys import open_record  # noqa: E402
 from tests.fhir_medplum import MedplumServer  # noqa: E402
 
 SCOPES = frozenset({"vital_signs"})

@@ -8,7 +8,7 @@ Both decoders get the same payloads (benchmarks/decode_vectors.py) addressed by 
 128-bit UUID, as bleak reports it. Timings are the median of ``--repeat`` timeit runs.
 The correctness table compares every hand-checked value each library exposes.
 
-The medical package is loaded by path as ``smart_care_medical`` so that the Home Assistant
+The pure core package is loaded by path as ``smart_care_core`` so that the Home Assistant
 code in custom_components/smart_care/__init__.py is never imported: this venv has no HA.
 """
 
@@ -38,10 +38,10 @@ BASE = "-0000-1000-8000-00805f9b34fb"
 
 
 def load_medical() -> ModuleType:
-    """Import custom_components/smart_care/medical without its parent package."""
-    package_dir = ROOT / "custom_components" / "smart_care" / "medical"
+    """Import custom_components/smart_care/core/gatt without the Home Assistant package."""
+    package_dir = ROOT / "custom_components" / "smart_care" / "core"
     spec = importlib.util.spec_from_file_location(
-        "smart_care_medical",
+        "smart_care_core",
         package_dir / "__init__.py",
         submodule_search_locations=[str(package_dir)],
     )
@@ -50,7 +50,7 @@ def load_medical() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("smart_care_core.gatt")
 
 
 def load_bluetooth_sig() -> Callable[[str, bytes], Any] | None:

@@ -40,7 +40,7 @@ async def test_bench_fuzz(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     count = int(os.environ.get("SMART_CARE_FUZZ_BODIES", scaled(50_000, 2_000)))
-    caplog.set_level(logging.INFO, logger="custom_components.smart_care.webhook")
+    caplog.set_level(logging.INFO, logger="custom_components.smart_care.clinic.webhook")
     await record(hass, systolic=190, diastolic=100)
     alert_id = household(hass).alerts.active_alerts()[0].alert_id
     started = time.perf_counter()

@@ -60,10 +60,10 @@ from _common import (  # noqa: E402
     write_history,
 )
 
-from custom_components.smart_care.household import DeviceSource, record_path  # noqa: E402
-from custom_components.smart_care.keys import key_path, open_record  # noqa: E402
-from custom_components.smart_care.medical import decode  # noqa: E402
-from custom_components.smart_care.record_store import RecordStore  # noqa: E402
+from custom_components.smart_care.core.gatt import decode  # noqa: E402
+from custom_components.smart_care.core.store.record_store import RecordStore  # noqa: E402
+from custom_components.smart_care.household.keys import key_path, open_record  # noqa: E402
+from custom_components.smart_care.household.runtime import DeviceSource, record_path  # noqa: E402
 from tests.ble_fakes import (  # noqa: E402
     blood_pressure,
     glucose_measurement,

@@ -56,9 +56,9 @@ from _common import (  # noqa: E402
     write_history,
 )
 
-from custom_components.smart_care.household import Household, record_path  # noqa: E402
-from custom_components.smart_care.keys import key_path, open_record  # noqa: E402
-from custom_components.smart_care.record_store import RecordStore  # noqa: E402
+from custom_components.smart_care.core.store.record_store import RecordStore  # noqa: E402
+from custom_components.smart_care.household.keys import key_path, open_record  # noqa: E402
+from custom_components.smart_care.household.runtime import Household, record_path  # noqa: E402
 
 pytest_plugins = ["tests.conftest"]
 

@@ -328,7 +328,7 @@ ZH: dict[str, str] = {
     "Smart Care could not write the audit row of a request from {clinic} ({error}). The request was answered, but it is missing from the audit trail. Check the disk space and the health record database, then restart Home Assistant.": "智慧照护无法写入来自 {clinic} 的请求的审计记录（{error}）。该请求已得到答复，但审计记录中缺少这一条。请检查磁盘空间和健康档案数据库，然后重启 Home Assistant。",
     "Too many wrong codes from {clinic}": "{clinic} 发送了过多错误的验证码",
     "Someone sent {clinic}'s webhook several wrong one-time (TOTP) codes. Codes from this link are refused for {minutes} minutes. If the clinic did not expect this, its signing secret may have leaked: unlink and link the clinic again. To let the clinic in now, call the `smart_care.clear_totp_lockout` service.": "有人向 {clinic} 的 Webhook 发送了多个错误的一次性验证码（TOTP）。此关联的验证码将在 {minutes} 分钟内被拒绝。如果诊所对此并不知情，其签名密钥可能已泄露：请解除关联后重新关联该诊所。如需立即恢复，请调用 `smart_care.clear_totp_lockout` 服务。",
-    # Alert texts, vital names and plausibility errors (alert_text.py, services.py).
+    # Alert texts, vital names and plausibility errors (care/alert_text.py, services.py).
     "Get languages": "获取语言",
     "Returns the language Smart Care writes in for each reader: the system language, and for each Companion app phone the profile language of its Home Assistant user. The blueprints use it to pick their built-in texts.": "返回智慧照护为每位读者使用的语言：系统语言，以及每部 Companion 应用手机所属 Home Assistant 用户的个人资料语言。蓝图用它选择内置文本。",
     "Thresholds not changed: {field} is not a limit. Use one of: {known}.": "阈值未更改：{field} 不是界限。请使用以下之一：{known}。",

@@ -42,8 +42,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.smart_care import ble
 from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.device import ble
 
 # bleak 0.22 (HA 2025.4) and bleak >= 1 (HA 2026) build these objects differently: 0.22's are
 # abstract with (obj[, size]) constructors, >= 1's are concrete and take handle and uuid.

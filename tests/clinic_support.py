@@ -12,9 +12,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_care.bridge import ClinicBridge, ClinicLink
+from custom_components.smart_care.clinic.bridge import ClinicBridge, ClinicLink
 from custom_components.smart_care.const import DOMAIN, SUBENTRY_CLINIC
-from custom_components.smart_care.household import Household, get_household
+from custom_components.smart_care.household.runtime import Household, get_household
 
 from .fhir_server import FhirServer
 

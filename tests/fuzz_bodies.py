@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from custom_components.smart_care.webhook import REQUEST_TYPES
+from custom_components.smart_care.clinic.webhook import REQUEST_TYPES
 
 LIMIT_LEVELS = (
     "warning_low",

@@ -12,9 +12,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN, EVENT_ALERT
-from custom_components.smart_care.household import DeviceSource
-from custom_components.smart_care.medical import decode
-from custom_components.smart_care.outbox import alert_fields
+from custom_components.smart_care.core.gatt import decode
+from custom_components.smart_care.core.outbox import alert_fields
+from custom_components.smart_care.household.runtime import DeviceSource
 
 from .conftest import add_person
 from .test_attribution import bp_bytes

@@ -273,8 +273,8 @@ async def test_device_flag_alert(
     grandma: str,
     alerts: list[dict[str, Any]],
 ) -> None:
-    from custom_components.smart_care.household import DeviceSource
-    from custom_components.smart_care.medical import decode
+    from custom_components.smart_care.core.gatt import decode
+    from custom_components.smart_care.household.runtime import DeviceSource
 
     household = loaded_household.runtime_data
     source = DeviceSource(entry_id="x", key="AA:BB:CC:DD:EE:FF", name="BP cuff")

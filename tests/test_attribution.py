@@ -13,8 +13,8 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_care.household import DeviceSource, Household, IngestResult
-from custom_components.smart_care.medical import decode
+from custom_components.smart_care.core.gatt import decode
+from custom_components.smart_care.household.runtime import DeviceSource, Household, IngestResult
 
 from .conftest import add_person
 

@@ -15,14 +15,14 @@ from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_care import ble
-from custom_components.smart_care.ble import (
+from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.device.ble import (
     REASON_BONDING,
     REASON_OUT_OF_RANGE,
     REASON_PAIRING_MODE,
     failure_reason,
 )
-from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.device import ble
 
 from .ble_fakes import (
     INDICATE,

@@ -28,8 +28,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.smart_care import ble
 from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.device import ble
 
 from .ble_fakes import (
     BloodPressureCuff,

@@ -15,9 +15,9 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_care import ble
 from custom_components.smart_care.const import DOMAIN, EVENT_MEASUREMENT
-from custom_components.smart_care.household import Household, IngestResult
+from custom_components.smart_care.device import ble
+from custom_components.smart_care.household.runtime import Household, IngestResult
 
 from .ble_fakes import NOTIFY, READ, GlucoseMeter, add_device_entry, fast_link, patch_gatt, wake
 from .conftest import add_person

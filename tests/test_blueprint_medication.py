@@ -12,8 +12,8 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.smart_care.medical.medication import medication_id
-from custom_components.smart_care.medication import SETTING_ADHERENCE
+from custom_components.smart_care.care.medication import SETTING_ADHERENCE
+from custom_components.smart_care.core.clinical.medication import medication_id
 
 from .conftest import SENTINEL_ID, SENTINEL_TEXT, add_person
 from .test_blueprint_support import (

@@ -19,8 +19,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.medical import fhir
-from custom_components.smart_care.record_store import RecordStore
+from custom_components.smart_care.core import fhir
+from custom_components.smart_care.core.store.record_store import RecordStore
 
 from .clinic_support import bridge, household, link_clinic, only_link, record, settle, start_fhir
 from .conftest import add_person

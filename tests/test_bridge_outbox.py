@@ -14,9 +14,8 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from custom_components.smart_care.medical import fhir
-from custom_components.smart_care.medical.security import new_pseudonym_key
-from custom_components.smart_care.outbox import (
+from custom_components.smart_care.core import fhir
+from custom_components.smart_care.core.outbox import (
     BACKOFF_CAP,
     KIND_ALERT,
     KIND_ERASURE,
@@ -35,7 +34,8 @@ from custom_components.smart_care.outbox import (
     operation_outcome_text,
     too_large_refusal,
 )
-from custom_components.smart_care.record_store import RecordStore
+from custom_components.smart_care.core.security import new_pseudonym_key
+from custom_components.smart_care.core.store.record_store import RecordStore
 
 from .clinic_support import start_fhir, validate_bundle
 from .fhir_server import FhirServer

@@ -19,11 +19,11 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.smart_care import outbox as outbox_module
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.household import record_path
-from custom_components.smart_care.keys import key_path, open_record
-from custom_components.smart_care.record_store import RecordStore
+from custom_components.smart_care.core import outbox as outbox_module
+from custom_components.smart_care.core.store.record_store import RecordStore
+from custom_components.smart_care.household.keys import key_path, open_record
+from custom_components.smart_care.household.runtime import record_path
 
 from .clinic_support import (
     household,

@@ -31,12 +31,12 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.smart_care import bridge as bridge_module, outbox as outbox_module
+from custom_components.smart_care.care.medication import EVENT_MEDICATION_ANSWERED
+from custom_components.smart_care.clinic import bridge as bridge_module
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.medical import fhir
-from custom_components.smart_care.medical.medication import medication_id
-from custom_components.smart_care.medication import EVENT_MEDICATION_ANSWERED
-from custom_components.smart_care.record_store import RecordStore
+from custom_components.smart_care.core import fhir, outbox as outbox_module
+from custom_components.smart_care.core.clinical.medication import medication_id
+from custom_components.smart_care.core.store.record_store import RecordStore
 
 from .clinic_support import (
     bridge,

@@ -24,7 +24,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.smart_care.clinic_flow import check_url, discovered_url
+from custom_components.smart_care.clinic.flow import check_url, discovered_url
 from custom_components.smart_care.const import DOMAIN, SUBENTRY_CLINIC
 
 from .clinic_support import (

@@ -15,11 +15,11 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
+from custom_components.smart_care.care.medication import async_get_medications
 from custom_components.smart_care.config_flow import default_glucose_unit
 from custom_components.smart_care.const import DOMAIN, SUBENTRY_PERSON
-from custom_components.smart_care.contacts import notify_targets
-from custom_components.smart_care.medication import async_get_medications
-from custom_components.smart_care.profile import migrate_profiles
+from custom_components.smart_care.household.contacts import notify_targets
+from custom_components.smart_care.household.profile import migrate_profiles
 
 from .conftest import SENTINEL_ID, SENTINEL_TEXT, add_person
 from .test_blueprint_support import PhoneFactory, phone_factory_fixture, record  # noqa: F401

@@ -1,7 +1,7 @@
 """The demo's simulated devices speak the same bytes as real ones.
 
 Every payload the demo devices send is decoded here by Smart Care's own decoder
-(``medical.gatt``), and every value Smart Care writes to them (``medical.racp``) is parsed by
+(``core.gatt.parser``), and every value Smart Care writes to them (``core.gatt.racp``) is parsed by
 the demo: if either side drifts from the Bluetooth specifications, this fails before the
 demo silently shows nothing. Also keeps the demo story and the dashboards honest.
 """
@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from custom_components.smart_care.medical import racp
-from custom_components.smart_care.medical.gatt import (
+from custom_components.smart_care.core.clinical.plausibility import check_set
+from custom_components.smart_care.core.clinical.vitals import Vital
+from custom_components.smart_care.core.gatt import racp
+from custom_components.smart_care.core.gatt.parser import (
     BloodPressureReading,
     GlucoseReading,
     PlxSpotCheckReading,
@@ -27,8 +29,6 @@ from custom_components.smart_care.medical.gatt import (
     WeightReading,
     decode,
 )
-from custom_components.smart_care.medical.plausibility import check_set
-from custom_components.smart_care.medical.vitals import Vital
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scripts" / "demo_components" / "smart_care_demo"

@@ -16,9 +16,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.household import Household, record_path
-from custom_components.smart_care.keys import INDEX_KEY_ID, key_path, open_record, rotate
-from custom_components.smart_care.medical.security import DecryptError, EncryptionCodec
+from custom_components.smart_care.core.security import DecryptError, EncryptionCodec
+from custom_components.smart_care.household.keys import INDEX_KEY_ID, key_path, open_record, rotate
+from custom_components.smart_care.household.runtime import Household, record_path
 
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT
 

@@ -19,7 +19,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
 
-from custom_components.smart_care.medical.security import signed_headers
+from custom_components.smart_care.core.security import signed_headers
 
 from .clinic_support import household, record
 from .fuzz_bodies import hostile_bodies, kinds
@@ -92,7 +92,7 @@ async def test_signed_hostile_bodies(
     clinic: Clinic,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="custom_components.smart_care.webhook")
+    caplog.set_level(logging.INFO, logger="custom_components.smart_care.clinic.webhook")
     await record(hass, systolic=190, diastolic=100)
     alert_id = household(hass).alerts.active_alerts()[0].alert_id
     started = time.perf_counter()

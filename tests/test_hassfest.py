@@ -173,7 +173,7 @@ def test_icons_cover_entities() -> None:
         assert set(keys) == set(icons["entity"][platform]), platform
 
 
-@pytest.mark.parametrize("path", sorted(COMPONENT.joinpath("medical").glob("*.py")))
+@pytest.mark.parametrize("path", sorted(COMPONENT.joinpath("core").rglob("*.py")))
 def test_pure_core_has_no_homeassistant_import(path: Path) -> None:
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):

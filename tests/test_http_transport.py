@@ -10,7 +10,7 @@ import aiohttp
 from aiohttp import web
 import pytest
 
-from custom_components.smart_care.outbox import REASON_TOO_LARGE, DeliveryError, HttpTransport
+from custom_components.smart_care.core.outbox import REASON_TOO_LARGE, DeliveryError, HttpTransport
 
 
 async def _chunked(request: web.Request, payload: bytes, status: int) -> web.StreamResponse:

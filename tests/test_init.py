@@ -8,7 +8,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.household import record_path
+from custom_components.smart_care.household.runtime import record_path
 
 from .device_lookup import in_subentry
 

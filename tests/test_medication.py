@@ -12,13 +12,13 @@ from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.medical.medication import medication_id
-from custom_components.smart_care.medication import (
+from custom_components.smart_care.care.medication import (
     EVENT_MEDICATION_ANSWERED,
     EVENT_MEDICATION_DUE,
     SETTING_ADHERENCE,
 )
+from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.core.clinical.medication import medication_id
 
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT, add_person
 from .test_blueprint_support import private_config, settle

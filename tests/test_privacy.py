@@ -10,9 +10,9 @@ from homeassistant.exceptions import ServiceValidationError, Unauthorized
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
-from custom_components.smart_care.clinic_services import SETTING_LOCATION_LOG
+from custom_components.smart_care.clinic.services import SETTING_LOCATION_LOG
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.privacy import LOCAL_AUDIT_LINK, PRIVACY_SERVICES
+from custom_components.smart_care.household.privacy import LOCAL_AUDIT_LINK, PRIVACY_SERVICES
 
 from .clinic_support import household, link_clinic, only_link, record, settle, validate_bundle
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person

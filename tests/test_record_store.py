@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from custom_components.smart_care.record_store import RecordStore
+from custom_components.smart_care.core.store.record_store import RecordStore
 
 T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 
@@ -90,7 +90,7 @@ def test_reading_survives_kill_right_after_append(tmp_path: Path) -> None:
         sys.path.insert(0, {str(root)!r})
         import importlib.util
         spec = importlib.util.spec_from_file_location(
-            "rs", {str(root / "custom_components/smart_care/record_store.py")!r})
+            "rs", {str(root / "custom_components/smart_care/core/store/record_store.py")!r})
         rs = importlib.util.module_from_spec(spec); sys.modules["rs"] = rs
         spec.loader.exec_module(rs)
         store = rs.RecordStore(__import__("pathlib").Path({str(db)!r}))

@@ -9,8 +9,8 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_care.medical.vitals import Vital
-from custom_components.smart_care.sources import to_canonical
+from custom_components.smart_care.core.clinical.vitals import Vital
+from custom_components.smart_care.household.sources import to_canonical
 
 from .conftest import add_person
 

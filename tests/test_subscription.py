@@ -24,8 +24,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.smart_care.const import EVENT_ADVICE
-from custom_components.smart_care.medical.fhir import ALERT_SYSTEM, PSEUDONYM_SYSTEM
-from custom_components.smart_care.medical.security import (
+from custom_components.smart_care.core.fhir import ALERT_SYSTEM, PSEUDONYM_SYSTEM
+from custom_components.smart_care.core.security import (
     subscription_secret,
     subscription_token,
 )
@@ -45,7 +45,7 @@ class _Answered(logging.Handler):
         self.count = 0
         self.event = asyncio.Event()
         self.loop = hass.loop
-        logging.getLogger("custom_components.smart_care.webhook").addHandler(self)
+        logging.getLogger("custom_components.smart_care.clinic.webhook").addHandler(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         if "webhook: " in record.getMessage():
@@ -139,7 +139,7 @@ async def setup(
     _, data, _ = await link_clinic(hass, loaded_household, transport="folder")
     made = Setup(hass, medplum, await hass_client_no_auth(), data)
     yield made
-    logging.getLogger("custom_components.smart_care.webhook").removeHandler(made.answered)
+    logging.getLogger("custom_components.smart_care.clinic.webhook").removeHandler(made.answered)
 
 
 def _advice_events(hass: HomeAssistant) -> tuple[list[dict[str, Any]], asyncio.Event]:

@@ -1,6 +1,6 @@
 """Clinic webhooks through HA's real HTTP server: every status, nothing changed on refusal.
 
-Requests are signed exactly as docs/clinic.md tells clinics (medical.security's helpers
+Requests are signed exactly as docs/clinic.md tells clinics (core.security's helpers
 produce the same bytes as the documented openssl line, see test_webhook_docs.py).
 """
 
@@ -23,11 +23,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.smart_care.clinic.webhook import MAX_BODY, TOTP_HEADER
 from custom_components.smart_care.const import DOMAIN, EVENT_ADVICE
-from custom_components.smart_care.medical import fhir
-from custom_components.smart_care.medical.assessment import DEFAULT_THRESHOLDS
-from custom_components.smart_care.medical.security import signed_headers
-from custom_components.smart_care.webhook import MAX_BODY, TOTP_HEADER
+from custom_components.smart_care.core import fhir
+from custom_components.smart_care.core.clinical.assessment import DEFAULT_THRESHOLDS
+from custom_components.smart_care.core.security import signed_headers
 
 from .clinic_support import household, link_clinic, only_link, record, settle, validate_bundle
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID

@@ -21,14 +21,14 @@ from homeassistant.util import dt as dt_util
 import pytest
 import voluptuous as vol
 
-from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.medical.assessment import DEFAULT_THRESHOLDS
-from custom_components.smart_care.medical.security import signed_headers
-from custom_components.smart_care.webhook import (
+from custom_components.smart_care.clinic.webhook import (
     ISSUE_AUDIT_FAILED,
     ISSUE_TOTP_LOCKED,
     TOTP_HEADER,
 )
+from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.core.clinical.assessment import DEFAULT_THRESHOLDS
+from custom_components.smart_care.core.security import signed_headers
 
 from .clinic_support import household, only_link
 from .test_webhook import Clinic, advice, clinic, nothing_changed  # noqa: F401 (fixture)

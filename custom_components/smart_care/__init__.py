@@ -14,21 +14,26 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
 from .blueprint_install import async_check_blueprints
-from .bridge import ClinicBridge
+from .care.medication import MedicationSchedule
+from .clinic.bridge import ClinicBridge
 from .const import CONF_ENTRY_TYPE, DOMAIN, ENTRY_TYPE_DEVICE
+from .core.security import DecryptError
 from .dashboard import async_register_strategy
-from .device import (
+from .device.runtime import (
     DeviceConfigEntry,
     async_remove_device_entry,
     async_setup_device_entry,
     async_unload_device_entry,
 )
-from .household import Household, record_path
-from .keys import async_open_record, async_record_loaded, async_remove_keys, unreadable_error
-from .medical.security import DecryptError
-from .medication import MedicationSchedule
-from .people import LivePeople
-from .profile import migrate_profiles
+from .household.keys import (
+    async_open_record,
+    async_record_loaded,
+    async_remove_keys,
+    unreadable_error,
+)
+from .household.people import LivePeople
+from .household.profile import migrate_profiles
+from .household.runtime import Household, record_path
 from .services import async_setup_services
 
 _LOGGER = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import SmartCareConfigEntry
-from .alerts import Alert
+from .care.alerts import Alert
+from .core.clinical.assessment import FindingKind, Level
 from .entity import SmartCarePersonEntity
-from .household import Person
-from .medical.assessment import FindingKind, Level
-from .people import async_on_person_added
+from .household.people import async_on_person_added
+from .household.runtime import Person
 
 PARALLEL_UPDATES = 0
 

@@ -27,7 +27,7 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from .clinic_flow import ClinicDiscovery, ClinicSubentryFlow
+from .clinic.flow import ClinicDiscovery, ClinicSubentryFlow
 from .const import (
     CONF_ADDRESS,
     CONF_ALIAS,
@@ -68,13 +68,13 @@ from .const import (
     SUBENTRY_PERSON,
     USER_SLOTS,
 )
-from .contacts import contact_selector, valid_contact
-from .household import get_household
-from .medical.gatt import UnknownCharacteristicError, short_uuid
-from .profile import LIST_FIELDS, as_items
+from .core.gatt.parser import UnknownCharacteristicError, short_uuid
+from .household.contacts import contact_selector, valid_contact
+from .household.profile import LIST_FIELDS, as_items
+from .household.runtime import get_household
 
 if TYPE_CHECKING:
-    from .household import Household
+    from .household.runtime import Household
 
 CONF_NAME = "name"
 MAX_ALIAS = 40

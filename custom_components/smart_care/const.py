@@ -97,7 +97,7 @@ HEALTH_SERVICES: Final = {
 # Services whose measurements carry a user index (shared cuffs and scales).
 MULTI_USER_SERVICES: Final = frozenset({"1810", "181d", "181b"})
 
-# Community clinic links: config subentries of the household (clinic_flow.py, bridge.py).
+# Community clinic links: config subentries of the household (clinic/flow.py, clinic/bridge.py).
 SUBENTRY_CLINIC: Final = "clinic"
 CONF_LINK_ID: Final = "link_id"
 CONF_CLINIC_NAME: Final = "name"

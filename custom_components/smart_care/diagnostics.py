@@ -19,7 +19,7 @@ from .const import (
     ENTRY_TYPE_DEVICE,
     IDENTITY_FIELDS,
 )
-from .device import DeviceConfigEntry
+from .device.runtime import DeviceConfigEntry
 
 TO_REDACT = {
     CONF_ALIAS,

@@ -7,10 +7,10 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 
-from .alerts import SIGNAL_ALERTS_UPDATED
+from .care.alerts import SIGNAL_ALERTS_UPDATED
+from .care.knowledge import SIGNAL_KNOWLEDGE
 from .const import DOMAIN
-from .household import SIGNAL_PERSON_UPDATED, Household, Person
-from .knowledge import SIGNAL_KNOWLEDGE
+from .household.runtime import SIGNAL_PERSON_UPDATED, Household, Person
 
 
 class SmartCarePersonEntity(Entity):

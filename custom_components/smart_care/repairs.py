@@ -11,9 +11,9 @@ from homeassistant.helpers import issue_registry as ir, selector
 import voluptuous as vol
 
 from .blueprint_install import ISSUE_INSTALL_BLUEPRINTS, InstallBlueprintsFlow
-from .clinic_flow import ClinicReauthFlow
+from .clinic.flow import ClinicReauthFlow
 from .const import DOMAIN, ISSUE_CLINIC_AUTH
-from .household import get_household
+from .household.runtime import get_household
 
 CONF_PERSON = "person"
 

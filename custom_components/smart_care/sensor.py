@@ -26,14 +26,14 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from . import SmartCareConfigEntry
-from .clinic_sensor import async_setup_clinic_sensors
+from .clinic.sensor import async_setup_clinic_sensors
 from .const import CONF_ENTRY_TYPE, CONF_GLUCOSE_UNIT, ENTRY_TYPE_DEVICE, GLUCOSE_MMOL
-from .device import DeviceConfigEntry
-from .device_sensor import async_setup_device_sensors
+from .core.clinical.vitals import Vital
+from .device.runtime import DeviceConfigEntry
+from .device.sensor import async_setup_device_sensors
 from .entity import SmartCarePersonEntity
-from .household import Household, Person
-from .medical.vitals import Vital
-from .people import async_on_person_added
+from .household.people import async_on_person_added
+from .household.runtime import Household, Person
 
 PARALLEL_UPDATES = 0
 

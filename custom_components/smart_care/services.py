@@ -19,28 +19,28 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
-from .alert_text import async_device_languages, supported_language
-from .clinic_services import async_setup_clinic_services
+from .care.alert_text import async_device_languages, supported_language
+from .clinic.services import async_setup_clinic_services
 from .const import DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
-from .household import get_household
-from .keys import SERVICE_ROTATE_KEY, async_rotate_key
-from .medical.assessment import LimitError
-from .medical.plausibility import (
+from .core.clinical.assessment import LimitError
+from .core.clinical.plausibility import (
     REASON_NOT_FINITE,
     REASON_SYSTOLIC_NOT_ABOVE_DIASTOLIC,
     ImplausibleValueError,
 )
-from .medical.vitals import (
+from .core.clinical.vitals import (
     GLUCOSE_MGDL_PER_MMOLL,
     LB_TO_KG,
     Vital,
     VitalSample,
     fahrenheit_to_celsius,
 )
-from .privacy import async_setup_privacy_services
+from .household.keys import SERVICE_ROTATE_KEY, async_rotate_key
+from .household.privacy import async_setup_privacy_services
+from .household.runtime import get_household
 
 if TYPE_CHECKING:
-    from .household import Household, Person
+    from .household.runtime import Household, Person
 
 SERVICE_RECORD_MEASUREMENT = "record_measurement"
 SERVICE_ASSIGN_READING = "assign_reading"

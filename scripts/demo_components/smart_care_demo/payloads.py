@@ -1,7 +1,7 @@
 """Bytes a simulated health device sends and parses (pure: no Home Assistant import).
 
 Everything here follows the Bluetooth SIG specifications the way a real device firmware
-would, so that Smart Care's own decoder (``custom_components/smart_care/medical/gatt.py``)
+would, so that Smart Care's own decoder (``custom_components/smart_care/core/gatt/parser.py``)
 reads the demo exactly as it reads real hardware: little-endian fields, IEEE 11073-20601
 SFLOAT values, BLE Date Time without a zone (the device keeps local wall time).
 

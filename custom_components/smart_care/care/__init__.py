@@ -1,0 +1,1 @@
+"""Care features: alerts, knowledge notes, medication (docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Pure core: no Home Assistant import anywhere in this package (docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Clinical rules: vitals, plausibility, assessment, NEWS2, knowledge, medication."""

@@ -1,0 +1,1 @@
+"""Bluetooth health devices: one runtime per device entry (docs/architecture.md)."""

@@ -1,0 +1,277 @@
+"""A Bluetooth health device entry: its link, state, repairs and device registry (HA glue)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+import logging
+from typing import Any, Final
+
+from homeassistant.components import bluetooth
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.typing import UNDEFINED
+from homeassistant.util import dt as dt_util
+
+from ..const import CONF_ADDRESS, CONF_OWNER, CONF_USER_MAP, DOMAIN
+from ..core.gatt.parser import Reading
+from ..household.runtime import CLOCK_AHEAD_LIMIT, DeviceSource, get_household
+from .ble import REASON_BONDING, REASON_OUT_OF_RANGE, REASON_PAIRING_MODE, HealthDeviceLink
+
+_LOGGER = logging.getLogger(__name__)
+
+DEVICE_PLATFORMS: Final = [Platform.SENSOR]
+STORAGE_VERSION: Final = 1
+STORAGE_KEY: Final = DOMAIN + ".device_{}"
+SAVE_DELAY: Final = 1.0  # seconds; a session end saves at once
+# Devices sleep and move around: one failed attempt is normal, three in a row are not.
+FAILURES_BEFORE_ISSUE: Final = 3
+ISSUE_CONNECTION: Final = "device_connection_{}"
+ISSUE_TRANSLATIONS: Final = {
+    REASON_OUT_OF_RANGE: "device_out_of_range",
+    REASON_BONDING: "device_bonding_required",
+    REASON_PAIRING_MODE: "device_pairing_mode",
+}
+
+type DeviceConfigEntry = ConfigEntry[DeviceRuntime]
+
+
+class DeviceRuntime:
+    """State of one device entry; the link reports here (``ble.LinkDelegate``)."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+        """Prepare; ``async_load`` restores what the last run learned."""
+        self.hass = hass
+        self.entry = entry
+        self.address: str = entry.data[CONF_ADDRESS]
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, STORAGE_KEY.format(entry.entry_id), private=True
+        )
+        self._last_sequence: int | None = None
+        self.battery: int | None = None
+        self.last_reading: datetime | None = None
+        self.rssi: int | None = None
+        self.present = False
+        self.failures = 0
+        self._warned_no_household = False
+        self._listeners: list[CALLBACK_TYPE] = []
+        self.link = HealthDeviceLink(hass, entry, self.address, self)
+
+    @property
+    def name(self) -> str:
+        """The entry title: what the user calls the device."""
+        return self.entry.title
+
+    @property
+    def source(self) -> DeviceSource:
+        """The device as attribution sees it; options are read at every reading."""
+        options = self.entry.options
+        user_map = {int(index): pid for index, pid in options.get(CONF_USER_MAP, {}).items()}
+        return DeviceSource(
+            entry_id=self.entry.entry_id,
+            key=self.address,
+            name=self.name,
+            owner=options.get(CONF_OWNER),
+            user_map=user_map,
+        )
+
+    async def async_load(self) -> None:
+        """Restore the resume point, battery and last reading time."""
+        data = await self._store.async_load() or {}
+        self._last_sequence = data.get("last_sequence")
+        self.battery = data.get("battery")
+        if (last := data.get("last_reading")) is not None:
+            self.last_reading = dt_util.parse_datetime(last)
+
+    def _data(self) -> dict[str, Any]:
+        return {
+            "last_sequence": self._last_sequence,
+            "battery": self.battery,
+            "last_reading": None if self.last_reading is None else self.last_reading.isoformat(),
+        }
+
+    @callback
+    def async_start(self) -> None:
+        """Follow the device's advertisements."""
+        self.link.async_start()
+
+    async def async_stop(self) -> None:
+        """Disconnect and save."""
+        await self.link.async_stop()
+        await self._store.async_save(self._data())
+        ir.async_delete_issue(self.hass, DOMAIN, ISSUE_CONNECTION.format(self.entry.entry_id))
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Link state for a diagnostics download; who uses the device is redacted."""
+        return {
+            "entry": {
+                "data": dict(self.entry.data),
+                "options": async_redact_data(dict(self.entry.options), {CONF_OWNER, CONF_USER_MAP}),
+            },
+            "state": {
+                **self._data(),
+                "rssi": self.rssi,
+                "present": self.present,
+                "connected": self.link.connected,
+                "consecutive_failures": self.failures,
+            },
+        }
+
+    @callback
+    def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``update`` whenever the state changes; return the remover."""
+        self._listeners.append(update)
+
+        @callback
+        def _remove() -> None:
+            self._listeners.remove(update)
+
+        return _remove
+
+    @callback
+    def _async_updated(self) -> None:
+        for update in list(self._listeners):
+            update()
+
+    # LinkDelegate -------------------------------------------------------------------
+
+    @property
+    def last_sequence(self) -> int | None:
+        """Highest glucose sequence number whose record is kept."""
+        return self._last_sequence
+
+    @callback
+    def async_advertisement(self, service_info: bluetooth.BluetoothServiceInfoBleak) -> None:
+        """Signal strength from the last advertisement."""
+        if self.present and self.rssi == service_info.rssi:
+            return
+        self.present = True
+        self.rssi = service_info.rssi
+        self._async_updated()
+
+    @callback
+    def async_unavailable(self) -> None:
+        """Not advertising any more (asleep or gone)."""
+        self.present = False
+        self.rssi = None
+        self._async_updated()
+
+    @callback
+    def async_connected(self) -> None:
+        """A session worked: the problem, if any, is over."""
+        self.failures = 0
+        ir.async_delete_issue(self.hass, DOMAIN, ISSUE_CONNECTION.format(self.entry.entry_id))
+
+    @callback
+    def async_connection_failed(self, reason: str) -> None:
+        """Raise a repair with instructions after several failures in a row."""
+        self.failures += 1
+        if self.failures < FAILURES_BEFORE_ISSUE:
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            ISSUE_CONNECTION.format(self.entry.entry_id),
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_TRANSLATIONS[reason],
+            translation_placeholders={
+                "device": self.name,
+                "address": self.address,
+                "attempts": str(self.failures),
+            },
+        )
+
+    @callback
+    def async_battery(self, level: int) -> None:
+        """Battery level read during a session."""
+        self.battery = level
+        self._async_updated()
+
+    @callback
+    def async_device_information(self, info: dict[str, str]) -> None:
+        """Manufacturer, model and versions from Device Information."""
+        dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            connections={(dr.CONNECTION_BLUETOOTH, self.address)},
+            manufacturer=info.get("manufacturer", UNDEFINED),
+            model=info.get("model", UNDEFINED),
+            sw_version=info.get("sw_version", UNDEFINED),
+            hw_version=info.get("hw_version", UNDEFINED),
+        )
+
+    @callback
+    def async_sequence_kept(self, sequence_number: int) -> None:
+        """Move the resume point; saved shortly, and at once when the session ends."""
+        self._last_sequence = sequence_number
+        self._store.async_delay_save(self._data, SAVE_DELAY)
+
+    async def async_session_ended(self) -> None:
+        """Persist the resume point before the device is asked again."""
+        await self._store.async_save(self._data())
+
+    async def async_reading(self, reading: Reading, received: datetime) -> bool:
+        """Hand a reading to the household; False when nothing could keep it."""
+        household = get_household(self.hass)
+        if household is None:
+            if not self._warned_no_household:
+                self._warned_no_household = True
+                _LOGGER.warning(
+                    "Readings from %s are not stored: Smart Care has no loaded household",
+                    self.address,
+                )
+            return False
+        self._warned_no_household = False
+        result = await household.async_ingest_reading(self.source, reading, received)
+        if result.status in ("stored", "pending"):
+            when = _reading_time(reading, received)
+            if self.last_reading is None or when > self.last_reading:
+                self.last_reading = when
+                self._async_updated()
+        return True
+
+
+def _reading_time(reading: Reading, received: datetime) -> datetime:
+    """When the reading was taken, as the household records it."""
+    if reading.timestamp is None:
+        return received
+    # BLE Date Time has no zone: it is the device's local time.
+    stamped = dt_util.as_utc(reading.timestamp.replace(tzinfo=dt_util.get_default_time_zone()))
+    return received if stamped > received + CLOCK_AHEAD_LIMIT else stamped
+
+
+async def async_setup_device_entry(hass: HomeAssistant, entry: DeviceConfigEntry) -> bool:
+    """Set up one Bluetooth health device."""
+    runtime = DeviceRuntime(hass, entry)
+    await runtime.async_load()
+    entry.runtime_data = runtime
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        connections={(dr.CONNECTION_BLUETOOTH, runtime.address)},
+        name=entry.title,
+    )
+    await hass.config_entries.async_forward_entry_setups(entry, DEVICE_PLATFORMS)
+    # Entities exist before the first advertisement can update them.
+    runtime.async_start()
+    return True
+
+
+async def async_unload_device_entry(hass: HomeAssistant, entry: DeviceConfigEntry) -> bool:
+    """Disconnect and unload the device's entities."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, DEVICE_PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_stop()
+    return unloaded
+
+
+async def async_remove_device_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Forget the device's resume point (its readings stay in the people's records)."""
+    store: Store[dict[str, Any]] = Store(
+        hass, STORAGE_VERSION, STORAGE_KEY.format(entry.entry_id), private=True
+    )
+    await store.async_remove()
+    ir.async_delete_issue(hass, DOMAIN, ISSUE_CONNECTION.format(entry.entry_id))

@@ -1,0 +1,102 @@
+"""Sensors of a Bluetooth health device: battery, signal strength, last reading.
+
+Readings themselves are not device sensors: they belong to the person who measured and
+show on that person's sensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import PERCENTAGE, SIGNAL_STRENGTH_DECIBELS_MILLIWATT, EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH, DeviceInfo
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .runtime import DeviceConfigEntry, DeviceRuntime
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceSensorDescription(SensorEntityDescription):
+    """A sensor reading one value of the device runtime."""
+
+    value_fn: Callable[[DeviceRuntime], int | datetime | None]
+    available_fn: Callable[[DeviceRuntime], bool] = lambda runtime: True
+
+
+DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
+    DeviceSensorDescription(
+        key="battery",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda runtime: runtime.battery,
+    ),
+    DeviceSensorDescription(
+        key="signal_strength",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda runtime: runtime.rssi,
+        # Only meaningful while the device advertises.
+        available_fn=lambda runtime: runtime.present,
+    ),
+    DeviceSensorDescription(
+        key="last_reading",
+        translation_key="last_reading",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda runtime: runtime.last_reading,
+    ),
+)
+
+
+async def async_setup_device_sensors(
+    hass: HomeAssistant,
+    entry: DeviceConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """The device's own sensors."""
+    runtime = entry.runtime_data
+    async_add_entities(DeviceSensor(runtime, description) for description in DEVICE_SENSORS)
+
+
+class DeviceSensor(SensorEntity):
+    """One value of a Bluetooth health device."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    entity_description: DeviceSensorDescription
+
+    def __init__(self, runtime: DeviceRuntime, description: DeviceSensorDescription) -> None:
+        """Attach to the device's registry entry (by its Bluetooth address)."""
+        self.entity_description = description
+        self.runtime = runtime
+        self._attr_unique_id = f"{runtime.address}_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            connections={(CONNECTION_BLUETOOTH, runtime.address)}, name=runtime.name
+        )
+
+    @property
+    def available(self) -> bool:
+        """Signal strength needs a current advertisement; the rest is last known."""
+        return self.entity_description.available_fn(self.runtime)
+
+    @property
+    def native_value(self) -> int | datetime | None:
+        """Current value."""
+        return self.entity_description.value_fn(self.runtime)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the device."""
+        self.async_on_remove(self.runtime.async_add_listener(self.async_write_ha_state))

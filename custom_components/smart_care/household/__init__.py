@@ -1,0 +1,1 @@
+"""The household runtime: people, readings, sources, keys, privacy (docs/architecture.md)."""

@@ -1,0 +1,293 @@
+"""The household record's encryption keys (HA glue around ``core.security.Keyring``).
+
+Where the keys are
+------------------
+``.storage/smart_care/keys_<entry_id>.json``, a separate file from the record database,
+mode 0600, written atomically. It holds the AES-256 data keys by id (one current, older
+ones until a rotation has re-encrypted every row under the new key) and one stable
+**index key** (id ``index``): the HMAC key that turns each measurement's dedupe key into
+an opaque token. The index key never encrypts anything and is never rotated, so the
+dedupe tokens of rows already stored keep matching after a rotation.
+
+"Apart from the data" means a separate 0600 file: a copy of the database alone (a
+synced folder, a stray copy) reveals no personal data. A Home Assistant backup contains
+both files, so whoever holds a backup holds the keys too.
+
+Failure modes, all loud and none destructive
+--------------------------------------------
+* Database present, key file missing or unreadable: the entry does not load and a
+  critical repair issue asks for the key file from a backup. A new key is never created
+  over an existing database; nothing is deleted.
+* A stored row that does not decrypt when the household loads: the same, with its own
+  issue.
+* Key file readable by others: it is made 0600 again, the household loads, and a
+  warning issue suggests ``smart_care.rotate_key``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import logging
+import os
+from pathlib import Path
+from secrets import token_bytes, token_hex
+from typing import Final
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.exceptions import (
+    ConfigEntryError,
+    HomeAssistantError,
+    ServiceValidationError,
+)
+from homeassistant.helpers import issue_registry as ir
+
+from ..const import DOMAIN
+from ..core.security import (
+    KEY_BYTES,
+    DecryptError,
+    EncryptionCodec,
+    KeyFileError,
+    Keyring,
+)
+from ..core.store.record_store import RecordStore, SchemaError
+from .runtime import get_household, record_path
+
+_LOGGER = logging.getLogger(__name__)
+
+INDEX_KEY_ID: Final = "index"
+KEY_FILE_NAME: Final = "keys_{entry_id}.json"
+
+ISSUE_KEY_MISSING: Final = "record_key_missing"
+ISSUE_UNREADABLE: Final = "record_unreadable"
+ISSUE_KEY_PERMISSIONS: Final = "record_key_permissions"
+
+SERVICE_ROTATE_KEY: Final = "rotate_key"
+
+
+class RecordKeyMissing(Exception):
+    """The database exists but its key file is missing or cannot be used."""
+
+
+def key_path(hass: HomeAssistant, entry_id: str) -> Path:
+    """Where a household's key file lives (next to, but not inside, its database)."""
+    return Path(hass.config.path(".storage", DOMAIN, KEY_FILE_NAME.format(entry_id=entry_id)))
+
+
+def _issue_id(kind: str, entry_id: str) -> str:
+    return f"{kind}_{entry_id}"
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def create_keyring(path: Path) -> Keyring:
+    """Create the key file: one data key and the index key. Never replaces a file."""
+    first = Keyring.generate()
+    key_id, key = first.current()
+    keyring = Keyring({key_id: key, INDEX_KEY_ID: token_bytes(KEY_BYTES)}, key_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{token_hex(6)}.new")
+    keyring.save(draft)  # 0600, fsynced
+    try:
+        # A hard link fails if a key file appeared meanwhile: never overwrite keys.
+        os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return Keyring.load(path)
+
+
+def open_record(db_path: Path, keys: Path) -> tuple[RecordStore, Keyring]:
+    """Load (or, for a new household, create) the keys, then open the database.
+
+    Blocking. Raises ``RecordKeyMissing`` without opening the database when the key
+    file is missing or unusable and a database exists (it would be unreadable).
+    """
+    db_exists = any(
+        Path(f"{db_path}{suffix}").exists() for suffix in ("", "-wal", "-shm", "-journal")
+    )
+    try:
+        keyring = Keyring.load(keys)
+    except FileNotFoundError:
+        if db_exists:
+            raise RecordKeyMissing("key file missing") from None
+        keyring = create_keyring(keys)
+    except KeyFileError as err:
+        raise RecordKeyMissing(str(err)) from None
+    if keyring.get(INDEX_KEY_ID) is None or keyring.current_id == INDEX_KEY_ID:
+        raise RecordKeyMissing("key file has no index key")
+    index_key = keyring.get(INDEX_KEY_ID)
+    store = RecordStore(db_path, EncryptionCodec(keyring), index_key=index_key)
+    return store, keyring
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedRecord:
+    """A household's opened store and its keyring."""
+
+    store: RecordStore
+    keyring: Keyring
+
+
+async def async_open_record(hass: HomeAssistant, entry: ConfigEntry) -> OpenedRecord:
+    """Open the household's record; raise ConfigEntryError (with a repair issue) if not."""
+    db_path = record_path(hass, entry.entry_id)
+    keys = key_path(hass, entry.entry_id)
+    placeholders = {"key_file": str(keys), "database": str(db_path)}
+    try:
+        store, keyring = await hass.async_add_executor_job(open_record, db_path, keys)
+    except RecordKeyMissing as err:
+        # The reason names only the file and what is wrong with it, never key material.
+        _LOGGER.error("Health record key file %s cannot be used: %s", keys, err)
+        _async_issue(hass, entry, ISSUE_KEY_MISSING, ir.IssueSeverity.CRITICAL, placeholders)
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key=ISSUE_KEY_MISSING,
+            translation_placeholders=placeholders,
+        ) from None
+    except SchemaError as err:
+        _LOGGER.error("Health record %s: %s", db_path, err)
+        _async_issue(hass, entry, ISSUE_UNREADABLE, ir.IssueSeverity.CRITICAL, placeholders)
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key=ISSUE_UNREADABLE,
+            translation_placeholders=placeholders,
+        ) from None
+    ir.async_delete_issue(hass, DOMAIN, _issue_id(ISSUE_KEY_MISSING, entry.entry_id))
+    if keyring.permissions_repaired:
+        _async_issue(
+            hass,
+            entry,
+            ISSUE_KEY_PERMISSIONS,
+            ir.IssueSeverity.WARNING,
+            {"key_file": str(keys)},
+            persistent=True,
+        )
+    return OpenedRecord(store, keyring)
+
+
+def unreadable_error(
+    hass: HomeAssistant, entry: ConfigEntry, err: DecryptError
+) -> ConfigEntryError:
+    """Raise the "record unreadable" issue; return the error that stops the entry."""
+    db_path = record_path(hass, entry.entry_id)
+    keys = key_path(hass, entry.entry_id)
+    placeholders = {"key_file": str(keys), "database": str(db_path)}
+    # DecryptError carries only a reason and a key id: safe to log.
+    _LOGGER.error("Health record %s cannot be decrypted: %s", db_path, err)
+    _async_issue(hass, entry, ISSUE_UNREADABLE, ir.IssueSeverity.CRITICAL, placeholders)
+    return ConfigEntryError(
+        translation_domain=DOMAIN,
+        translation_key=ISSUE_UNREADABLE,
+        translation_placeholders=placeholders,
+    )
+
+
+@callback
+def async_record_loaded(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """The household loaded: clear a stale "unreadable" issue."""
+    ir.async_delete_issue(hass, DOMAIN, _issue_id(ISSUE_UNREADABLE, entry.entry_id))
+
+
+@callback
+def _async_issue(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    kind: str,
+    severity: ir.IssueSeverity,
+    placeholders: dict[str, str],
+    *,
+    persistent: bool = False,
+) -> None:
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        _issue_id(kind, entry.entry_id),
+        is_fixable=False,
+        is_persistent=persistent,
+        severity=severity,
+        translation_key=kind,
+        translation_placeholders=placeholders,
+    )
+
+
+async def async_remove_keys(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete a removed household's key file (its database is deleted with it)."""
+    path = key_path(hass, entry_id)
+    await hass.async_add_executor_job(lambda: path.unlink(missing_ok=True))
+    for kind in (ISSUE_KEY_MISSING, ISSUE_UNREADABLE, ISSUE_KEY_PERMISSIONS):
+        ir.async_delete_issue(hass, DOMAIN, _issue_id(kind, entry_id))
+
+
+# --- Rotation ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """What a rotation did (counts and key ids only, never data)."""
+
+    new_key: str
+    reencrypted: dict[str, int]
+    retired: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+def rotate(store: RecordStore, keyring: Keyring) -> Rotation:
+    """New data key, every row re-encrypted under it (one transaction), old keys retired.
+
+    Blocking. Order matters for crash safety: the new key is on disk before any row
+    uses it, and an old key is retired only after no stored blob names it. A failure
+    in between leaves extra keys in the file, which the next rotation retires.
+    """
+    new_key = keyring.rotate()
+    counts = store.reencrypt_all()
+    in_use = store.key_ids_in_use()
+    retired: list[str] = []
+    kept: list[str] = []
+    for key_id in sorted(keyring.key_ids - {new_key, INDEX_KEY_ID}):
+        if key_id in in_use:
+            kept.append(key_id)  # only if a writer bypassed the store's lock: keep it
+            continue
+        keyring.retire(key_id)
+        retired.append(key_id)
+    return Rotation(new_key, counts, tuple(retired), tuple(kept))
+
+
+async def async_rotate_key(call: ServiceCall) -> None:
+    """Service ``smart_care.rotate_key`` (administrators only)."""
+    hass = call.hass
+    household = get_household(hass)
+    if household is None:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_household")
+    codec = household.store.codec
+    if not isinstance(codec, EncryptionCodec):
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_household")
+    try:
+        result = await hass.async_add_executor_job(rotate, household.store, codec.keyring)
+    except DecryptError as err:
+        # Nothing changed in the database; the new key is current for new rows.
+        _LOGGER.error("Key rotation stopped: a stored row cannot be decrypted (%s)", err)
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="rotate_key_failed"
+        ) from None
+    _LOGGER.warning(
+        "Health record key rotated to %s: %d rows re-encrypted (%s), keys retired: %s",
+        result.new_key,
+        sum(result.reencrypted.values()),
+        ", ".join(f"{table} {n}" for table, n in result.reencrypted.items() if n) or "none",
+        ", ".join(result.retired) or "none",
+    )
+    if result.kept:
+        _LOGGER.warning("Keys still in use after rotation, kept: %s", ", ".join(result.kept))
+    ir.async_delete_issue(hass, DOMAIN, _issue_id(ISSUE_KEY_PERMISSIONS, household.entry.entry_id))

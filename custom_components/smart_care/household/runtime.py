@@ -1,0 +1,482 @@
+"""Runtime state of a household: its record store, its people, and attribution (HA glue)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+import uuid
+
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.util import dt as dt_util
+
+from ..care.alert_text import describe_values
+from ..care.alerts import AlertManager
+from ..care.knowledge import KnowledgeDelivery
+from ..const import (
+    CONF_ALIAS,
+    CONF_EMERGENCY_CONTACTS,
+    CONF_ENTRY_TYPE,
+    CONF_EXPECTED,
+    CONF_MEDICAL_CARD,
+    CONF_OVERDUE_HOURS,
+    CONF_PERSON_ENTITY,
+    CONF_PERSON_ID,
+    CONF_SOURCES,
+    DEFAULT_OVERDUE_HOURS,
+    DOMAIN,
+    ENTRY_TYPE_HOUSEHOLD,
+    EVENT_MEASUREMENT,
+    RECORD_DB_NAME,
+    SUBENTRY_PERSON,
+)
+from ..core.clinical.plausibility import ImplausibleValueError, check_set
+from ..core.clinical.vitals import Vital, VitalSample
+from ..core.gatt.parser import Reading
+from ..core.store.record_store import RecordStore, StoredMeasurement
+from .statistics import async_import_backfill
+
+if TYPE_CHECKING:
+    from ..clinic.bridge import ClinicBridge
+
+_LOGGER = logging.getLogger(__name__)
+
+SIGNAL_PERSON_UPDATED = f"{DOMAIN}_person_updated_{{}}"
+
+# A medical-card scan claims the next reading within this window.
+CLAIM_WINDOW = timedelta(minutes=5)
+# A shared scale's reading is attributed by weight only when exactly one person's last
+# weight is this close and nobody else is within twice the distance.
+WEIGHT_MATCH_KG = 2.0
+WEIGHT_MATCH_RELATIVE = 0.03
+# A device reading measured this long before it arrived came from the device's memory.
+MEMORY_AGE = timedelta(minutes=15)
+# A device clock more than this far ahead is not trusted; the receipt time is used.
+CLOCK_AHEAD_LIMIT = timedelta(minutes=10)
+
+ISSUE_PENDING = "reading_needs_person_{}"
+
+
+def record_path(hass: HomeAssistant, entry_id: str) -> Path:
+    """Where a household's record database lives (inside HA's private .storage)."""
+    return Path(hass.config.path(".storage", DOMAIN, RECORD_DB_NAME.format(entry_id=entry_id)))
+
+
+def get_household(hass: HomeAssistant) -> Household | None:
+    """The loaded household, if any."""
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if (
+            entry.data.get(CONF_ENTRY_TYPE, ENTRY_TYPE_HOUSEHOLD) == ENTRY_TYPE_HOUSEHOLD
+            and entry.state is ConfigEntryState.LOADED
+        ):
+            household: Household = entry.runtime_data
+            return household
+    return None
+
+
+@dataclass(slots=True)
+class Person:
+    """A person of the household as the integration sees them (no identity fields)."""
+
+    person_id: str
+    subentry_id: str
+    alias: str
+    person_entity: str | None = None
+    medical_card: str | None = None
+    emergency_contacts: list[str] = field(default_factory=list)
+    # Longest acceptable gap per measurement group ("no reading received" alarms).
+    schedule: dict[str, timedelta] = field(default_factory=dict)
+    # Other HA sensors that measure this person: vital -> entity_id.
+    sources: dict[str, str] = field(default_factory=dict)
+    latest: dict[str, StoredMeasurement] = field(default_factory=dict)
+    # Newest measurement time per vital, including readings that never became a state.
+    last_seen: dict[str, datetime] = field(default_factory=dict)
+
+    @property
+    def last_measurement(self) -> datetime | None:
+        """Time of the newest measurement of any vital."""
+        return max((m.time for m in self.latest.values()), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSource:
+    """A measuring device as attribution needs it."""
+
+    entry_id: str
+    key: str  # stable device key (the Bluetooth address)
+    name: str
+    owner: str | None = None  # person_id
+    user_map: Mapping[int, str] = field(default_factory=dict)  # user index -> person_id
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What became of a device reading."""
+
+    status: str  # stored | duplicate | pending | no_values | rejected
+    person_id: str | None = None
+    reading_id: str | None = None
+    attribution: str | None = None
+    stored: tuple[StoredMeasurement, ...] = ()
+
+
+class Household:
+    """One household: record store plus people, shared by platforms and services."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, store: RecordStore) -> None:
+        """Wrap an opened store."""
+        self.hass = hass
+        self.entry = entry
+        self.store = store
+        self.people: dict[str, Person] = {}
+        self.alerts = AlertManager(hass, self)
+        self.knowledge = KnowledgeDelivery(hass, self)
+        # Clinic bridge (clinic/bridge.py) while it runs; hooks told of every reading stored.
+        self.clinic: ClinicBridge | None = None
+        self.on_stored: list[Callable[[Person, list[StoredMeasurement]], None]] = []
+        # Medical-card claims: person_id and when the card was scanned.
+        self._claim: tuple[str, datetime] | None = None
+
+    async def async_load(self) -> None:
+        """Build people from the subentries and their latest values from the log."""
+        for subentry in self.entry.subentries.values():
+            if subentry.subentry_type == SUBENTRY_PERSON:
+                await self.async_add_person(subentry)
+        # A person whose subentry was removed is removed from the record with it.
+        stored = await self.hass.async_add_executor_job(self.store.person_ids)
+        for person_id in stored:
+            if person_id not in self.people:
+                await self.hass.async_add_executor_job(self.store.delete_person, person_id)
+                _LOGGER.info("Removed the health record of a person no longer in the household")
+        await self.alerts.async_load()
+        for person in self.people.values():
+            await self.knowledge.async_consider_conditions(person)
+
+    async def async_add_person(self, subentry: ConfigSubentry) -> Person:
+        """Add the person of a subentry, with their latest values from the log."""
+        data = subentry.data
+        person = Person(
+            person_id=data[CONF_PERSON_ID],
+            subentry_id=subentry.subentry_id,
+            alias=data[CONF_ALIAS],
+            person_entity=data.get(CONF_PERSON_ENTITY),
+            medical_card=data.get(CONF_MEDICAL_CARD),
+            emergency_contacts=list(data.get(CONF_EMERGENCY_CONTACTS, [])),
+            schedule={
+                group: timedelta(hours=data.get(CONF_OVERDUE_HOURS, DEFAULT_OVERDUE_HOURS))
+                for group in data.get(CONF_EXPECTED, [])
+            },
+            sources=dict(data.get(CONF_SOURCES, {})),
+        )
+        person.latest = await self.hass.async_add_executor_job(self.store.latest, person.person_id)
+        person.last_seen = {vital: row.time for vital, row in person.latest.items()}
+        self.people[person.person_id] = person
+        return person
+
+    def person_by_alias(self, alias: str) -> Person | None:
+        """Find a person by display alias (case-insensitive)."""
+        wanted = alias.strip().casefold()
+        for person in self.people.values():
+            if person.alias.casefold() == wanted:
+                return person
+        return None
+
+    # Manual and sensor input ------------------------------------------------------
+
+    async def async_record(
+        self,
+        person: Person,
+        samples: Iterable[VitalSample],
+        source: str,
+        details: Mapping[str, Any] | None = None,
+        dedupe_prefix: str | None = None,
+        reading_id: str | None = None,
+        history_only: bool = False,
+    ) -> list[StoredMeasurement]:
+        """Check, store and publish a person's samples; return the ones newly stored.
+
+        Either every sample is stored or none: implausible values raise
+        ``ImplausibleValueError`` before anything is written. ``history_only`` readings
+        (from a device's memory) go to the log and statistics, never to the state.
+        """
+        now = dt_util.utcnow()
+        batch = [s if s.time is not None else VitalSample(s.vital, s.value, now) for s in samples]
+        check_set({s.vital: s.value for s in batch})
+        values: list[tuple[str, float, str, datetime, str | None]] = []
+        for sample in batch:
+            assert sample.time is not None
+            key = None if dedupe_prefix is None else f"{dedupe_prefix}|{sample.vital.value}"
+            values.append((sample.vital.value, sample.value, sample.unit, sample.time, key))
+        stored: list[StoredMeasurement] = await self.hass.async_add_executor_job(
+            self.store.append_many,
+            person.person_id,
+            values,
+            source,
+            dict(details or {}),
+            reading_id,
+        )
+        backfilled = self._publish(person, stored, history_only)
+        if backfilled:
+            await async_import_backfill(self.hass, self, person, backfilled)
+        if stored:
+            for hook in list(self.on_stored):
+                hook(person, stored)
+            await self.alerts.async_process(person, stored)
+        return stored
+
+    # Device readings and attribution ------------------------------------------------
+
+    @callback
+    def claim_next_reading(self, person: Person) -> None:
+        """A medical card was scanned: the next device reading belongs to this person."""
+        self._claim = (person.person_id, dt_util.utcnow())
+
+    def _take_claim(self, now: datetime) -> str | None:
+        if self._claim is None:
+            return None
+        person_id, when = self._claim
+        self._claim = None
+        if now - when > CLAIM_WINDOW or person_id not in self.people:
+            return None
+        return person_id
+
+    def _weight_guess(self, weight: float) -> tuple[str | None, str | None]:
+        """(confident person, best guess) from the people's last known weights."""
+        distances = sorted(
+            (abs(p.latest["weight"].value - weight), p.person_id)
+            for p in self.people.values()
+            if "weight" in p.latest
+        )
+        if not distances:
+            return None, None
+        best_distance, best = distances[0]
+        tolerance = max(WEIGHT_MATCH_KG, weight * WEIGHT_MATCH_RELATIVE)
+        if best_distance > tolerance:
+            return None, None
+        if len(distances) > 1 and distances[1][0] <= 2 * tolerance:
+            return None, best
+        return best, best
+
+    def _attribute(
+        self, source: DeviceSource, reading: Reading, samples: list[VitalSample], now: datetime
+    ) -> tuple[str | None, str, str | None]:
+        """(person_id or None, how, best guess)."""
+        if reading.user_id is not None and reading.user_id in source.user_map:
+            person_id = source.user_map[reading.user_id]
+            if person_id in self.people:
+                return person_id, "user_index", None
+        if (claimed := self._take_claim(now)) is not None:
+            return claimed, "medical_card", None
+        if source.owner is not None and source.owner in self.people:
+            return source.owner, "device_owner", None
+        if len(self.people) == 1:
+            return next(iter(self.people)), "only_person", None
+        weight = next((s.value for s in samples if s.vital is Vital.WEIGHT), None)
+        if weight is not None:
+            confident, guess = self._weight_guess(weight)
+            if confident is not None:
+                return confident, "weight_match", None
+            return None, "pending", guess
+        return None, "pending", None
+
+    async def async_ingest_reading(
+        self, source: DeviceSource, reading: Reading, received: datetime | None = None
+    ) -> IngestResult:
+        """Attribute, store and publish one decoded device reading.
+
+        Readings with no clinical values (intermediate cuff pressure, battery, RACP) are
+        ignored here. A reading that cannot be attributed is held durably for the user.
+        """
+        now = received or dt_util.utcnow()
+        samples = reading.vitals()
+        if not samples:
+            return IngestResult("no_values")
+        details: dict[str, Any] = {
+            "device": source.key,
+            "kind": reading.kind,
+            "status_flags": reading.status_flags(),
+        }
+        when = now
+        if reading.timestamp is not None:
+            # BLE Date Time has no zone: it is the device's local time.
+            stamped = dt_util.as_utc(
+                reading.timestamp.replace(tzinfo=dt_util.get_default_time_zone())
+            )
+            if stamped > now + CLOCK_AHEAD_LIMIT:
+                details["device_clock_ahead"] = True
+            else:
+                when = stamped
+        timed = [VitalSample(s.vital, s.value, when) for s in samples]
+        try:
+            check_set({s.vital: s.value for s in timed})
+        except ImplausibleValueError as err:
+            _LOGGER.warning("Rejected a reading from a %s device: %s", reading.kind, err)
+            return IngestResult("rejected")
+        if reading.sequence_number is not None:
+            # The device time too: a meter reset starts its sequence numbers again.
+            stamp = "" if reading.timestamp is None else reading.timestamp.isoformat()
+            prefix = f"{source.key}|{reading.kind}|seq{reading.sequence_number}|{stamp}"
+        elif reading.timestamp is not None:
+            prefix = f"{source.key}|{reading.kind}|{reading.timestamp.isoformat()}"
+        else:
+            prefix = None
+        reading_id = uuid.uuid5(uuid.NAMESPACE_URL, prefix).hex if prefix else uuid.uuid4().hex
+        person_id, how, guess = self._attribute(source, reading, timed, now)
+        details["attribution"] = how
+        if person_id is None:
+            # Re-sent from the device after the household already assigned it.
+            known: bool = prefix is not None and await self.hass.async_add_executor_job(
+                self.store.has_reading, reading_id
+            )
+            if known:
+                return IngestResult("duplicate", reading_id=reading_id, attribution=how)
+            await self._async_hold(reading_id, source, timed, details, prefix, guess)
+            return IngestResult("pending", reading_id=reading_id, attribution=how)
+        stored = await self.async_record(
+            self.people[person_id],
+            timed,
+            f"device:{source.key}",
+            details,
+            prefix,
+            reading_id,
+            history_only=now - when > MEMORY_AGE,
+        )
+        status = "stored" if stored else "duplicate"
+        return IngestResult(status, person_id, reading_id, how, tuple(stored))
+
+    async def _async_hold(
+        self,
+        reading_id: str,
+        source: DeviceSource,
+        samples: list[VitalSample],
+        details: dict[str, Any],
+        prefix: str | None,
+        guess: str | None,
+    ) -> None:
+        payload = {
+            "source": f"device:{source.key}",
+            "device_name": source.name,
+            "samples": [
+                {"vital": s.vital.value, "value": s.value, "time": s.time.isoformat()}
+                for s in samples
+                if s.time is not None
+            ],
+            "details": details,
+            "dedupe_prefix": prefix,
+            "guess": guess,
+        }
+        await self.hass.async_add_executor_job(self.store.put_pending, reading_id, payload)
+        self._async_pending_issue(reading_id, payload)
+
+    @callback
+    def _async_pending_issue(self, reading_id: str, payload: Mapping[str, Any]) -> None:
+        guess = payload.get("guess")
+        first = payload["samples"][0]
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            ISSUE_PENDING.format(reading_id),
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="reading_needs_person",
+            translation_placeholders={
+                "device": str(payload["device_name"]),
+                "time": dt_util.as_local(datetime.fromisoformat(first["time"])).strftime(
+                    "%Y-%m-%d %H:%M"
+                ),
+                # In words of the system language, not raw keys (alert_text.describe_values).
+                "values": describe_values(
+                    self.hass, [(s["vital"], float(s["value"])) for s in payload["samples"]]
+                ),
+                "guess": self.people[guess].alias if guess in self.people else "—",
+                "reading_id": reading_id,
+            },
+            data={"reading_id": reading_id},
+        )
+
+    async def async_restore_pending_issues(self) -> None:
+        """Repairs are not persistent: raise them again for readings still held."""
+        pending = await self.hass.async_add_executor_job(self.store.list_pending)
+        for reading_id, payload in pending.items():
+            self._async_pending_issue(reading_id, payload)
+
+    async def async_assign(self, reading_id: str, person: Person) -> list[StoredMeasurement]:
+        """Give a held or stored reading to a person, keeping its original time."""
+        pending = await self.hass.async_add_executor_job(self.store.list_pending)
+        if reading_id in pending:
+            payload = pending[reading_id]
+            samples = [
+                VitalSample(Vital(s["vital"]), s["value"], datetime.fromisoformat(s["time"]))
+                for s in payload["samples"]
+            ]
+            details = dict(payload["details"]) | {"attribution": "assigned"}
+            stored = await self.async_record(
+                person, samples, payload["source"], details, payload["dedupe_prefix"], reading_id
+            )
+            await self.hass.async_add_executor_job(self.store.delete_pending, reading_id)
+            ir.async_delete_issue(self.hass, DOMAIN, ISSUE_PENDING.format(reading_id))
+            return stored
+        moved: list[StoredMeasurement] = await self.hass.async_add_executor_job(
+            self.store.reassign, reading_id, person.person_id
+        )
+        if not moved:
+            raise KeyError(reading_id)
+        for other in self.people.values():
+            if other is not person:
+                await self._async_refresh_latest(other)
+        await self._async_refresh_latest(person)
+        await self.alerts.async_process(person, moved)
+        return moved
+
+    async def _async_refresh_latest(self, person: Person) -> None:
+        person.latest = await self.hass.async_add_executor_job(self.store.latest, person.person_id)
+        person.last_seen = {vital: row.time for vital, row in person.latest.items()}
+        async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
+
+    @callback
+    def _publish(
+        self, person: Person, stored: list[StoredMeasurement], history_only: bool = False
+    ) -> list[StoredMeasurement]:
+        """Update latest values and tell listeners; return the rows kept out of the state."""
+        changed = False
+        backfilled: list[StoredMeasurement] = []
+        for row in stored:
+            seen = person.last_seen.get(row.vital)
+            if seen is None or row.time > seen:
+                person.last_seen[row.vital] = row.time
+            current = person.latest.get(row.vital)
+            # Older readings (device memory, backfill) go to the log and to long-term
+            # statistics, never to the state.
+            if not history_only and (current is None or row.time >= current.time):
+                person.latest[row.vital] = row
+                changed = True
+            else:
+                backfilled.append(row)
+        for row in stored:
+            self.hass.bus.async_fire(
+                EVENT_MEASUREMENT,
+                {
+                    "person_id": person.person_id,
+                    "reading_id": row.reading_id,
+                    "vital": row.vital,
+                    "value": row.value,
+                    "unit": row.unit,
+                    "time": row.time.isoformat(),
+                    "source": row.source,
+                },
+            )
+        if changed:
+            async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
+        return backfilled
+
+    async def async_close(self) -> None:
+        """Stop timers and close the store."""
+        self.alerts.async_unload()
+        await self.hass.async_add_executor_job(self.store.close)

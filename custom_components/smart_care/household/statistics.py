@@ -1,0 +1,108 @@
+"""Long-term statistics for readings with past timestamps (device memory, backfill).
+
+HA cannot insert past states, so such readings never become a sensor state. Their hour is
+imported into the person's sensor statistics instead (mean, min and max of every reading
+of that hour in the record), so history graphs show them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import partial
+from statistics import fmean
+from typing import TYPE_CHECKING, Any, cast
+
+from homeassistant.components.recorder.models import StatisticData, StatisticMetaData
+from homeassistant.components.recorder.models.statistics import StatisticMeanType
+from homeassistant.components.recorder.statistics import (
+    STATISTIC_UNIT_TO_UNIT_CONVERTER,
+    async_import_statistics,
+)
+from homeassistant.components.sensor.const import UNIT_CONVERTERS
+from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+
+from ..const import DOMAIN
+from ..core.clinical.vitals import CANONICAL_UNIT, Vital
+from ..core.store.record_store import StoredMeasurement
+from .sources import CONVERTERS, HA_UNIT
+
+if TYPE_CHECKING:
+    from .runtime import Household, Person
+
+
+# HA 2025.10+ wants the unit class in imported metadata (2026.11 refuses it missing); older
+# recorders build their metadata row from the dict's keys and refuse an unknown one.
+_HAS_UNIT_CLASS = "unit_class" in StatisticMetaData.__annotations__
+
+
+def _unit_class(device_class: str | None, unit: str | None) -> str | None:
+    """The unit class HA's sensor recorder gives statistics of this device class and unit."""
+    if device_class and (conv := UNIT_CONVERTERS.get(device_class)) and unit in conv.VALID_UNITS:
+        return conv.UNIT_CLASS
+    if (conv := STATISTIC_UNIT_TO_UNIT_CONVERTER.get(unit)) is not None:
+        return conv.UNIT_CLASS
+    return None
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+async def async_import_backfill(
+    hass: HomeAssistant, household: Household, person: Person, rows: Iterable[StoredMeasurement]
+) -> int:
+    """Import the hours touched by ``rows``; return how many hour rows were imported."""
+    if "recorder" not in hass.config.components:
+        return 0
+    registry = er.async_get(hass)
+    hours: dict[str, set[datetime]] = defaultdict(set)
+    for row in rows:
+        hours[row.vital].add(_hour(row.time))
+    imported = 0
+    for vital_key, starts in hours.items():
+        entity_id = registry.async_get_entity_id(
+            "sensor", DOMAIN, f"{person.person_id}_{vital_key}"
+        )
+        if entity_id is None:
+            continue
+        vital = Vital(vital_key)
+        # Statistics are kept in the unit the sensor shows (e.g. glucose in mg/dL).
+        state = hass.states.get(entity_id)
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
+        unit = unit or CANONICAL_UNIT[vital]
+        device_class = state.attributes.get(ATTR_DEVICE_CLASS) if state else None
+        converter = CONVERTERS.get(vital)
+        stats: list[StatisticData] = []
+        for start in sorted(starts):
+            rows_of_hour: list[StoredMeasurement] = await hass.async_add_executor_job(
+                partial(household.store.history, person.person_id, since=start, vital=vital_key)
+            )
+            values = [m.value for m in rows_of_hour if m.time < start + timedelta(hours=1)]
+            if not values:
+                continue
+            if converter is not None and unit != CANONICAL_UNIT[vital]:
+                values = [
+                    converter.convert(v, HA_UNIT[CANONICAL_UNIT[vital]], unit) for v in values
+                ]
+            stats.append(
+                StatisticData(start=start, mean=fmean(values), min=min(values), max=max(values))
+            )
+        if not stats:
+            continue
+        metadata: dict[str, Any] = {
+            "mean_type": StatisticMeanType.ARITHMETIC,
+            "has_sum": False,
+            "name": None,
+            "source": "recorder",
+            "statistic_id": entity_id,
+            "unit_of_measurement": unit,
+        }
+        if _HAS_UNIT_CLASS:
+            metadata["unit_class"] = _unit_class(device_class, unit)
+        async_import_statistics(hass, cast(StatisticMetaData, metadata), stats)
+        imported += len(stats)
+    return imported
