@@ -461,3 +461,52 @@ async def test_auth_failure_is_fixed_with_a_new_token(
     assert loaded_household.subentries[subentry_id].data["token"] == "new-token"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     assert observation_values(fhir_server) == [("8867-4", 70.0)]
+
+
+async def test_a_refused_batch_entry_is_quarantined_and_the_rest_arrives(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
+) -> None:
+    """Under an 8-entry transaction cap readings go as batches; one refused entry is held."""
+    fhir_server.batch = True
+    fhir_server.strict_entries = 8
+    await link_clinic(hass, loaded_household, url=fhir_server.base_url)
+    link = only_link(hass)
+    (person_id,) = household(hass).people
+    store = household(hass).store
+    when = dt_util.utcnow() - timedelta(days=1)
+
+    def _readings() -> str:
+        for n in range(30):
+            store.append_many(
+                person_id,
+                [("pulse", 60.0 + n, "bpm", when + timedelta(minutes=n), None)],
+                "manual",
+                {},
+                f"r{n}",
+            )
+        rows = [r for r in store.measurements_after(0, 100) if r.reading_id == "r17"]
+        (observation,) = link.outbox.reading_resources(rows)[0].values()
+        return str(observation["identifier"][0]["value"])
+
+    refused = await hass.async_add_executor_job(_readings)
+    fhir_server.refuse_identifiers[refused] = (422, "Observation.valueQuantity: implausible")
+    link.async_wake()
+    await settle(hass)
+    assert link.pending == 0
+    (held,) = link.quarantined
+    assert held["key"] == "r17"
+    issue = ir.async_get(hass).async_get_issue(
+        DOMAIN, f"clinic_quarantined_{link.link_id}_{held['qid']}"
+    )
+    assert issue is not None
+    assert issue.translation_placeholders["status"] == "422"
+    assert "implausible" in issue.translation_placeholders["outcome"]
+    # The 29 others arrived once each, in batches far above the transaction cap.
+    assert sorted(v for _, v in observation_values(fhir_server)) == [
+        60.0 + n for n in range(30) if n != 17
+    ]
+    no_duplicates(fhir_server)
+    batches = [b for b in fhir_server.received if b["type"] == "batch"]
+    assert batches
+    assert max(len(b["entry"]) for b in batches) > 8
+    assert link.diagnostics()["readings_as_batches"] is True

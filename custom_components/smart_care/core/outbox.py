@@ -102,7 +102,7 @@ DEFAULT_MAX_ENTRIES: Final = 120
 MAX_IN_FLIGHT: Final = 4
 # A learned limit is probed upward again after this long without a size refusal.
 PROBE_INTERVAL: Final = timedelta(hours=6)
-# Under a transaction cap smaller than this, readings go as FHIR batches (``Sender``).
+# A server refusing transactions this small for their size gets readings as FHIR batches.
 BATCH_BELOW: Final = 16
 DEFAULT_BATCH_ENTRIES: Final = 100
 KIND_READINGS: Final = "readings"  # a quarantined reading sent again (row ids)
@@ -895,17 +895,28 @@ def _create_entry(resource: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _resolve_refs(value: Any, refs: Mapping[str, str]) -> Any:
-    """A copy of ``value`` with every ``reference`` found in ``refs`` replaced."""
-    if isinstance(value, dict):
-        out = {k: _resolve_refs(v, refs) for k, v in value.items()}
-        ref = out.get("reference")
-        if isinstance(ref, str) and ref in refs:
-            out["reference"] = refs[ref]
-        return out
-    if isinstance(value, list):
-        return [_resolve_refs(v, refs) for v in value]
-    return value
+def _resolve_refs(resource: Mapping[str, Any], refs: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of a reading's Observation with its references found in ``refs`` replaced.
+
+    A reading's references sit at the top (``subject``, ``device``) and in its
+    extensions (``valueReference``): only those are copied, the rest is shared (a full
+    deep walk cost as much as building the Observation).
+    """
+    out = dict(resource)
+    for key, value in resource.items():
+        if isinstance(value, dict):
+            if (ref := value.get("reference")) in refs:
+                out[key] = {**value, "reference": refs[ref]}
+        elif key == "extension" and isinstance(value, list):
+            out[key] = [
+                {**ext, "valueReference": {"reference": refs[ref]}}
+                if isinstance(ext, dict)
+                and isinstance(ext.get("valueReference"), dict)
+                and (ref := ext["valueReference"].get("reference")) in refs
+                else ext
+                for ext in value
+            ]
+    return out
 
 
 def entry_location(reply: Mapping[str, Any] | None, index: int) -> str | None:
@@ -1398,10 +1409,14 @@ class Sender:
         }
 
     def batch_mode(self, now: datetime) -> bool:
-        """Whether readings go as batches: the transaction cap is small, batches work."""
-        if self.profile.batch_below <= 0:
-            return False
-        if self.limits.size(self.profile.default_entries) >= self.profile.batch_below:
+        """Whether readings go as batches rather than transactions.
+
+        Yes once the server refused a small transaction for its size (a cap like
+        Medplum's 8 entries), unless it refused our batches (then again after
+        ``probe_interval``).
+        """
+        bad = self.limits.bad
+        if self.profile.batch_below <= 0 or bad is None or bad > self.profile.batch_below:
             return False
         return self.batch_off is None or now - self.batch_off >= self.profile.probe_interval
 
