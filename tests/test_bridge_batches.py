@@ -17,16 +17,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from custom_components.smart_care.medical import fhir
-from custom_components.smart_care.medical.security import new_pseudonym_key
-from custom_components.smart_care.outbox import (
+from custom_components.smart_care.core import fhir
+from custom_components.smart_care.core.outbox import (
     HttpTransport,
     LinkLimits,
     LinkProfile,
     Outbox,
     Sender,
 )
-from custom_components.smart_care.record_store import RecordStore
+from custom_components.smart_care.core.security import new_pseudonym_key
+from custom_components.smart_care.core.store.record_store import RecordStore
 
 from .fhir_medplum import MedplumServer
 
