@@ -237,3 +237,27 @@ async def test_household_options_unchanged(
 ) -> None:
     result = await hass.config_entries.options.async_init(loaded_household.entry_id)
     assert result["step_id"] == "init"
+
+
+async def test_options_offer_a_person_added_a_moment_ago(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+) -> None:
+    """The person flow has returned; the household is still setting Grandpa up."""
+    scale = WeightScale(SCALE)
+    with patch_gatt(scale):
+        entry = await add_device_entry(hass, scale)
+        flow = await hass.config_entries.subentries.async_init(
+            (loaded_household.entry_id, "person"), context={"source": SOURCE_USER}
+        )
+        added = await hass.config_entries.subentries.async_configure(
+            flow["flow_id"], {"alias": "Grandpa"}
+        )
+        assert added["type"] is FlowResultType.CREATE_ENTRY
+        # No waiting: the family opens the scale's options straight away (the run command does).
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        (user_1,) = [key for key in result["data_schema"].schema if str(key) == "user_1"]
+        offered = {
+            option["label"] for option in result["data_schema"].schema[user_1].config["options"]
+        }
+        assert offered == {"Grandma", "Grandpa"}
+        await hass.async_block_till_done()

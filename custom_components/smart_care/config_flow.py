@@ -299,9 +299,15 @@ class DeviceOptionsFlow(OptionsFlow):
         household = get_household(self.hass)
         if household is None:
             return self.async_abort(reason="household_not_loaded")
-        if not household.people:
+        # The entry's subentries, not the runtime's people: a person added a moment ago is
+        # already a subentry while the household is still setting them up.
+        self._people = {
+            sub.data[CONF_PERSON_ID]: sub.data[CONF_ALIAS]
+            for sub in household.entry.subentries.values()
+            if sub.subentry_type == SUBENTRY_PERSON
+        }
+        if not self._people:
             return self.async_abort(reason="no_people")
-        self._people = {pid: person.alias for pid, person in household.people.items()}
         return await self.async_step_device()
 
     async def async_step_device(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
