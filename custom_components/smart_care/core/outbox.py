@@ -902,17 +902,21 @@ def _resolve_refs(resource: Mapping[str, Any], refs: Mapping[str, str]) -> dict[
     extensions (``valueReference``): only those are copied, the rest is shared (a full
     deep walk cost as much as building the Observation).
     """
+
+    def resolved(ref: Any) -> str | None:
+        return refs.get(ref) if isinstance(ref, str) else None
+
     out = dict(resource)
     for key, value in resource.items():
         if isinstance(value, dict):
-            if (ref := value.get("reference")) in refs:
-                out[key] = {**value, "reference": refs[ref]}
+            if (server_ref := resolved(value.get("reference"))) is not None:
+                out[key] = {**value, "reference": server_ref}
         elif key == "extension" and isinstance(value, list):
             out[key] = [
-                {**ext, "valueReference": {"reference": refs[ref]}}
+                {**ext, "valueReference": {"reference": server_ref}}
                 if isinstance(ext, dict)
                 and isinstance(ext.get("valueReference"), dict)
-                and (ref := ext["valueReference"].get("reference")) in refs
+                and (server_ref := resolved(ext["valueReference"].get("reference"))) is not None
                 else ext
                 for ext in value
             ]
