@@ -129,3 +129,45 @@ async def test_batches_carry_many_readings_under_an_eight_entry_cap(
     assert sender.batch_limits.good > 8
     assert transport.types.count("batch") <= 4
     assert await medplum.count("Observation") == 250
+
+
+class NewPersonWhileResolving:
+    """The real transport; another person's readings arrive while identities resolve."""
+
+    def __init__(self, http: HttpTransport, store: RecordStore) -> None:
+        self.http = http
+        self.store = store
+        self.done = False
+
+    async def send(self, bundle: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+        reply = await self.http.send(bundle, name)
+        if not self.done and bundle.get("type") == "transaction":
+            self.done = True
+            self.store.append_many(
+                "p2", [("pulse", 80.0, "bpm", START, None)], "manual", {}, "grandpa-1"
+            )
+        return reply
+
+
+async def test_readings_that_arrive_while_resolving_never_leave_with_a_placeholder(
+    store: RecordStore, medplum: MedplumServer
+) -> None:
+    """A batch planned again after resolving must not carry an unresolved Patient.
+
+    Found running the demo against Medplum: a newly arrived person's readings went out
+    with the Patient's placeholder, which a batch does not rewrite.
+    """
+    link = LinkProfile("link-1", frozenset({"vital_signs"}), False, new_pseudonym_key())
+    outbox = Outbox(store, link, UTC)
+    append(store, 0, 3)
+    async with aiohttp.ClientSession() as session:
+        transport = NewPersonWhileResolving(HttpTransport(session, medplum.base_url), store)
+        sender = Sender(outbox, transport, run_in_thread, LinkLimits(good=2, bad=9))
+        report = await sender.drain()
+    assert transport.done
+    assert report.readings == 4
+    patients = {f"Patient/{p['id']}" for p in await medplum.all("Patient")}
+    assert len(patients) == 2
+    observations = await medplum.all("Observation")
+    assert len(observations) == 4
+    assert {o["subject"]["reference"] for o in observations} == patients

@@ -1591,20 +1591,20 @@ class Sender:
         acknowledged and goes again later (conditional creates: nothing duplicates).
         """
         size = self.batch_limits.size(self.profile.batch_entries)
-        refs = dict(self.resolved)
-        first = await self.run(self.outbox.next_reading_batches, size, 1, refs)
-        if first is None:
-            return _TRANSACTIONS
-        if not first:
-            return _DONE
-        if missing := first[0].identities - self.resolved.keys():
+        while True:
+            # Planned again after resolving: readings that arrived meanwhile may be of
+            # another person or device. A batch never leaves with an unresolved reference.
+            refs = dict(self.resolved)
+            first = await self.run(self.outbox.next_reading_batches, size, 1, refs)
+            if first is None:
+                return _TRANSACTIONS
+            if not first:
+                return _DONE
+            if not (missing := first[0].identities - refs.keys()):
+                break
             step = await self._resolve(missing, first, state, report)
             if step is not None:
                 return step
-            refs = dict(self.resolved)
-            first = await self.run(self.outbox.next_reading_batches, size, 1, refs)
-            if not first:
-                return _TRANSACTIONS if first is None else _AGAIN
         window: deque[tuple[Batch, asyncio.Future[Any]]] = deque()
         last = first[0]
         window.append((last, asyncio.ensure_future(self._send(last))))
@@ -1701,6 +1701,8 @@ class Sender:
                 if location is None:
                     return _TRANSACTIONS  # no ids in the answer: batches cannot refer
                 self.resolved[str(entry["fullUrl"])] = location
+        if missing - self.resolved.keys():
+            return _TRANSACTIONS  # a reference the identities did not answer for
         return None
 
     def _read_batch_reply(
