@@ -3,8 +3,11 @@
 The run command's Home Assistant (demo, Chinese) in headless Chromium, driven like a person:
 the household's ⋮ menu, "Add person", typing a grandparent born in 1948 (the year typed
 into the date field) and three medications, one per field (Enter opens the next field);
-a device entry's menu offers no "Add person". The Chinese form and dashboard are saved as
-screenshots under artifacts/ and, with SMART_CARE_UPDATE_SCREENSHOT=1, under docs/.
+a device entry's menu offers no "Add person"; the page's add buttons say what they add.
+The story's alert reaches the family phone as a Chinese push and shows on the Chinese
+dashboard in Chinese; an English viewer of the same (Chinese) Home Assistant gets the
+dashboard in English. The Chinese form and dashboard are saved as screenshots under
+artifacts/ and, with SMART_CARE_UPDATE_SCREENSHOT=1, under docs/.
 Every wait is on an element or a state, never a fixed sleep.
 """
 
@@ -15,6 +18,7 @@ import json
 import os
 from pathlib import Path
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -44,11 +48,18 @@ def _words(lang: str) -> dict[str, str]:
     """What a person reads in each language: Smart Care's translations, HA's Submit."""
     name = "en.json" if lang == "en" else f"{lang}.json"
     path = ROOT / "custom_components" / "smart_care" / "translations" / name
-    person = json.loads(path.read_text(encoding="utf-8"))["config_subentries"]["person"]
+    translations = json.loads(path.read_text(encoding="utf-8"))
+    person = translations["config_subentries"]["person"]
     return {
         "add_person": person["initiate_flow"]["user"],
         "medications": person["step"]["user"]["data"]["medications"],
         "submit": {"en": "Submit", "zh-Hans": "提交"}[lang],
+        "link_clinic": translations["config_subentries"]["clinic"]["initiate_flow"]["user"],
+        "add_device": translations["config"]["initiate_flow"]["user"],
+        # HA's own labels for the page's main button, from the manifest's integration_type
+        # (what HA 2025.4 shows; 2026 shows Smart Care's config.initiate_flow.user).
+        "ha_add_device": {"en": "Add device", "zh-Hans": "添加设备"}[lang],
+        "ha_add_hub": {"en": "Add hub", "zh-Hans": "添加中枢"}[lang],
     }
 
 
@@ -56,9 +67,19 @@ def _words(lang: str) -> dict[str, str]:
 # headless Chromium keeps the en-US order (mm/dd/yyyy) whatever its --lang.
 DATE_TYPED = "05/01/1948"
 MEDICATIONS = ["Amlodipine 5 mg 08:00", "Metformin 500 mg 08:00, 20:00", "Aspirin 100 mg"]
-IN_MENU = """
+# HA 2025.4 draws an entry as ha-md-list-item.config_entry with an ha-md-button-menu of
+# ha-md-menu-item; HA 2026 as ha-config-entry-row (its row in a shadow root) with an
+# ha-dropdown of ha-dropdown-item. The helpers below accept both.
+ENTRY_ROWS = "ha-md-list-item.config_entry, ha-config-entry-row"
+MENU = "ha-md-button-menu, ha-dropdown"
+MENU_ITEMS = "ha-md-menu-item, ha-dropdown-item"
+# A list field with one text field per item: ha-multi-textfield of ha-textfield (2025.4),
+# ha-input-multi of ha-input (2026).
+MULTI_FIELD = "ha-multi-textfield, ha-input-multi"
+MULTI_ITEMS = "ha-textfield, ha-input"
+IN_MENU = f"""
 const menu = arguments[0];
-return [...menu.querySelectorAll('ha-md-menu-item')]
+return [...menu.querySelectorAll('{MENU_ITEMS}')]
   .filter((item) => item.checkVisibility())
   .map((item) => item.textContent.replace(/\\s+/g, ' ').trim());
 """
@@ -171,23 +192,50 @@ class Browser:
 
     def entry_menu(self, title: str) -> Any:
         """Open the ⋮ menu of a config entry on the integration page; return the menu."""
-        self.driver.get(self.base + "/config/integrations/integration/smart_care")
-        item = _wait(
-            f"the entry {title}",
-            lambda: [
-                e
-                for e in self.deep("ha-md-list-item.config_entry")
-                if title in self.driver.execute_script("return arguments[0].textContent", e)
-            ],
-        )[0]
-        menu = self.driver.execute_script(
-            "return arguments[0].querySelector('ha-md-button-menu')", item
+        driver = self.driver
+        driver.get(self.base + "/config/integrations/integration/smart_care")
+
+        def titled(row: Any) -> bool:
+            # 2025.4 puts the title in the row's light DOM, 2026 in its shadow root.
+            seen = str(driver.execute_script("return arguments[0].textContent", row))
+            return title in seen or title in self.text(row)
+
+        row = _wait(f"the entry {title}", lambda: [r for r in self.deep(ENTRY_ROWS) if titled(r)])[
+            0
+        ]
+        menu = _wait(
+            f"the menu button of {title}",
+            lambda: driver.execute_script(
+                "const r = arguments[0]; return (r.shadowRoot && r.shadowRoot.querySelector"
+                "(arguments[1])) || r.querySelector(arguments[1])",
+                row,
+                MENU,
+            ),
         )
-        self.driver.execute_script(
-            "return arguments[0].querySelector('[slot=trigger]')", menu
-        ).click()
-        _wait(f"the menu of {title}", lambda: self.driver.execute_script(IN_MENU, menu))
+        trigger = driver.execute_script("return arguments[0].querySelector('[slot=trigger]')", menu)
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", trigger)
+        trigger.click()
+        _wait(f"the menu of {title}", lambda: driver.execute_script(IN_MENU, menu))
         return menu
+
+    def ha_version(self) -> tuple[int, int]:
+        version = str(
+            self.driver.execute_script(
+                "return document.querySelector('home-assistant').hass.config.version"
+            )
+        )
+        major, minor = version.split(".")[:2]
+        return int(major), int(minor)
+
+    def page_buttons(self) -> list[str]:
+        """The labels of the buttons a person sees on the page."""
+        return [
+            str(self.driver.execute_script("return arguments[0].textContent", b))
+            .replace("\n", " ")
+            .strip()
+            for b in self.deep("ha-button, mwc-button")
+            if self.driver.execute_script("return arguments[0].checkVisibility()", b)
+        ]
 
     def menu_items(self, menu: Any) -> list[str]:
         return list(self.driver.execute_script(IN_MENU, menu))
@@ -196,7 +244,7 @@ class Browser:
         (item,) = [
             i
             for i in self.driver.execute_script(
-                "return [...arguments[0].querySelectorAll('ha-md-menu-item')]", menu
+                "return [...arguments[0].querySelectorAll(arguments[1])]", menu, MENU_ITEMS
             )
             if i.text.strip() == label
             or label in self.driver.execute_script("return arguments[0].textContent", i)
@@ -221,9 +269,12 @@ def add_grandparent(browser: Browser, lang: str, alias: str) -> None:
     date_field = browser.deep("input[name=birth_date]")[0]
     date_field.send_keys(DATE_TYPED)  # typed, as a person types a date
     assert date_field.get_attribute("value") == "1948-05-01"
+    # A native date input with no lower bound: any year can be typed or picked (1900 too).
+    assert (date_field.get_attribute("min") or "") <= "1900-01-01"
+    assert driver.execute_script("return arguments[0].validity.valid", date_field)
     (medications,) = [
         m
-        for m in browser.deep("ha-multi-textfield")
+        for m in browser.deep(MULTI_FIELD)
         if m.get_attribute("label") == words["medications"]
         or driver.execute_script("return arguments[0].label", m) == words["medications"]
     ]
@@ -231,23 +282,29 @@ def add_grandparent(browser: Browser, lang: str, alias: str) -> None:
     def fields() -> list[Any]:
         return list(
             driver.execute_script(
-                "return [...arguments[0].shadowRoot.querySelectorAll('ha-textfield')]", medications
+                "return [...arguments[0].shadowRoot.querySelectorAll(arguments[1])]",
+                medications,
+                MULTI_ITEMS,
             )
         )
 
-    driver.execute_script(
+    add = driver.execute_script(
         "return arguments[0].shadowRoot.querySelector('ha-button')", medications
-    ).click()
+    )
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", add)
+    add.click()
     _wait("the first medication field", lambda: len(fields()) == 1)
-    # Typed from the keyboard into whatever has focus: Enter opens the next field.
+    # Typed from the keyboard; Enter opens the next field instead of submitting the form.
+    # HA 2025.4 moves the focus into the new field, HA 2026's frontend leaves it where it
+    # was, so the person clicks into the new field before typing (harmless on 2025.4).
     for index, text in enumerate(MEDICATIONS):
+        field = fields()[index]
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
+        field.click()
         _wait(
             f"focus in medication field {index + 1}",
-            lambda index=index: driver.execute_script(
-                "const f = arguments[0].shadowRoot.querySelectorAll('ha-textfield')[arguments[1]];"
-                " return f && f.matches(':focus-within')",
-                medications,
-                index,
+            lambda field=field: driver.execute_script(
+                "return arguments[0].matches(':focus-within')", field
             ),
         )
         ActionChains(driver).send_keys(text).perform()
@@ -301,6 +358,19 @@ def test_family_sets_up_grandparents(
             items = browser.menu_items(menu)
             assert items
             assert _words(lang)["add_person"] not in items
+            # The page's own add buttons say what they add, never "Add hub". HA 2025.4
+            # labels the main one from the manifest's integration_type ("device": what the
+            # flow adds once the household exists) and offers people in the household's
+            # menu only; HA 2026 uses Smart Care's label and shows a button per subentry.
+            words = _words(lang)
+            buttons = browser.page_buttons()
+            assert words["ha_add_hub"] not in buttons
+            if browser.ha_version() >= (2026, 1):
+                assert {words["add_device"], words["add_person"], words["link_clinic"]} <= set(
+                    buttons
+                ), buttons
+            else:
+                assert words["ha_add_device"] in buttons, buttons
             add_grandparent(browser, lang, alias)
             profile = _wait(
                 f"{alias} in the household",
@@ -322,10 +392,46 @@ def test_family_sets_up_grandparents(
                 )
                 assert "non-numeric" not in browser.text()
                 assert "还没有读数" in browser.text()
+                # The story's abnormal readings reach the family phone (a real mobile_app
+                # registration, its owner's language Chinese) as a Chinese push; the demo
+                # shows each push as a notification.
+                (push,) = _wait(
+                    "the alert pushed to the family phone, in Chinese",
+                    lambda b=browser: [
+                        n
+                        for n in _notifications(b)
+                        if n["title"].startswith("📱 Family phone") and "健康告警" in n["title"]
+                    ][:1],
+                    180,
+                )
+                assert re.search("[\u4e00-\u9fff]{4}", push["message"]), push
+                assert not re.search("[a-z]+_[a-z_]+", push["message"]), push  # no raw keys
+                assert "[确认]" in push["message"], push  # the Acknowledge button, in Chinese
+                # The same alert on the dashboard, in Chinese words (no raw keys, no English).
+                text = _wait(
+                    "Grandma's open alert on the Chinese dashboard",
+                    lambda b=browser: next((t for t in [b.text()] if " 未处理 · " in t), ""),
+                    60,
+                )
+                assert "界限" in text or "早期预警评分" in text
+                for english in ("limit of", "Oxygen saturation", "ward-based", "respiration_rate"):
+                    assert english not in text
                 shot = ARTIFACTS / "browser-dashboard.zh-Hans.png"
                 browser.driver.save_screenshot(str(shot))
                 if os.environ.get("SMART_CARE_UPDATE_SCREENSHOT") == "1":
                     shutil.copyfile(shot, ROOT / "docs" / "screenshot-dashboard.zh-Hans.png")
+            else:
+                # Same Home Assistant (its language Chinese), an English viewer: the
+                # dashboard follows the viewer.
+                browser.driver.get(base + "/smart-care/family")
+                _wait(
+                    "the English dashboard with the new person",
+                    lambda b=browser, a=alias: all(
+                        w in b.text() for w in (a, "Health status", "How to read this page")
+                    ),
+                    90,
+                )
+                assert "怎样看这一页" not in browser.text()
             browser.quit()
             browsers.remove(browser)
     finally:
@@ -333,6 +439,18 @@ def test_family_sets_up_grandparents(
             browser.quit()
         code = demo.stop()
     assert code == 0, "".join(demo.output)
+
+
+def _notifications(browser: Browser) -> list[dict[str, str]]:
+    """The notifications Home Assistant shows the owner (title and message)."""
+    found = browser.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        " document.querySelector('home-assistant').hass"
+        ".callWS({type: 'persistent_notification/get'})"
+        ".then((items) => done(items.map((n) => ({title: n.title || '',"
+        " message: n.message || ''}))), () => done([]));"
+    )
+    return list(found)
 
 
 def _export(base: str, token: str, alias: str) -> dict[str, Any] | None:

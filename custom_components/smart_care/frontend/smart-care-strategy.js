@@ -13,6 +13,11 @@ const TEXT = {
     severities: { info: "Info", warning: "Warning", urgent: "Urgent", critical: "Critical" },
     none: "No open alerts.",
     overdue: "Overdue",
+    groups: {
+      blood_pressure: "blood pressure", weight: "weight", glucose: "blood glucose", spo2: "oxygen saturation",
+      temperature: "body temperature", heart_rate: "heart rate",
+    },
+    separator: ", ",
     noReadings: "No readings yet. They appear here after the first measurement.",
     ack: (alias) => `Acknowledge ${alias}'s alerts`,
     acked: (alias) => `${alias}'s alerts acknowledged: the family and the escalation know someone is on it.`,
@@ -36,6 +41,8 @@ const TEXT = {
     severities: { info: "提示", warning: "警告", urgent: "紧急", critical: "危急" },
     none: "没有未处理的警报。",
     overdue: "测量逾期",
+    groups: { blood_pressure: "血压", weight: "体重", glucose: "血糖", spo2: "血氧饱和度", temperature: "体温", heart_rate: "心率" },
+    separator: "、",
     noReadings: "还没有读数。第一次测量后会显示在这里。",
     ack: (alias) => `确认${alias}的警报`,
     acked: (alias) => `已确认${alias}的警报：家人和升级提醒已知道有人在处理。`,
@@ -84,10 +91,11 @@ function entityOf(hass, deviceId, key) {
   return found ? found.entity_id : undefined;
 }
 
-function statusMarkdown(t, status, overdue) {
+function statusMarkdown(t, lang, status, overdue) {
   const labels = JSON.stringify(t.labels);
   const statuses = JSON.stringify(t.statuses);
   const severities = JSON.stringify(t.severities);
+  const groups = JSON.stringify(t.groups);
   return `{% set entity = '${status}' %}{% set status = states(entity) %}
 {% set alerts = state_attr(entity, 'alerts') or [] %}
 {% set kind = {'critical': 'error', 'urgent': 'error', 'warning': 'warning', 'info': 'info'}.get(status, 'success') %}
@@ -100,12 +108,13 @@ function statusMarkdown(t, status, overdue) {
 </ha-alert>
 
 {% for a in alerts %}
-**{{ sev.get(a.severity, a.severity) }}** – {{ a.message }}<br>
+**{{ sev.get(a.severity, a.severity) }}** – {{ (a.messages or {}).get('${lang}') or a.message }}<br>
 <small>{{ word.get(a.status, a.status) }} · {{ as_timestamp(a.time) | timestamp_custom('${t.time}') }}</small>
 
 {% endfor %}
 ${overdue ? `{%- set overdue = state_attr('${overdue}', 'codes') or [] %}
-{%- if overdue %}**${t.overdue}:** {{ overdue | map('replace', 'stale_', '') | map('replace', '_', ' ') | join(', ') }}{% endif %}` : ""}`;
+{%- set group = ${groups} %}
+{%- if overdue %}**${t.overdue}:** {% for code in overdue %}{% set g = code | replace('stale_', '') | replace('no_data_', '') %}{{ group.get(g, g) }}{{ '' if loop.last else '${t.separator}' }}{% endfor %}{% endif %}` : ""}`;
 }
 
 function gauge(hass, t, entity, key) {
@@ -128,7 +137,7 @@ function gauge(hass, t, entity, key) {
   };
 }
 
-export function personSection(hass, t, person) {
+export function personSection(hass, t, person, lang = "en") {
   const id = (key) => entityOf(hass, person.device.id, key);
   const has = (entity) => entity && hass.states[entity] && !NO_READING.includes(hass.states[entity].state);
   const status = id("health_status");
@@ -143,7 +152,7 @@ export function personSection(hass, t, person) {
     },
   ];
   if (status) {
-    cards.push({ type: "markdown", content: statusMarkdown(t, status, overdue) });
+    cards.push({ type: "markdown", content: statusMarkdown(t, lang, status, overdue) });
     const ack = {
       action: "perform-action",
       perform_action: "script.smart_care_acknowledge_all",
@@ -212,7 +221,8 @@ function householdSection(hass, t, personDevices) {
 }
 
 export function generateDashboard(hass) {
-  const t = TEXT[language(hass)];
+  const lang = language(hass);
+  const t = TEXT[lang];
   const found = people(hass);
   const personDevices = new Set(found.map((p) => p.device.id));
   return {
@@ -224,7 +234,7 @@ export function generateDashboard(hass) {
         icon: "mdi:heart-pulse",
         type: "sections",
         max_columns: 3,
-        sections: [...found.map((p) => personSection(hass, t, p)), householdSection(hass, t, personDevices)],
+        sections: [...found.map((p) => personSection(hass, t, p, lang)), householdSection(hass, t, personDevices)],
       },
     ],
   };
