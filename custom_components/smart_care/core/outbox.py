@@ -1817,7 +1817,9 @@ class Sender:
                     return report
                 if step == _AGAIN:
                     continue
-                # _TRANSACTIONS: items wait, or the server refused what batches need.
+                # _TRANSACTIONS: items wait, or the server refused what batches need. An
+                # item may be an erasure (the Patient deleted): identities resolve anew.
+                self.resolved.clear()
             size = self.limits.size(self.profile.default_entries)
             if ahead is not None and ahead[0] == size and ahead[1]:
                 batches = ahead[1]
