@@ -129,9 +129,12 @@ async def test_two_week_backlog_of_two_people_reaches_medplum_exactly_once(
     assert link.pending == 0, link.diagnostics()
     assert [(q["status"], q["outcome"]) for q in link.quarantined] == []
     await assert_exactly_once(hass, medplum)
-    limits = link.diagnostics()["limits"]
-    assert limits["good"] == 8  # learned: Medplum's strict-isolation cap
-    assert limits["bad"] == 9
+    # Learned: Medplum's strict-isolation cap is small (how close the bounds get depends
+    # on how many queued items went as transactions), so readings went as batches.
+    diagnostics = link.diagnostics()
+    assert diagnostics["limits"]["good"] <= 8 < diagnostics["limits"]["bad"] <= 16
+    assert diagnostics["readings_as_batches"] is True
+    assert diagnostics["batch_limits"]["good"] > 8
     assert await medplum.count("Patient") == 2
     alerts = await hass.async_add_executor_job(
         store.alerts_updated_since, dt_util.utcnow() - timedelta(days=1)
