@@ -267,6 +267,8 @@ class ClinicLink:
             self.sender_profile,
             known=bool(state.get("server_known")),
             now=dt_util.utcnow,
+            batch_limits=LinkLimits.from_state(state.get("batch_limits")),
+            batch_off=_parse_time(state.get("batch_off")),
         )
         await self._async_sync_quarantine()
         self.last_success = _parse_time(state.get("last_success"))
@@ -542,6 +544,11 @@ class ClinicLink:
             "retry_scheduled": self._retry is not None,
             "limits": self._sender.limits.as_state() if self._sender else None,
             "entries_per_bundle": self._sender.limits.size() if self._sender else None,
+            # Readings as FHIR batches under a small transaction cap (what it took).
+            "batch_limits": self._sender.batch_limits.as_state() if self._sender else None,
+            "readings_as_batches": (
+                self._sender.batch_mode(dt_util.utcnow()) if self._sender else None
+            ),
             "quarantined": [
                 {
                     "kind": q["kind"],
