@@ -78,6 +78,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
     household.async_add_listener(BackfillStatistics(hass, household))
     knowledge = KnowledgeDelivery(hass, household)
     alerts = AlertManager(hass, household, knowledge)
+    # The clinic hears new readings before alerts assess them: readings go out first.
+    clinic = ClinicBridge(hass, entry, household, alerts)
+    household.async_add_listener(clinic)
     household.async_add_listener(alerts)
     household.async_add_listener(knowledge)
     schedule = MedicationSchedule(hass, household)
@@ -93,7 +96,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
         await household.async_close()
         raise
     async_record_loaded(hass, entry)
-    clinic = ClinicBridge(hass, entry, household, alerts)
     entry.runtime_data = SmartCareData(household, alerts, knowledge, schedule, clinic)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
 
