@@ -56,8 +56,9 @@ async def test_reminder_skipped_when_measured_and_sent_when_not(
     await at(hass, freezer, "2025-04-15 08:00:00-07:00")
     assert tablet.pushes == []
 
-    # Wednesday 07:59 someone acknowledges the blood pressure alert. That rewrites the
-    # sensor (its last_reported moves), but it is not a measurement: the reminder goes.
+    # Wednesday 07:59 someone acknowledges the blood pressure alert. That is not a
+    # measurement: the sensor is not rewritten (its value did not change) and the reminder
+    # goes.
     await at(hass, freezer, "2025-04-16 07:59:00-07:00")
     response = await hass.services.async_call(
         DOMAIN, "get_alerts", {}, blocking=True, return_response=True
@@ -70,7 +71,7 @@ async def test_reminder_skipped_when_measured_and_sent_when_not(
     await settle(hass)
     state = hass.states.get(SENSOR)
     assert state is not None
-    assert state.last_reported == dt_util.parse_datetime("2025-04-16 07:59:00-07:00")
+    assert state.last_reported == dt_util.parse_datetime("2025-04-15 06:30:00-07:00")
     await at(hass, freezer, "2025-04-16 08:00:00-07:00")
     (push,) = tablet.take()
     assert push["title"] == "Grandma: time to measure"
