@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import emit, scaled  # noqa: E402
 
-from tests.clinic_support import household, record  # noqa: E402
+from tests.clinic_support import alerts, record  # noqa: E402
 from tests.fuzz_bodies import hostile_bodies, kinds  # noqa: E402
 from tests.test_fuzz_webhook import fuzz  # noqa: E402
 from tests.test_webhook import Clinic, clinic  # noqa: E402, F401 (fixture)
@@ -42,7 +42,7 @@ async def test_bench_fuzz(
     count = int(os.environ.get("SMART_CARE_FUZZ_BODIES", scaled(50_000, 2_000)))
     caplog.set_level(logging.INFO, logger="custom_components.smart_care.clinic.webhook")
     await record(hass, systolic=190, diastolic=100)
-    alert_id = household(hass).alerts.active_alerts()[0].alert_id
+    alert_id = alerts(hass).active_alerts()[0].alert_id
     started = time.perf_counter()
     bodies = hostile_bodies(clinic.pseudonym, alert_id, count)
     drawn = time.perf_counter()

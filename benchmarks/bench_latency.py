@@ -183,9 +183,10 @@ def _timed_delegate(runtime: Any, stamps: Stamps) -> Iterator[None]:
 
 
 @contextmanager
-def _stages(household: Any, stamps: Stamps) -> Iterator[None]:
+def _stages(data: Any, stamps: Stamps) -> Iterator[None]:
     """Stamp the pipeline's stages: ingest entered, log append committed, alert saved."""
-    store, alerts = household.store, household.alerts
+    household, alerts = data.household, data.alerts
+    store = household.store
     append_many, ingest, save = (
         store.append_many,
         household.async_ingest_reading,
@@ -300,7 +301,8 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    household = entry.runtime_data
+    data = entry.runtime_data
+    household = data.household
     (person_id,) = household.people
 
     stamps = Stamps()
@@ -369,7 +371,7 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
                     out["open"].append(nt)
             return out
 
-        with _timed_delegate(device_entry.runtime_data, stamps), _stages(household, stamps):
+        with _timed_delegate(device_entry.runtime_data, stamps), _stages(data, stamps):
             await run(WARMUP)
             stamps.extra.clear()
             stages.clear()

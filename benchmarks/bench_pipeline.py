@@ -219,7 +219,8 @@ async def test_pipeline_throughput(hass: HomeAssistant, tmp_path: Path) -> None:
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    household = entry.runtime_data
+    data = entry.runtime_data
+    household = data.household
     assert len(household.people) == PEOPLE
     store: RecordStore = household.store
     feed = Feed(people)
@@ -417,7 +418,7 @@ async def test_pipeline_throughput(hass: HomeAssistant, tmp_path: Path) -> None:
     print(
         f"\nseeded {seeded} history rows; ingest results {statuses}; {total} rows in the log "
         "(the benchmark's own readings are removed after each chunk); "
-        f"{len(household.alerts.active_alerts())} alerts open at the end"
+        f"{len(data.alerts.active_alerts())} alerts open at the end"
     )
 
 

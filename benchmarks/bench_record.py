@@ -227,7 +227,7 @@ async def test_record_scale(hass: HomeAssistant, tmp_path: Path) -> None:
         elapsed = (time.perf_counter() - start) * 1000
         gc.collect()
         grown = rss_bytes() - rss
-        assert len(entry.runtime_data.people) == PEOPLE
+        assert len(entry.runtime_data.household.people) == PEOPLE
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
         return elapsed, grown

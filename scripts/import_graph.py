@@ -3,7 +3,9 @@
 Reads the source with ast (imports nothing), so it runs on any checkout:
     python3 scripts/import_graph.py            # every module and what it imports
     python3 scripts/import_graph.py --summary  # only cycles and layer breaks
-Imports under ``if TYPE_CHECKING:`` count as arrows too (marked ``(t)``): a reader follows them.
+Imports under ``if TYPE_CHECKING:`` are arrows too (marked ``(t)``): they must respect the
+layers. Only a cycle of executed imports is an import cycle; a type-only back-reference inside
+one package (a webhook naming the link that owns it) is listed but allowed.
 The layer rules are in docs/architecture.md; tests/test_import_graph.py enforces them.
 """
 
@@ -20,7 +22,14 @@ PACKAGE = "custom_components.smart_care"
 # Layer of each top-level part; an import may point to the same or a lower number only.
 # care, clinic and device are features: clinic may use care (it sends alerts and answers),
 # nothing else crosses between features.
-LAYERS: dict[str, int] = {"const": 0, "core": 0, "household": 1, "care": 2, "device": 2, "clinic": 3}
+LAYERS: dict[str, int] = {
+    "const": 0,
+    "core": 0,
+    "household": 1,
+    "care": 2,
+    "device": 2,
+    "clinic": 3,
+}
 TOP = 4  # __init__, platforms, services: the wiring
 
 
@@ -47,7 +56,7 @@ def _type_checking_lines(tree: ast.Module) -> set[int]:
 
 
 def graph(root: Path = COMPONENT) -> dict[str, dict[str, bool]]:
-    """module -> {imported module: only under TYPE_CHECKING}."""
+    """Module -> {imported module: only under TYPE_CHECKING}."""
     files = {module_name(p, root): p for p in sorted(root.rglob("*.py"))}
     edges: dict[str, dict[str, bool]] = {name: {} for name in files}
     for name, path in files.items():
@@ -66,7 +75,9 @@ def graph(root: Path = COMPONENT) -> dict[str, dict[str, bool]]:
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE):
                 targets.append(node.module[len(PACKAGE) + 1 :])  # type: ignore[index]
             elif isinstance(node, ast.Import):
-                targets += [a.name[len(PACKAGE) + 1 :] for a in node.names if a.name.startswith(PACKAGE)]
+                targets += [
+                    a.name[len(PACKAGE) + 1 :] for a in node.names if a.name.startswith(PACKAGE)
+                ]
             for target in targets:
                 if target in files and target != name:
                     only_typing = node.lineno in typing_only
@@ -74,8 +85,11 @@ def graph(root: Path = COMPONENT) -> dict[str, dict[str, bool]]:
     return edges
 
 
-def cycles(edges: dict[str, dict[str, bool]]) -> list[list[str]]:
-    """Strongly connected components with more than one module (Tarjan)."""
+def cycles(edges: dict[str, dict[str, bool]], typing: bool = False) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan).
+
+    ``typing``: follow TYPE_CHECKING arrows too.
+    """
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -84,7 +98,9 @@ def cycles(edges: dict[str, dict[str, bool]]) -> list[list[str]]:
     def visit(node: str) -> None:
         index[node] = low[node] = len(index)
         stack.append(node)
-        for nxt in edges[node]:
+        for nxt, only_typing in edges[node].items():
+            if only_typing and not typing:
+                continue
             if nxt not in index:
                 visit(nxt)
                 low[node] = min(low[node], low[nxt])
@@ -135,11 +151,17 @@ def main() -> int:
             names = [f"{t}{' (t)' if edges[source][t] else ''}" for t in sorted(edges[source])]
             print(f"{source or '__init__'} -> {', '.join(names) or '-'}")
     found = cycles(edges)
+    typed = [c for c in cycles(edges, typing=True) if c not in found]
     bad = outward(edges)
     arrows = sum(len(t) for t in edges.values())
-    print(f"\n{len(edges)} modules, {arrows} arrows, {len(found)} cycle(s), {len(bad)} layer break(s)")
+    print(
+        f"\n{len(edges)} modules, {arrows} arrows, {len(found)} import cycle(s), "
+        f"{len(bad)} layer break(s), {len(typed)} type-only loop(s)"
+    )
     for component in found:
-        print(f"cycle: {' , '.join(m or '__init__' for m in component)}")
+        print(f"cycle: {', '.join(m or '__init__' for m in component)}")
+    for component in typed:
+        print(f"type-only loop: {', '.join(m or '__init__' for m in component)}")
     for source, target in bad:
         print(f"layer break: {source or '__init__'} -> {target}")
     return 1 if found or bad else 0

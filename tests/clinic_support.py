@@ -12,7 +12,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_care.clinic.bridge import ClinicBridge, ClinicLink
+from custom_components.smart_care.care.alerts import AlertManager, get_alerts
+from custom_components.smart_care.clinic.bridge import ClinicBridge, ClinicLink, get_bridge
 from custom_components.smart_care.const import DOMAIN, SUBENTRY_CLINIC
 from custom_components.smart_care.household.runtime import Household, get_household
 
@@ -28,9 +29,16 @@ def household(hass: HomeAssistant) -> Household:
     return found
 
 
+def alerts(hass: HomeAssistant) -> AlertManager:
+    """The loaded household's alerts."""
+    found = get_alerts(hass)
+    assert found is not None
+    return found
+
+
 def bridge(hass: HomeAssistant) -> ClinicBridge:
     """The running clinic bridge."""
-    clinic = household(hass).clinic
+    clinic = get_bridge(hass)
     assert clinic is not None
     return clinic
 

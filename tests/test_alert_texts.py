@@ -310,7 +310,7 @@ async def test_repair_names_the_values_in_chinese(
     # Two people and a cuff that cannot tell them apart: the reading waits for the family.
     for alias in ("Grandma", "Grandpa"):
         await add_person(hass, loaded_household, alias=alias)
-    household = loaded_household.runtime_data
+    household = loaded_household.runtime_data.household
     held = await household.async_ingest_reading(
         DeviceSource("c", "11:22:33:44:55:77", "Cuff"), decode("2a35", bp_bytes(150, 85))
     )

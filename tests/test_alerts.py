@@ -276,7 +276,7 @@ async def test_device_flag_alert(
     from custom_components.smart_care.core.gatt import decode
     from custom_components.smart_care.household.runtime import DeviceSource
 
-    household = loaded_household.runtime_data
+    household = loaded_household.runtime_data.household
     source = DeviceSource(entry_id="x", key="AA:BB:CC:DD:EE:FF", name="BP cuff")
     # GSS Blood Pressure Measurement: flags 0x14 (pulse rate + measurement status), 120/80
     # mmHg, MAP 90, pulse 72, status bit 2 = irregular pulse.

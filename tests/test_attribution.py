@@ -45,12 +45,12 @@ async def family(hass: HomeAssistant, loaded_household: MockConfigEntry) -> dict
     """Two people; returns alias -> person_id."""
     for alias in ("Grandma", "Grandpa"):
         await add_person(hass, loaded_household, alias=alias, medical_card=f"card-{alias}")
-    household: Household = loaded_household.runtime_data
+    household: Household = loaded_household.runtime_data.household
     return {p.alias: pid for pid, p in household.people.items()}
 
 
 def household_of(entry: MockConfigEntry) -> Household:
-    return entry.runtime_data  # type: ignore[no-any-return]
+    return entry.runtime_data.household  # type: ignore[no-any-return]
 
 
 async def record(hass: HomeAssistant, **data: Any) -> None:

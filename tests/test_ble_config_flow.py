@@ -165,7 +165,7 @@ async def test_options_owner_and_user_numbers(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
     await add_person(hass, loaded_household, alias="Grandpa")
-    people = {p.alias: pid for pid, p in loaded_household.runtime_data.people.items()}
+    people = {p.alias: pid for pid, p in loaded_household.runtime_data.household.people.items()}
     scale = WeightScale(SCALE)
     with patch_gatt(scale):
         entry = await add_device_entry(hass, scale)

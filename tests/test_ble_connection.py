@@ -16,13 +16,13 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.device import ble
 from custom_components.smart_care.device.ble import (
     REASON_BONDING,
     REASON_OUT_OF_RANGE,
     REASON_PAIRING_MODE,
     failure_reason,
 )
-from custom_components.smart_care.device import ble
 
 from .ble_fakes import (
     INDICATE,
@@ -215,7 +215,7 @@ async def test_heart_rate_stream_is_thinned(
         await add_device_entry(hass, strap)
         await wake(hass, strap)
     assert strap.disconnects == 1
-    count = await hass.async_add_executor_job(loaded_household.runtime_data.store.count)
+    count = await hass.async_add_executor_job(loaded_household.runtime_data.household.store.count)
     assert count == 1  # one a minute, not one a second
     assert hass.states.get("sensor.grandma_heart_rate").state == "72.0"
 

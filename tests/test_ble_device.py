@@ -157,7 +157,7 @@ async def test_shared_scale_maps_user_numbers(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
     await add_person(hass, loaded_household, alias="Grandpa")
-    people = {p.alias: pid for pid, p in loaded_household.runtime_data.people.items()}
+    people = {p.alias: pid for pid, p in loaded_household.runtime_data.household.people.items()}
     scale = WeightScale(SCALE)
     now = dt_util.now().replace(tzinfo=None, microsecond=0)
     scale.pending += [
@@ -181,7 +181,7 @@ async def test_owner_gets_readings_of_a_personal_device(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
     await add_person(hass, loaded_household, alias="Grandpa")
-    people = {p.alias: pid for pid, p in loaded_household.runtime_data.people.items()}
+    people = {p.alias: pid for pid, p in loaded_household.runtime_data.household.people.items()}
     cuff = BloodPressureCuff(CUFF)
     cuff.pending.append(blood_pressure(128, 79, 95))
     with patch_gatt(cuff):
@@ -291,7 +291,7 @@ async def test_remove_entry_keeps_readings(
         assert await hass.config_entries.async_remove(entry.entry_id)
         await hass.async_block_till_done()
     assert f"{DOMAIN}.device_{entry.entry_id}" not in hass_storage
-    count = await hass.async_add_executor_job(loaded_household.runtime_data.store.count)
+    count = await hass.async_add_executor_job(loaded_household.runtime_data.household.store.count)
     assert count == 3  # systolic, diastolic, mean arterial pressure: they stay
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"device_connection_{entry.entry_id}") is None
 

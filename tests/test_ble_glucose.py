@@ -54,12 +54,12 @@ def _stored_sequence(hass: HomeAssistant, hass_storage: dict[str, Any], entry_id
 
 
 async def _count(hass: HomeAssistant, household_entry: MockConfigEntry) -> int:
-    household: Household = household_entry.runtime_data
+    household: Household = household_entry.runtime_data.household
     return await hass.async_add_executor_job(household.store.count)
 
 
 async def _last_value(hass: HomeAssistant, household_entry: MockConfigEntry) -> float:
-    household: Household = household_entry.runtime_data
+    household: Household = household_entry.runtime_data.household
     (person_id,) = household.people
     rows = await hass.async_add_executor_job(household.store.history, person_id)
     return rows[-1].value

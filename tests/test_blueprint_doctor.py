@@ -100,10 +100,10 @@ async def test_with_a_linked_clinic_the_alert_is_queued(
 ) -> None:
     await add_person(hass, loaded_household, alias="Grandma")
     bridge = FakeBridge()
-    household = loaded_household.runtime_data
-    if household.clinic is not None:
-        await household.clinic.async_stop()
-    household.clinic = bridge
+    data = loaded_household.runtime_data
+    if data.clinic is not None:
+        await data.clinic.async_stop()
+    data.clinic = bridge
     await setup_blueprint_automations(hass, BLUEPRINT, {"severities": ["critical"]})
     await record(hass, spo2=85)
     alert_id = await open_alert(hass, "spo2_low")

@@ -232,7 +232,7 @@ async def test_includes_location_only_when_the_household_allows_it(
     assert (
         line == f"Emergency location disclosed for critical alert {alert_id} (caller: automation)"
     )
-    household = loaded_household.runtime_data
+    household = loaded_household.runtime_data.household
     (person_id,) = household.people
     settings = await hass.async_add_executor_job(household.store.get_settings, person_id)
     assert [e["alert_id"] for e in settings["emergency_location_log"]] == [alert_id]

@@ -56,7 +56,7 @@ async def family(
         allergies=SENTINEL_TEXT,
         medications="Metformin 500 mg 08:00, 20:00",
     )
-    (person_id,) = loaded_household.runtime_data.people
+    (person_id,) = loaded_household.runtime_data.household.people
     tablet = await phone_factory("Grandma's iPad")
     dad = await phone_factory("Dad's iPhone")
     await setup_blueprint_automations(
@@ -71,7 +71,9 @@ async def family(
 
 
 async def adherence(hass: HomeAssistant, entry: MockConfigEntry, pid: str) -> list[dict[str, Any]]:
-    settings = await hass.async_add_executor_job(entry.runtime_data.store.get_settings, pid)
+    settings = await hass.async_add_executor_job(
+        entry.runtime_data.household.store.get_settings, pid
+    )
     return list(settings.get(SETTING_ADHERENCE, []))
 
 

@@ -31,14 +31,14 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.smart_care.care.medication import EVENT_MEDICATION_ANSWERED
 from custom_components.smart_care.clinic import bridge as bridge_module
-from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.const import DOMAIN, EVENT_MEDICATION_ANSWERED
 from custom_components.smart_care.core import fhir, outbox as outbox_module
 from custom_components.smart_care.core.clinical.medication import medication_id
 from custom_components.smart_care.core.store.record_store import RecordStore
 
 from .clinic_support import (
+    alerts,
     bridge,
     household,
     link_clinic,
@@ -167,7 +167,7 @@ async def test_alert_lifecycle_updates_one_detected_issue(
     (issue,) = fhir_server.all("DetectedIssue")
     assert issue["status"] == "preliminary"
     assert issue["severity"] == "moderate"
-    (alert,) = household(hass).alerts.active_alerts()
+    (alert,) = alerts(hass).active_alerts()
     assert issue["identifier"] == [{"system": fhir.ALERT_SYSTEM, "value": alert.alert_id}]
     (patient,) = fhir_server.all("Patient")
     assert issue["patient"]["reference"] == f"Patient/{patient['id']}"
@@ -398,8 +398,7 @@ async def test_medication_answers_become_one_statement_per_dose(
     await link_clinic(hass, loaded_household, url=fhir_server.base_url)
     person_id = grandma_id(hass)
     scheduled = dt_util.now().replace(hour=8, minute=0, second=0, microsecond=0)
-    queued = await bridge_module.async_enqueue_medication(
-        hass,
+    queued = await bridge(hass).async_enqueue_medication(
         person_id,
         medication="Metformin 500 mg",
         answer="snoozed",
@@ -464,7 +463,7 @@ async def test_notify_clinic_queues_the_alert_again(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
 ) -> None:
     await record(hass, systolic=150, diastolic=85)
-    (alert,) = household(hass).alerts.active_alerts()
+    (alert,) = alerts(hass).active_alerts()
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
             DOMAIN,
@@ -524,16 +523,16 @@ async def test_medication_without_clinic_or_with_unknown_dose(
     person_id = grandma_id(hass)
     now = dt_util.now()
     assert (
-        await bridge_module.async_enqueue_medication(
-            hass, person_id, medication="M", answer="taken", scheduled=now, answered=now
+        await bridge(hass).async_enqueue_medication(
+            person_id, medication="M", answer="taken", scheduled=now, answered=now
         )
         == 0
     )
     await link_clinic(hass, loaded_household, url=fhir_server.base_url, scopes=["vital_signs"])
     # No medication consent: nothing queued.
     assert (
-        await bridge_module.async_enqueue_medication(
-            hass, person_id, medication="M", answer="taken", scheduled=now, answered=now
+        await bridge(hass).async_enqueue_medication(
+            person_id, medication="M", answer="taken", scheduled=now, answered=now
         )
         == 0
     )

@@ -93,7 +93,7 @@ async def test_add_person_keeps_identity_out_of_subentry(
     }
     assert subentry.unique_id == subentry.data["person_id"]
     profile = await hass.async_add_executor_job(
-        loaded_household.runtime_data.store.get_profile, subentry.data["person_id"]
+        loaded_household.runtime_data.household.store.get_profile, subentry.data["person_id"]
     )
     assert profile is not None
     assert profile["id_number"] == SENTINEL_ID
@@ -164,9 +164,9 @@ async def test_person_entity_link_is_kept(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     (subentry,) = loaded_household.subentries.values()
     assert subentry.data["person_entity"] == "person.li"
-    assert loaded_household.runtime_data.people[subentry.data["person_id"]].person_entity == (
-        "person.li"
-    )
+    assert loaded_household.runtime_data.household.people[
+        subentry.data["person_id"]
+    ].person_entity == ("person.li")
 
 
 async def test_reconfigure_person(
@@ -201,7 +201,7 @@ async def test_reconfigure_person(
     subentry = loaded_household.subentries[grandma]
     assert subentry.title == "Nana"
     profile = await hass.async_add_executor_job(
-        loaded_household.runtime_data.store.get_profile, subentry.data["person_id"]
+        loaded_household.runtime_data.household.store.get_profile, subentry.data["person_id"]
     )
     # Cleared fields are gone from the record: the form is the whole profile.
     assert profile == {"sex": "female", "medications": ["Amlodipine 5 mg"]}
@@ -231,7 +231,7 @@ async def test_remove_person(
     await hass.async_block_till_done()
     assert hass.states.get("sensor.grandma_weight") is None
     assert er.async_get(hass).async_get("sensor.grandma_weight") is None
-    store = loaded_household.runtime_data.store
+    store = loaded_household.runtime_data.household.store
     assert await hass.async_add_executor_job(store.get_profile, person_id) is None
 
 
@@ -292,7 +292,7 @@ async def test_list_fields_store_one_item_per_entry(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     (subentry,) = loaded_household.subentries.values()
     person_id = subentry.data["person_id"]
-    household = loaded_household.runtime_data
+    household = loaded_household.runtime_data.household
     profile = await hass.async_add_executor_job(household.store.get_profile, person_id)
     assert profile == {
         "conditions": ["Hypertension", "Type 2 diabetes"],
@@ -321,7 +321,7 @@ async def test_text_profiles_migrate_to_lists(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     (subentry,) = loaded_household.subentries.values()
     person_id = subentry.data["person_id"]
-    store = loaded_household.runtime_data.store
+    store = loaded_household.runtime_data.household.store
     # A record written by an older version: each list field was one text, one per line.
     old = {
         "sex": "female",
@@ -332,7 +332,7 @@ async def test_text_profiles_migrate_to_lists(
     await hass.async_add_executor_job(store.put_profile, person_id, old)
     assert await hass.config_entries.async_reload(loaded_household.entry_id)
     await hass.async_block_till_done()
-    household = loaded_household.runtime_data
+    household = loaded_household.runtime_data.household
     profile = await hass.async_add_executor_job(household.store.get_profile, person_id)
     assert profile == {
         "sex": "female",
@@ -449,7 +449,7 @@ async def test_a_person_is_reached_on_their_app_phones(
 async def test_adding_a_person_leaves_the_others_running(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
-    household = loaded_household.runtime_data
+    household = loaded_household.runtime_data.household
     changed: list[tuple[str, str | None]] = []
     logged: list[str] = []
 
@@ -469,7 +469,7 @@ async def test_adding_a_person_leaves_the_others_running(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
     # No reload: the same household, Grandma's entities never went away or fired.
-    assert loaded_household.runtime_data is household
+    assert loaded_household.runtime_data.household is household
     assert [c for c in changed if "grandma" in c[0]] == []
     assert [e for e in logged if e.startswith("event.")] == []
     assert not [c for c in changed if c[1] == "unavailable"]
@@ -490,14 +490,17 @@ async def test_adding_a_person_leaves_the_others_running(
     )
     await hass.config_entries.subentries.async_configure(result["flow_id"], {"alias": "Nana"})
     await hass.async_block_till_done()
-    assert loaded_household.runtime_data is not household
-    assert {p.alias for p in loaded_household.runtime_data.people.values()} == {"Nana", "Grandpa"}
+    assert loaded_household.runtime_data.household is not household
+    assert {p.alias for p in loaded_household.runtime_data.household.people.values()} == {
+        "Nana",
+        "Grandpa",
+    }
 
 
 async def test_people_added_in_quick_succession_are_set_up_once(
     hass: HomeAssistant, loaded_household: MockConfigEntry, caplog: pytest.LogCaptureFixture
 ) -> None:
-    household = loaded_household.runtime_data
+    household = loaded_household.runtime_data.household
     # Two subentries added back to back: two updates queued before either runs.
     for alias in ("Grandma", "Grandpa"):
         person_id = uuid.uuid4().hex
@@ -519,7 +522,7 @@ async def test_people_added_in_quick_succession_are_set_up_once(
             ),
         )
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert loaded_household.runtime_data is household
+    assert loaded_household.runtime_data.household is household
     assert sorted(p.alias for p in household.people.values()) == ["Grandma", "Grandpa"]
     assert "does not generate unique IDs" not in caplog.text
     assert hass.states.get("sensor.grandma_weight") is not None

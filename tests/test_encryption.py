@@ -30,7 +30,7 @@ SYSTOLIC = 142.5
 
 def household(hass: HomeAssistant) -> Household:
     (entry,) = [e for e in hass.config_entries.async_entries(DOMAIN) if e.state.recoverable]
-    result: Household = entry.runtime_data
+    result: Household = entry.runtime_data.household
     return result
 
 

@@ -14,14 +14,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
-from custom_components.smart_care import (
-    blueprint_install,
-    clinic_services,
-    medication,
-    privacy,
-    services,
-    webhook,
-)
+from custom_components.smart_care import blueprint_install, privacy, services
+from custom_components.smart_care.care import medication
+from custom_components.smart_care.clinic import services as clinic_services, webhook
 from custom_components.smart_care.const import DOMAIN
 
 SERVICE_SCHEMAS: dict[str, vol.Schema] = {

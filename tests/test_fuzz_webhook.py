@@ -21,7 +21,7 @@ import pytest
 
 from custom_components.smart_care.core.security import signed_headers
 
-from .clinic_support import household, record
+from .clinic_support import alerts, household, record
 from .fuzz_bodies import hostile_bodies, kinds
 from .test_webhook import Clinic, clinic  # noqa: F401 (fixture)
 
@@ -36,9 +36,9 @@ def _audit_rows(hass: HomeAssistant) -> list[dict[str, Any]]:
 
 
 def _state(hass: HomeAssistant) -> Any:
-    hh = household(hass)
-    alerts = sorted((a.alert_id, a.status) for a in hh.alerts.active_alerts())
-    return json.dumps(hh.alerts.thresholds, default=str), alerts
+    manager = alerts(hass)
+    active = sorted((a.alert_id, a.status) for a in manager.active_alerts())
+    return json.dumps(manager.thresholds, default=str), active
 
 
 async def fuzz(hass: HomeAssistant, clinic: Clinic, bodies: list[bytes]) -> dict[int, int]:  # noqa: F811
@@ -94,7 +94,7 @@ async def test_signed_hostile_bodies(
 ) -> None:
     caplog.set_level(logging.INFO, logger="custom_components.smart_care.clinic.webhook")
     await record(hass, systolic=190, diastolic=100)
-    alert_id = household(hass).alerts.active_alerts()[0].alert_id
+    alert_id = alerts(hass).active_alerts()[0].alert_id
     started = time.perf_counter()
     bodies = hostile_bodies(clinic.pseudonym, alert_id, BODIES)
     drawn = time.perf_counter()

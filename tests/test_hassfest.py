@@ -9,7 +9,6 @@ import re
 from typing import Any
 
 from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,16 +170,6 @@ def test_icons_cover_entities() -> None:
     icons = json.loads((COMPONENT / "icons.json").read_text())
     for platform, keys in STRINGS["entity"].items():
         assert set(keys) == set(icons["entity"][platform]), platform
-
-
-@pytest.mark.parametrize("path", sorted(COMPONENT.joinpath("core").rglob("*.py")))
-def test_pure_core_has_no_homeassistant_import(path: Path) -> None:
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            assert not any(a.name.split(".")[0] == "homeassistant" for a in node.names), path
-        if isinstance(node, ast.ImportFrom) and node.module:
-            assert node.module.split(".")[0] != "homeassistant", path
 
 
 def test_quality_scale_rules() -> None:

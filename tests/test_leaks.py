@@ -25,7 +25,7 @@ from .ble_fakes import (
     patch_gatt,
     wake,
 )
-from .clinic_support import household, link_clinic, only_link, record, settle
+from .clinic_support import alerts, household, link_clinic, only_link, record, settle
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
 from .test_webhook import Clinic
 
@@ -112,10 +112,10 @@ async def test_states_and_events_after_a_full_scenario(
     clinic = Clinic(await hass_client_no_auth(), data, only_link(hass).outbox.pseudonym(person_id))
     # Readings, alerts (a critical one), acknowledging, clinic advice with sentinel text.
     await record(hass, person=SENTINEL_NAME, systolic=200, diastolic=115, spo2=85, pulse=130)
-    alerts = household(hass).alerts.active_alerts(person_id)
-    assert alerts
+    open_alerts = alerts(hass).active_alerts(person_id)
+    assert open_alerts
     await hass.services.async_call(
-        "smart_care", "acknowledge_alert", {"alert_id": alerts[0].alert_id}, blocking=True
+        "smart_care", "acknowledge_alert", {"alert_id": open_alerts[0].alert_id}, blocking=True
     )
     status, _ = await clinic.post(
         {

@@ -12,12 +12,12 @@ from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.smart_care.care.medication import (
+from custom_components.smart_care.care.medication import SETTING_ADHERENCE
+from custom_components.smart_care.const import (
+    DOMAIN,
     EVENT_MEDICATION_ANSWERED,
     EVENT_MEDICATION_DUE,
-    SETTING_ADHERENCE,
 )
-from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.core.clinical.medication import medication_id
 
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT, add_person
@@ -63,7 +63,7 @@ async def person_id(
         conditions=SENTINEL_TEXT,
         medications=MEDICATIONS,
     )
-    (pid,) = loaded_household.runtime_data.people
+    (pid,) = loaded_household.runtime_data.household.people
     return str(pid)
 
 
@@ -74,7 +74,9 @@ async def at(hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: str) -> 
 
 
 async def adherence(hass: HomeAssistant, entry: MockConfigEntry, pid: str) -> list[dict[str, Any]]:
-    settings = await hass.async_add_executor_job(entry.runtime_data.store.get_settings, pid)
+    settings = await hass.async_add_executor_job(
+        entry.runtime_data.household.store.get_settings, pid
+    )
     return list(settings.get(SETTING_ADHERENCE, []))
 
 

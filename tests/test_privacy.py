@@ -12,9 +12,17 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUs
 
 from custom_components.smart_care.clinic.services import SETTING_LOCATION_LOG
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.household.privacy import LOCAL_AUDIT_LINK, PRIVACY_SERVICES
+from custom_components.smart_care.privacy import LOCAL_AUDIT_LINK, PRIVACY_SERVICES
 
-from .clinic_support import household, link_clinic, only_link, record, settle, validate_bundle
+from .clinic_support import (
+    alerts,
+    household,
+    link_clinic,
+    only_link,
+    record,
+    settle,
+    validate_bundle,
+)
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
 from .fhir_server import FhirServer
 from .test_bridge_sync import fhir_server  # noqa: F401 (fixture)
@@ -187,7 +195,7 @@ async def test_forget_person_erases_everywhere(
         },
     )
     fhir_server.down()
-    alert = hh.alerts.active_alerts(person_id)[0]
+    alert = alerts(hass).active_alerts(person_id)[0]
     await hass.services.async_call(
         DOMAIN, "acknowledge_alert", {"alert_id": alert.alert_id}, blocking=True
     )

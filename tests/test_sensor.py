@@ -106,7 +106,7 @@ async def test_past_reading_goes_to_log_not_state(
     assert hass.states.get("sensor.grandma_weight").state == "70.0"
     person_id = loaded_household.subentries[grandma].data["person_id"]
     history = await hass.async_add_executor_job(
-        loaded_household.runtime_data.store.history, person_id
+        loaded_household.runtime_data.household.store.history, person_id
     )
     assert [m.value for m in history] == [72.0, 70.0]
 
@@ -143,7 +143,7 @@ async def test_rejected_input_stores_nothing(
     with pytest.raises(ServiceValidationError) as err:
         await _record(hass, **data)
     assert err.value.translation_key == key
-    count = await hass.async_add_executor_job(loaded_household.runtime_data.store.count)
+    count = await hass.async_add_executor_job(loaded_household.runtime_data.household.store.count)
     assert count == 0
     assert hass.states.get("sensor.grandma_oxygen_saturation").state == "unknown"
 

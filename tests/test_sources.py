@@ -45,8 +45,10 @@ async def test_sensor_values_reach_the_record(hass: HomeAssistant, mapped: MockC
     assert float(hass.states.get("sensor.grandma_blood_glucose").state) == pytest.approx(
         7.0, abs=0.01
     )
-    person_id = next(iter(mapped.runtime_data.people))
-    history = await hass.async_add_executor_job(mapped.runtime_data.store.history, person_id)
+    person_id = next(iter(mapped.runtime_data.household.people))
+    history = await hass.async_add_executor_job(
+        mapped.runtime_data.household.store.history, person_id
+    )
     assert {m.source for m in history} >= {"sensor:sensor.withings_weight", "sensor:sensor.cgm"}
 
 
@@ -62,7 +64,7 @@ async def test_bad_sensor_values_are_ignored(
     assert hass.states.get("sensor.grandma_oxygen_saturation").state == "unknown"
     assert "Ignored a spo2 value from sensor.esphome_spo2" in caplog.text
     assert "cannot be converted" in caplog.text
-    assert await hass.async_add_executor_job(mapped.runtime_data.store.count) == 0
+    assert await hass.async_add_executor_job(mapped.runtime_data.household.store.count) == 0
 
 
 async def test_own_sensor_cannot_be_a_source(

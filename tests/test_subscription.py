@@ -30,7 +30,7 @@ from custom_components.smart_care.core.security import (
     subscription_token,
 )
 
-from .clinic_support import household, link_clinic, only_link, record
+from .clinic_support import alerts, household, link_clinic, only_link, record
 from .fhir_medplum import MedplumServer
 
 SECRET_EXTENSION = "https://www.medplum.com/fhir/StructureDefinition/subscription-secret"
@@ -251,7 +251,7 @@ async def test_unknown_patient_is_404(hass: HomeAssistant, setup: Setup) -> None
 
 async def test_flag_acknowledges_the_alert(hass: HomeAssistant, setup: Setup) -> None:
     await record(hass, systolic=190, diastolic=100)
-    alert = household(hass).alerts.active_alerts()[0]
+    alert = alerts(hass).active_alerts()[0]
     await setup.subscribe("Flag")
     flag = {
         "resourceType": "Flag",
@@ -263,7 +263,7 @@ async def test_flag_acknowledges_the_alert(hass: HomeAssistant, setup: Setup) ->
     status, created = await setup.server.request("POST", "Flag", flag)
     assert status == 201, created
     assert await setup.audited(1) == [("fhir:Flag", 200, "acknowledged", "fhir-signature")]
-    current = household(hass).alerts.alerts[alert.alert_id]
+    current = alerts(hass).alerts[alert.alert_id]
     assert current.status == "acknowledged"
     assert current.acknowledged_by == "clinic:Community Clinic"
 
@@ -271,7 +271,7 @@ async def test_flag_acknowledges_the_alert(hass: HomeAssistant, setup: Setup) ->
 async def test_detected_issue_needs_a_clinician(hass: HomeAssistant, setup: Setup) -> None:
     """The bridge's own DetectedIssue updates come back too; only a clinician's step counts."""
     await record(hass, systolic=190, diastolic=100)
-    alert = household(hass).alerts.active_alerts()[0]
+    alert = alerts(hass).active_alerts()[0]
     await setup.subscribe("DetectedIssue")
     issue: dict[str, Any] = {
         "resourceType": "DetectedIssue",
@@ -282,7 +282,7 @@ async def test_detected_issue_needs_a_clinician(hass: HomeAssistant, setup: Setu
     status, created = await setup.server.request("POST", "DetectedIssue", issue)
     assert status == 201, created
     assert await setup.audited(1) == [("fhir:DetectedIssue", 200, "ignored", "fhir-signature")]
-    assert household(hass).alerts.alerts[alert.alert_id].status == "open"
+    assert alerts(hass).alerts[alert.alert_id].status == "open"
     created["mitigation"] = [
         {"action": {"text": "Phoned the patient"}, "author": {"display": "Dr. Li"}}
     ]
@@ -290,7 +290,7 @@ async def test_detected_issue_needs_a_clinician(hass: HomeAssistant, setup: Setu
     assert status == 200, updated
     rows = await setup.audited(2)
     assert rows[1] == ("fhir:DetectedIssue", 200, "acknowledged", "fhir-signature")
-    assert household(hass).alerts.alerts[alert.alert_id].status == "acknowledged"
+    assert alerts(hass).alerts[alert.alert_id].status == "acknowledged"
 
 
 async def test_documented_credentials_match_openssl(setup: Setup) -> None:

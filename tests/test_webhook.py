@@ -29,7 +29,15 @@ from custom_components.smart_care.core import fhir
 from custom_components.smart_care.core.clinical.assessment import DEFAULT_THRESHOLDS
 from custom_components.smart_care.core.security import signed_headers
 
-from .clinic_support import household, link_clinic, only_link, record, settle, validate_bundle
+from .clinic_support import (
+    alerts,
+    household,
+    link_clinic,
+    only_link,
+    record,
+    settle,
+    validate_bundle,
+)
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID
 
 ADVICE_TEXT = "Please take your blood pressure twice daily this week. sentinel-advice-text"
@@ -122,7 +130,7 @@ async def nothing_changed(hass: HomeAssistant) -> None:
     store = household(hass).store
     assert await hass.async_add_executor_job(store.advice) == []
     (person,) = household(hass).people.values()
-    assert household(hass).alerts.thresholds[person.person_id] == DEFAULT_THRESHOLDS
+    assert alerts(hass).thresholds[person.person_id] == DEFAULT_THRESHOLDS
     assert not [n for n in _async_get_or_create_notifications(hass) if "advice" in n]
 
 
@@ -322,7 +330,7 @@ async def test_thresholds_need_a_fresh_totp(
     code = clinic.code()
     assert await clinic.post(payload, totp=code) == (200, {"status": "updated"})
     (person,) = household(hass).people.values()
-    limits = household(hass).alerts.thresholds[person.person_id]
+    limits = alerts(hass).thresholds[person.person_id]
     assert limits != DEFAULT_THRESHOLDS
     # A code is used once, also after a restart.
     assert await clinic.post(payload, totp=code) == (403, {"error": "totp_replayed"})
@@ -342,7 +350,7 @@ async def test_clinician_acknowledges_an_alert(
     hass: HomeAssistant, clinic: Clinic, advice_events: list[dict[str, Any]]
 ) -> None:
     await record(hass, systolic=150, diastolic=85)
-    (alert,) = household(hass).alerts.active_alerts()
+    (alert,) = alerts(hass).active_alerts()
     payload = {"type": "acknowledge", "person": clinic.pseudonym, "alert_id": "nope"}
     assert await clinic.post(payload) == (404, {"error": "unknown_alert"})
     assert alert.status == "open"
@@ -363,7 +371,7 @@ async def test_acknowledge_needs_the_alerts_scope(
     (person_id,) = household(hass).people
     clinic = Clinic(await hass_client_no_auth(), data, only_link(hass).outbox.pseudonym(person_id))
     await record(hass, systolic=150, diastolic=85)
-    (alert,) = household(hass).alerts.active_alerts()
+    (alert,) = alerts(hass).active_alerts()
     payload = {"type": "acknowledge", "person": clinic.pseudonym, "alert_id": alert.alert_id}
     assert await clinic.post(payload) == (403, {"error": "scope_not_granted", "message": "alerts"})
     summary = {"type": "summary", "person": clinic.pseudonym}
@@ -422,12 +430,12 @@ async def test_unexpected_errors_answer_500_json(
     hass: HomeAssistant, clinic: Clinic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await record(hass, systolic=150, diastolic=85)
-    (alert,) = household(hass).alerts.active_alerts()
+    (alert,) = alerts(hass).active_alerts()
 
     async def _broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(household(hass).alerts, "async_acknowledge", _broken)
+    monkeypatch.setattr(alerts(hass), "async_acknowledge", _broken)
     payload = {"type": "acknowledge", "person": clinic.pseudonym, "alert_id": alert.alert_id}
     assert await clinic.post(payload) == (500, {"error": "internal_error"})
     assert (await audit(hass))[-1] == ("acknowledge", 500, "internal_error", "hmac")

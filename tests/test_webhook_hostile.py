@@ -21,16 +21,12 @@ from homeassistant.util import dt as dt_util
 import pytest
 import voluptuous as vol
 
-from custom_components.smart_care.clinic.webhook import (
-    ISSUE_AUDIT_FAILED,
-    ISSUE_TOTP_LOCKED,
-    TOTP_HEADER,
-)
-from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.clinic.webhook import TOTP_HEADER
+from custom_components.smart_care.const import DOMAIN, ISSUE_AUDIT_FAILED, ISSUE_TOTP_LOCKED
 from custom_components.smart_care.core.clinical.assessment import DEFAULT_THRESHOLDS
 from custom_components.smart_care.core.security import signed_headers
 
-from .clinic_support import household, only_link
+from .clinic_support import alerts, household, only_link
 from .test_webhook import Clinic, advice, clinic, nothing_changed  # noqa: F401 (fixture)
 
 
@@ -269,7 +265,7 @@ async def test_household_clears_a_lockout(
     status, _, body = await _set_thresholds(sender, clinic, right)
     assert (status, body) == (200, {"status": "updated"})
     (person,) = household(hass).people.values()
-    assert household(hass).alerts.thresholds[person.person_id] != DEFAULT_THRESHOLDS
+    assert alerts(hass).thresholds[person.person_id] != DEFAULT_THRESHOLDS
 
 
 def _context(user: Any) -> Any:

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 import logging
 from typing import cast
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
@@ -14,9 +13,17 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
 from .blueprint_install import async_check_blueprints
+from .care.alerts import AlertManager
+from .care.knowledge import KnowledgeDelivery
 from .care.medication import MedicationSchedule
 from .clinic.bridge import ClinicBridge
-from .const import CONF_ENTRY_TYPE, DOMAIN, ENTRY_TYPE_DEVICE
+from .const import (
+    CONF_ENTRY_TYPE,
+    DOMAIN,
+    ENTRY_TYPE_DEVICE,
+    EVENT_NOTIFICATION_ACTION,
+    EVENT_TAG_SCANNED,
+)
 from .core.security import DecryptError
 from .dashboard import async_register_strategy
 from .device.runtime import (
@@ -34,12 +41,12 @@ from .household.keys import (
 from .household.people import LivePeople
 from .household.profile import migrate_profiles
 from .household.runtime import Household, record_path
+from .household.statistics import BackfillStatistics
 from .services import async_setup_services
+from .types import SmartCareConfigEntry, SmartCareData
 
 _LOGGER = logging.getLogger(__name__)
 
-EVENT_TAG_SCANNED = "tag_scanned"
-EVENT_NOTIFICATION_ACTION = "mobile_app_notification_action"
 ACTION_ACK = "SMART_CARE_ACK_"
 ACTION_SNOOZE = "SMART_CARE_SNOOZE_"
 SNOOZE_FROM_PHONE = 30  # minutes
@@ -48,8 +55,6 @@ STALE_CHECK_INTERVAL = timedelta(minutes=10)
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-
-type SmartCareConfigEntry = ConfigEntry[Household]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -66,6 +71,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
     # Keys first: a missing key file stops here, before the database is even opened.
     record = await async_open_record(hass, entry)
     household = Household(hass, entry, record.store)
+    # Features subscribe in this order; the household calls them in it.
+    household.async_add_listener(BackfillStatistics(hass, household))
+    knowledge = KnowledgeDelivery(hass, household)
+    alerts = AlertManager(hass, household, knowledge)
+    household.async_add_listener(alerts)
+    household.async_add_listener(knowledge)
+    schedule = MedicationSchedule(hass, household)
     try:
         # Conditions, allergies and medications were one text each before they became lists.
         await hass.async_add_executor_job(migrate_profiles, record.store)
@@ -78,8 +90,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
         await household.async_close()
         raise
     async_record_loaded(hass, entry)
-    entry.runtime_data = household
-    household.clinic = ClinicBridge(hass, entry, household)
+    clinic = ClinicBridge(hass, entry, household, alerts)
+    entry.runtime_data = SmartCareData(household, alerts, knowledge, schedule, clinic)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
 
     @callback
@@ -99,33 +111,32 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
             if not action.startswith(prefix):
                 continue
             alert_id = action.removeprefix(prefix)
-            if alert_id not in household.alerts.alerts:
+            if alert_id not in alerts.alerts:
                 return
             by = f"mobile_app:{event.context.user_id or 'unknown'}"
             if minutes is None:
-                await household.alerts.async_acknowledge(alert_id, by)
+                await alerts.async_acknowledge(alert_id, by)
             else:
-                await household.alerts.async_snooze(alert_id, minutes, by)
+                await alerts.async_snooze(alert_id, minutes, by)
             return
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_NOTIFICATION_ACTION, _notification_action))
 
     async def _check_stale(_now: datetime) -> None:
-        await household.alerts.async_check_stale()
+        await alerts.async_check_stale()
 
     entry.async_on_unload(
         async_track_time_interval(hass, _check_stale, STALE_CHECK_INTERVAL, cancel_on_shutdown=True)
     )
-    await household.alerts.async_check_stale()
-    schedule = MedicationSchedule(hass, household)
+    await alerts.async_check_stale()
     await schedule.async_start()
     entry.async_on_unload(schedule.async_stop)
     # People are subentries: a person added joins live; other changes reload the entry.
-    people = LivePeople(hass, household, schedule)
+    people = LivePeople(hass, household)
     entry.async_on_unload(people.async_stop)
     entry.async_on_unload(entry.add_update_listener(people.async_update_listener))
     await async_check_blueprints(hass)
-    await household.clinic.async_start()
+    await clinic.async_start()
     return True
 
 
@@ -137,7 +148,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -
     if unloaded:
         if (clinic := entry.runtime_data.clinic) is not None:
             await clinic.async_stop()  # before the record store closes
-        await entry.runtime_data.async_close()
+        await entry.runtime_data.household.async_close()
     return unloaded
 
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from homeassistant.components.binary_sensor import (
-    BinarySensorDeviceClass,
+from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined,unused-ignore]
+    BinarySensorDeviceClass,  # re-exported, not listed as exported on HA 2026
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from . import SmartCareConfigEntry
 from .care.alerts import Alert
 from .core.clinical.assessment import FindingKind, Level
 from .entity import SmartCarePersonEntity
 from .household.people import async_on_person_added
 from .household.runtime import Person
+from .types import SmartCareConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -54,16 +54,16 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Two problem sensors per person."""
-    household = entry.runtime_data
+    data = entry.runtime_data
 
     @callback
     def _add_person(person: Person) -> None:
         async_add_entities(
-            [AlertBinarySensor(household, person, d) for d in BINARY_SENSORS],
+            [AlertBinarySensor(data, person, d) for d in BINARY_SENSORS],
             config_subentry_id=person.subentry_id,
         )
 
-    for person in household.people.values():
+    for person in data.household.people.values():
         _add_person(person)
     async_on_person_added(hass, entry, _add_person)
 
@@ -78,7 +78,7 @@ class AlertBinarySensor(SmartCarePersonEntity, BinarySensorEntity):
         """True while a matching alert is unresolved."""
         return any(
             self.entity_description.matches(alert)
-            for alert in self.household.alerts.active_alerts(self.person.person_id)
+            for alert in self.data.alerts.active_alerts(self.person.person_id)
         )
 
     @property
@@ -87,7 +87,7 @@ class AlertBinarySensor(SmartCarePersonEntity, BinarySensorEntity):
         return {
             "codes": [
                 alert.code
-                for alert in self.household.alerts.active_alerts(self.person.person_id)
+                for alert in self.data.alerts.active_alerts(self.person.person_id)
                 if self.entity_description.matches(alert)
             ]
         }

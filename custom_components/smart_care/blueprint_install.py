@@ -1,11 +1,6 @@
 """Offer the bundled automation blueprints to the user's configuration (HA glue).
 
-HACS installs only ``custom_components/``, so the integration carries a copy of its
-blueprints (``blueprints/`` next to this file, byte-identical to the repository's
-``blueprints/automation/smart_care/``). At household setup a repair issue offers to copy
-the missing ones into ``<config>/blueprints/automation/smart_care/``; the admin service
-``smart_care.install_blueprints`` does the same on demand. A file the user already has is
-never replaced unless ``overwrite: true`` is asked for: it may carry their edits.
+Notes: docs/modules.md (blueprint_install.py).
 """
 
 from __future__ import annotations
@@ -14,9 +9,9 @@ from dataclasses import dataclass, field
 import logging
 from pathlib import Path
 import shutil
-from typing import Any, cast
+import sys
+from typing import TYPE_CHECKING, Any, cast
 
-from homeassistant import data_entry_flow
 from homeassistant.components.repairs import ConfirmRepairFlow
 from homeassistant.core import (
     HomeAssistant,
@@ -30,13 +25,19 @@ from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
-from .const import DOMAIN
+from .const import DOMAIN, ISSUE_INSTALL_BLUEPRINTS
+
+if TYPE_CHECKING:
+    # HA 2026 (the only HA on Python 3.14 we support) types repairs flows with their own result.
+    if sys.version_info >= (3, 14):
+        from homeassistant.components.repairs import RepairsFlowResult
+    else:
+        from homeassistant.data_entry_flow import FlowResult as RepairsFlowResult
 
 _LOGGER = logging.getLogger(__name__)
 
 BUNDLED_DIR = Path(__file__).parent / "blueprints"
 TARGET_PARTS = ("blueprints", "automation", DOMAIN)
-ISSUE_INSTALL_BLUEPRINTS = "install_blueprints"
 SERVICE_INSTALL_BLUEPRINTS = "install_blueprints"
 ATTR_OVERWRITE = "overwrite"
 
@@ -131,7 +132,7 @@ class InstallBlueprintsFlow(ConfirmRepairFlow):
 
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Install on confirmation."""
         if user_input is not None:
             await async_install_blueprints(self.hass)

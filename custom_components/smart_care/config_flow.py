@@ -387,7 +387,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
         entry = self._get_entry()
         if entry.state is not ConfigEntryState.LOADED:
             return None
-        household: Household = entry.runtime_data
+        household: Household = entry.runtime_data.household
         return household
 
     def _schema(self) -> vol.Schema:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 DOMAIN: Final = "smart_care"
@@ -139,3 +140,46 @@ ISSUE_CLINIC_REJECTED: Final = "clinic_rejected_{}"
 ISSUE_CLINIC_AUTH: Final = "clinic_auth_{}"
 ISSUE_CLINIC_QUARANTINE: Final = "clinic_quarantined_{}_{}"  # link id, quarantine id
 EVENT_ADVICE: Final = "smart_care_advice"
+
+# Service fields shared by several services.
+ATTR_PERSON: Final = "person"
+
+# Public names: events on the bus, dispatcher signals (formatted with an id), repair issues.
+EVENT_TAG_SCANNED: Final = "tag_scanned"
+EVENT_NOTIFICATION_ACTION: Final = "mobile_app_notification_action"
+SIGNAL_PERSON_UPDATED: Final = f"{DOMAIN}_person_updated_{{}}"
+ISSUE_PENDING: Final = "reading_needs_person_{}"
+# Sent with the new Person: each platform adds that person's entities.
+SIGNAL_PERSON_ADDED: Final = f"{DOMAIN}_person_added_{{}}"
+ISSUE_KEY_MISSING: Final = "record_key_missing"
+ISSUE_UNREADABLE: Final = "record_unreadable"
+ISSUE_KEY_PERMISSIONS: Final = "record_key_permissions"
+ISSUE_AUDIT_FAILED: Final = "clinic_audit_failed"
+ISSUE_TOTP_LOCKED: Final = "clinic_totp_locked_{}"
+SIGNAL_CLINIC_UPDATED: Final = f"{DOMAIN}_clinic_updated_{{}}"
+ISSUE_INSTALL_BLUEPRINTS: Final = "install_blueprints"
+EVENT_MEDICATION_DUE: Final = "smart_care_medication_due"
+EVENT_MEDICATION_ANSWERED: Final = "smart_care_medication_answered"
+EVENT_KNOWLEDGE: Final = "smart_care_knowledge"
+SIGNAL_KNOWLEDGE: Final = f"{DOMAIN}_knowledge_{{}}"
+SIGNAL_ALERTS_UPDATED: Final = f"{DOMAIN}_alerts_updated_{{}}"
+ISSUE_CONNECTION: Final = "device_connection_{}"
+
+
+class AlertStatus(StrEnum):
+    """An alert's state (stored, sent in events and to clinics as these strings)."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+class IngestStatus(StrEnum):
+    """What became of a device reading."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    PENDING = "pending"  # held until someone says whose it is
+    NO_VALUES = "no_values"  # nothing clinical in it (battery, cuff pressure, RACP)
+    REJECTED = "rejected"  # implausible

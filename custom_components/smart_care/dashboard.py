@@ -1,8 +1,6 @@
 """The Smart Care dashboard strategy: served to the frontend, generated there per viewer.
 
-A dashboard whose configuration is ``strategy: {type: custom:smart-care}`` gets one section
-per person of the household (a person added in the UI appears on the next load), in the
-viewer's language, with no gauge before the first reading (frontend/smart-care-strategy.js).
+Notes: docs/modules.md (dashboard.py).
 """
 
 from __future__ import annotations
@@ -10,7 +8,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from homeassistant.components.http import StaticPathConfig
+from homeassistant.components.http import (  # type: ignore[attr-defined,unused-ignore]
+    StaticPathConfig,  # re-exported, not listed as exported on HA 2026
+)
 from homeassistant.core import HomeAssistant
 
 STRATEGY_FILE = Path(__file__).parent / "frontend" / "smart-care-strategy.js"

@@ -8,7 +8,6 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from . import SmartCareConfigEntry
 from .const import (
     CLINIC_SECRETS,
     CONF_ALIAS,
@@ -20,6 +19,7 @@ from .const import (
     IDENTITY_FIELDS,
 )
 from .device.runtime import DeviceConfigEntry
+from .types import SmartCareConfigEntry
 
 TO_REDACT = {
     CONF_ALIAS,
@@ -39,7 +39,8 @@ async def async_get_config_entry_diagnostics(
     """Return what helps debugging without naming anyone."""
     if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_DEVICE:
         return cast(DeviceConfigEntry, entry).runtime_data.diagnostics()
-    household = cast(SmartCareConfigEntry, entry).runtime_data
+    data = cast(SmartCareConfigEntry, entry).runtime_data
+    household = data.household
     counts = await hass.async_add_executor_job(
         lambda: {pid: household.store.count(pid) for pid in household.people}
     )
@@ -68,6 +69,6 @@ async def async_get_config_entry_diagnostics(
                 ),
                 **link.diagnostics(),
             }
-            for link in (household.clinic.links.values() if household.clinic else ())
+            for link in (data.clinic.links.values() if data.clinic else ())
         ],
     }

@@ -7,10 +7,9 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 
-from .care.alerts import SIGNAL_ALERTS_UPDATED
-from .care.knowledge import SIGNAL_KNOWLEDGE
-from .const import DOMAIN
-from .household.runtime import SIGNAL_PERSON_UPDATED, Household, Person
+from .const import DOMAIN, SIGNAL_ALERTS_UPDATED, SIGNAL_KNOWLEDGE, SIGNAL_PERSON_UPDATED
+from .household.runtime import Person
+from .types import SmartCareData
 
 
 class SmartCarePersonEntity(Entity):
@@ -19,12 +18,10 @@ class SmartCarePersonEntity(Entity):
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(
-        self, household: Household, person: Person, description: EntityDescription
-    ) -> None:
+    def __init__(self, data: SmartCareData, person: Person, description: EntityDescription) -> None:
         """Attach to the person's device."""
         self.entity_description = description
-        self.household = household
+        self.data = data
         self.person = person
         self._attr_unique_id = f"{person.person_id}_{description.key}"
         self._attr_device_info = DeviceInfo(

@@ -6,11 +6,11 @@ from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from . import SmartCareConfigEntry
 from .care.alerts import Alert
 from .entity import SmartCarePersonEntity
 from .household.people import async_on_person_added
 from .household.runtime import Person
+from .types import SmartCareConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -27,16 +27,16 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """One alert event entity per person."""
-    household = entry.runtime_data
+    data = entry.runtime_data
 
     @callback
     def _add_person(person: Person) -> None:
         async_add_entities(
-            [AlertEventEntity(household, person, DESCRIPTION)],
+            [AlertEventEntity(data, person, DESCRIPTION)],
             config_subentry_id=person.subentry_id,
         )
 
-    for person in household.people.values():
+    for person in data.household.people.values():
         _add_person(person)
     async_on_person_added(hass, entry, _add_person)
 
@@ -46,7 +46,7 @@ class AlertEventEntity(SmartCarePersonEntity, EventEntity):
 
     async def async_added_to_hass(self) -> None:
         """Listen to the alert manager rather than to state refreshes."""
-        self.async_on_remove(self.household.alerts.async_add_listener(self._on_alert))
+        self.async_on_remove(self.data.alerts.async_add_listener(self._on_alert))
 
     @callback
     def _on_alert(self, alert: Alert, action: str) -> None:

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-from homeassistant import data_entry_flow
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir, selector
 import voluptuous as vol
 
-from .blueprint_install import ISSUE_INSTALL_BLUEPRINTS, InstallBlueprintsFlow
+from .blueprint_install import InstallBlueprintsFlow
+from .clinic.bridge import get_bridge
 from .clinic.flow import ClinicReauthFlow
-from .const import DOMAIN, ISSUE_CLINIC_AUTH
+from .const import DOMAIN, ISSUE_CLINIC_AUTH, ISSUE_INSTALL_BLUEPRINTS
 from .household.runtime import get_household
+
+if TYPE_CHECKING:
+    # HA 2026 (the only HA on Python 3.14 we support) types repairs flows with their own result.
+    if sys.version_info >= (3, 14):
+        from homeassistant.components.repairs import RepairsFlowResult
+    else:
+        from homeassistant.data_entry_flow import FlowResult as RepairsFlowResult
 
 CONF_PERSON = "person"
 
@@ -25,15 +33,13 @@ class AssignReadingFlow(RepairsFlow):
         """Remember the reading."""
         self.reading_id = reading_id
 
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Start (the repairs manager passes the issue, not a form, here)."""
         return await self.async_step_confirm()
 
     async def async_step_confirm(
         self, user_input: dict[str, Any] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Pick the person; the reading keeps its original time."""
         household = get_household(self.hass)
         if household is None or not household.people:
@@ -76,9 +82,7 @@ class QuarantineFlow(RepairsFlow):
         issue = ir.async_get(self.hass).async_get_issue(DOMAIN, self.issue_id)
         return dict(issue.translation_placeholders or {}) if issue else {}
 
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Offer the two choices."""
         return self.async_show_menu(
             step_id="init",
@@ -86,24 +90,22 @@ class QuarantineFlow(RepairsFlow):
             description_placeholders=self._placeholders(),
         )
 
-    async def _release(self, retry: bool) -> data_entry_flow.FlowResult:
-        household = get_household(self.hass)
-        link = household.clinic.links.get(self.link_id) if household and household.clinic else None
+    async def _release(self, retry: bool) -> RepairsFlowResult:
+        bridge = get_bridge(self.hass)
+        link = bridge.links.get(self.link_id) if bridge else None
         if link is None:
             return self.async_abort(reason="household_not_loaded")
         if not await link.async_release(self.qid, retry=retry):
             return self.async_abort(reason="quarantine_gone")
         return self.async_create_entry(data={})
 
-    async def async_step_retry(
-        self, user_input: dict[str, Any] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def async_step_retry(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Queue it again (e.g. after the clinic changed its server)."""
         return await self._release(True)
 
     async def async_step_discard(
         self, user_input: dict[str, Any] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Confirm, then drop it from the clinic outbox (it stays in the home record)."""
         if user_input is None:
             return self.async_show_form(

@@ -25,7 +25,6 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from . import SmartCareConfigEntry
 from .clinic.sensor import async_setup_clinic_sensors
 from .const import CONF_ENTRY_TYPE, CONF_GLUCOSE_UNIT, ENTRY_TYPE_DEVICE, GLUCOSE_MMOL
 from .core.clinical.vitals import Vital
@@ -33,7 +32,8 @@ from .device.runtime import DeviceConfigEntry
 from .device.sensor import async_setup_device_sensors
 from .entity import SmartCarePersonEntity
 from .household.people import async_on_person_added
-from .household.runtime import Household, Person
+from .household.runtime import Person
+from .types import SmartCareConfigEntry, SmartCareData
 
 PARALLEL_UPDATES = 0
 
@@ -163,12 +163,12 @@ HEALTH_STATUS_OPTIONS = ["normal", "info", "warning", "urgent", "critical"]
 class PersonSensorDescription(SensorEntityDescription):
     """A sensor computed from the person's record and alerts."""
 
-    value_fn: Callable[[Household, Person], StateType | datetime]
-    attrs_fn: Callable[[Household, Person], dict[str, Any]] | None = None
+    value_fn: Callable[[SmartCareData, Person], StateType | datetime]
+    attrs_fn: Callable[[SmartCareData, Person], dict[str, Any]] | None = None
 
 
-def _news2_attrs(household: Household, person: Person) -> dict[str, Any]:
-    result = household.alerts.news2.get(person.person_id)
+def _news2_attrs(data: SmartCareData, person: Person) -> dict[str, Any]:
+    result = data.alerts.news2.get(person.person_id)
     if result is None:
         return {}
     return {
@@ -184,8 +184,8 @@ def _news2_attrs(household: Household, person: Person) -> dict[str, Any]:
     }
 
 
-def _news2_value(household: Household, person: Person) -> int | None:
-    result = household.alerts.news2.get(person.person_id)
+def _news2_value(data: SmartCareData, person: Person) -> int | None:
+    result = data.alerts.news2.get(person.person_id)
     if result is None or not result.scores:
         return None
     # Home devices rarely give all seven parameters: the known part is shown, and the
@@ -193,12 +193,12 @@ def _news2_value(household: Household, person: Person) -> int | None:
     return result.partial_total
 
 
-def _health_status(household: Household, person: Person) -> str:
-    level = household.alerts.highest_level(person.person_id)
+def _health_status(data: SmartCareData, person: Person) -> str:
+    level = data.alerts.highest_level(person.person_id)
     return "normal" if level is None else str(level)
 
 
-def _alert_list(household: Household, person: Person) -> dict[str, Any]:
+def _alert_list(data: SmartCareData, person: Person) -> dict[str, Any]:
     return {
         "alerts": [
             {
@@ -207,27 +207,27 @@ def _alert_list(household: Household, person: Person) -> dict[str, Any]:
                 "severity": a.severity,
                 "status": a.status,
                 # The family's text in the system language (both shipped languages below).
-                "message": a.message_in(household.hass.config.language),
+                "message": a.message_in(data.household.hass.config.language),
                 "messages": dict(a.messages),
                 "time": a.time,
             }
-            for a in household.alerts.active_alerts(person.person_id)
+            for a in data.alerts.active_alerts(person.person_id)
         ]
     }
 
 
-def _advice_title(household: Household, person: Person) -> str | None:
-    delivered = household.knowledge.latest.get(person.person_id)
+def _advice_title(data: SmartCareData, person: Person) -> str | None:
+    delivered = data.knowledge.latest.get(person.person_id)
     if delivered is None:
         return None
-    return delivered.note.render(household.hass.config.language)[0]
+    return delivered.note.render(data.household.hass.config.language)[0]
 
 
-def _advice_attrs(household: Household, person: Person) -> dict[str, Any]:
-    delivered = household.knowledge.latest.get(person.person_id)
+def _advice_attrs(data: SmartCareData, person: Person) -> dict[str, Any]:
+    delivered = data.knowledge.latest.get(person.person_id)
     if delivered is None:
         return {}
-    language = household.hass.config.language
+    language = data.household.hass.config.language
     text = delivered.note.text.get(language, delivered.note.text["en"])
     return {
         "topic": delivered.note.topic,
@@ -242,7 +242,7 @@ PERSON_SENSORS: tuple[PersonSensorDescription, ...] = (
         key="last_measurement",
         translation_key="last_measurement",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda household, person: person.last_measurement,
+        value_fn=lambda data, person: person.last_measurement,
     ),
     PersonSensorDescription(
         key="early_warning_score",
@@ -277,24 +277,21 @@ async def async_setup_entry(
     if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_DEVICE:
         await async_setup_device_sensors(hass, cast(DeviceConfigEntry, entry), async_add_entities)
         return
-    household = entry.runtime_data
+    data = entry.runtime_data
     glucose_unit = entry.options.get(CONF_GLUCOSE_UNIT, GLUCOSE_MMOL)
 
     @callback
     def _add_person(person: Person) -> None:
         entities: list[SensorEntity] = [
-            VitalSensor(household, person, description, glucose_unit)
-            for description in VITAL_SENSORS
+            VitalSensor(data, person, description, glucose_unit) for description in VITAL_SENSORS
         ]
-        entities.extend(
-            PersonSensor(household, person, description) for description in PERSON_SENSORS
-        )
+        entities.extend(PersonSensor(data, person, description) for description in PERSON_SENSORS)
         async_add_entities(entities, config_subentry_id=person.subentry_id)
 
-    for person in household.people.values():
+    for person in data.household.people.values():
         _add_person(person)
     async_on_person_added(hass, entry, _add_person)
-    async_setup_clinic_sensors(household.clinic, async_add_entities)
+    async_setup_clinic_sensors(data.clinic, async_add_entities)
 
 
 class VitalSensor(SmartCarePersonEntity, SensorEntity):
@@ -304,13 +301,13 @@ class VitalSensor(SmartCarePersonEntity, SensorEntity):
 
     def __init__(
         self,
-        household: Household,
+        data: SmartCareData,
         person: Person,
         description: VitalSensorDescription,
         glucose_unit: str,
     ) -> None:
         """Show glucose in the household's unit; HA converts from mmol/L."""
-        super().__init__(household, person, description)
+        super().__init__(data, person, description)
         if description.vital is Vital.GLUCOSE:
             self._attr_suggested_unit_of_measurement = glucose_unit
 
@@ -329,11 +326,11 @@ class PersonSensor(SmartCarePersonEntity, SensorEntity):
     @property
     def native_value(self) -> StateType | datetime:
         """Computed value."""
-        return self.entity_description.value_fn(self.household, self.person)
+        return self.entity_description.value_fn(self.data, self.person)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """Details without personal data."""
         if self.entity_description.attrs_fn is None:
             return None
-        return self.entity_description.attrs_fn(self.household, self.person)
+        return self.entity_description.attrs_fn(self.data, self.person)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
+from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -13,15 +14,16 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.service import async_register_admin_service
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
-from .care.alert_text import async_device_languages, supported_language
+from .blueprint_install import async_setup_blueprint_services
+from .care.alerts import AlertManager, get_alerts
 from .clinic.services import async_setup_clinic_services
-from .const import DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
+from .const import ATTR_PERSON, DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
 from .core.clinical.assessment import LimitError
 from .core.clinical.plausibility import (
     REASON_NOT_FINITE,
@@ -35,12 +37,15 @@ from .core.clinical.vitals import (
     VitalSample,
     fahrenheit_to_celsius,
 )
+from .household.alert_text import async_device_languages, supported_language
+from .household.calls import (
+    caller,
+    require_household,
+    resolve_person,
+    service_error,
+)
 from .household.keys import SERVICE_ROTATE_KEY, async_rotate_key
-from .household.privacy import async_setup_privacy_services
-from .household.runtime import get_household
-
-if TYPE_CHECKING:
-    from .household.runtime import Household, Person
+from .privacy import async_setup_privacy_services
 
 SERVICE_RECORD_MEASUREMENT = "record_measurement"
 SERVICE_ASSIGN_READING = "assign_reading"
@@ -51,8 +56,6 @@ SERVICE_GET_ALERTS = "get_alerts"
 SERVICE_SET_THRESHOLDS = "set_thresholds"
 SERVICE_GET_LANGUAGES = "get_languages"
 
-ATTR_PERSON = "person"
-ATTR_DEVICE_ID = "device_id"
 ATTR_TIME = "time"
 ATTR_READING_ID = "reading_id"
 ATTR_ALERT_ID = "alert_id"
@@ -143,36 +146,6 @@ THRESHOLDS_SCHEMA = vol.Schema(
 )
 
 
-async def _actor(call: ServiceCall) -> str:
-    """Who did it, for the alert record: the HA user's name, or the caller kind."""
-    if call.context.user_id and (user := await call.hass.auth.async_get_user(call.context.user_id)):
-        return f"user:{user.name}"
-    return "automation"
-
-
-def _household(hass: HomeAssistant) -> Household:
-    if (household := get_household(hass)) is None:
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_household")
-    return household
-
-
-def _person(hass: HomeAssistant, household: Household, data: dict[str, Any]) -> Person:
-    person: Person | None = None
-    if ATTR_DEVICE_ID in data:
-        device = dr.async_get(hass).async_get(data[ATTR_DEVICE_ID])
-        if device is not None:
-            for domain, ident in device.identifiers:
-                if domain == DOMAIN and ident in household.people:
-                    person = household.people[ident]
-    elif ATTR_PERSON in data:
-        person = household.person_by_alias(data[ATTR_PERSON])
-    else:
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="person_required")
-    if person is None:
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="unknown_person")
-    return person
-
-
 def samples_from_fields(data: dict[str, Any], when: datetime) -> list[VitalSample]:
     """Convert service fields to canonical samples."""
     samples = []
@@ -192,8 +165,8 @@ def samples_from_fields(data: dict[str, Any], when: datetime) -> list[VitalSampl
 
 async def _async_record_measurement(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
-    household = _household(hass)
-    person = _person(hass, household, dict(call.data))
+    household = require_household(hass)
+    person = resolve_person(hass, household, dict(call.data))
     when = call.data.get(ATTR_TIME)
     now = dt_util.now()
     if when is None:
@@ -217,8 +190,8 @@ async def _async_record_measurement(call: ServiceCall) -> ServiceResponse:
 
 
 async def _async_assign_reading(call: ServiceCall) -> ServiceResponse:
-    household = _household(call.hass)
-    person = _person(call.hass, household, dict(call.data))
+    household = require_household(call.hass)
+    person = resolve_person(call.hass, household, dict(call.data))
     try:
         stored = await household.async_assign(call.data[ATTR_READING_ID], person)
     except KeyError as err:
@@ -254,21 +227,17 @@ def _alert_error(err: KeyError) -> ServiceValidationError:
 
 
 async def _async_acknowledge(call: ServiceCall) -> ServiceResponse:
-    household = _household(call.hass)
     try:
-        alert = await household.alerts.async_acknowledge(
-            call.data[ATTR_ALERT_ID], await _actor(call)
-        )
+        alert = await _alerts(call.hass).async_acknowledge(call.data[ATTR_ALERT_ID], caller(call))
     except KeyError as err:
         raise _alert_error(err) from err
     return {"status": alert.status}
 
 
 async def _async_snooze(call: ServiceCall) -> ServiceResponse:
-    household = _household(call.hass)
     try:
-        alert = await household.alerts.async_snooze(
-            call.data[ATTR_ALERT_ID], call.data[ATTR_MINUTES], await _actor(call)
+        alert = await _alerts(call.hass).async_snooze(
+            call.data[ATTR_ALERT_ID], call.data[ATTR_MINUTES], caller(call)
         )
     except KeyError as err:
         raise _alert_error(err) from err
@@ -276,33 +245,32 @@ async def _async_snooze(call: ServiceCall) -> ServiceResponse:
 
 
 async def _async_resolve(call: ServiceCall) -> ServiceResponse:
-    household = _household(call.hass)
     try:
-        alert = await household.alerts.async_resolve(call.data[ATTR_ALERT_ID], await _actor(call))
+        alert = await _alerts(call.hass).async_resolve(call.data[ATTR_ALERT_ID], caller(call))
     except KeyError as err:
         raise _alert_error(err) from err
     return {"status": alert.status}
 
 
 async def _async_get_alerts(call: ServiceCall) -> ServiceResponse:
-    household = _household(call.hass)
+    household = require_household(call.hass)
     person_id = None
     if ATTR_PERSON in call.data or ATTR_DEVICE_ID in call.data:
-        person_id = _person(call.hass, household, dict(call.data)).person_id
+        person_id = resolve_person(call.hass, household, dict(call.data)).person_id
     if call.data[ATTR_INCLUDE_RESOLVED]:
         rows = await call.hass.async_add_executor_job(
             lambda: household.store.alerts(person_id=person_id)
         )
     else:
-        rows = [a.as_record() for a in household.alerts.active_alerts(person_id)]
+        rows = [a.as_record() for a in _alerts(call.hass).active_alerts(person_id)]
     return {"alerts": cast(list[JsonValueType], rows)}
 
 
 async def _async_set_thresholds(call: ServiceCall) -> None:
-    household = _household(call.hass)
-    person = _person(call.hass, household, dict(call.data))
+    household = require_household(call.hass)
+    person = resolve_person(call.hass, household, dict(call.data))
     try:
-        await household.alerts.async_set_thresholds(person, call.data[ATTR_THRESHOLDS])
+        await _alerts(call.hass).async_set_thresholds(person, call.data[ATTR_THRESHOLDS])
     except LimitError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -367,4 +335,11 @@ def async_setup_services(hass: HomeAssistant) -> None:
     # A new data key and every row re-encrypted under it: administrators only.
     async_register_admin_service(hass, DOMAIN, SERVICE_ROTATE_KEY, async_rotate_key)
     async_setup_clinic_services(hass)
+    async_setup_blueprint_services(hass)
     async_setup_privacy_services(hass)
+
+
+def _alerts(hass: HomeAssistant) -> AlertManager:
+    if (alerts := get_alerts(hass)) is None:
+        raise service_error("no_household")
+    return alerts

@@ -1,9 +1,6 @@
 """Alert manager: findings of the pure assessment become alerts with a lifecycle (HA glue).
 
-open → acknowledged / snoozed → resolved. One alert per episode: the pure ``AlertTracker``
-keeps a value flapping around a threshold from raising twenty alerts. Every change fires
-``smart_care_alert`` with the payload documented in docs/alerts.md and is stored in the
-record before the event goes out, so an open alert survives a restart.
+Notes: docs/modules.md (care/alerts.py).
 """
 
 from __future__ import annotations
@@ -12,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 import uuid
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -20,7 +17,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from ..const import DOMAIN, EVENT_ALERT
+from ..const import EVENT_ALERT, SIGNAL_ALERTS_UPDATED, AlertStatus
 from ..core.clinical.assessment import (
     DEFAULT_THRESHOLDS,
     MEASUREMENT_GROUPS,
@@ -41,7 +38,7 @@ from ..core.clinical.assessment import (
 from ..core.clinical.news2 import News2Result
 from ..core.clinical.vitals import Vital, VitalSample
 from ..core.store.record_store import StoredMeasurement
-from .alert_text import (
+from ..household.alert_text import (
     LANGUAGES,
     async_common_texts,
     async_device_languages,
@@ -51,18 +48,16 @@ from .alert_text import (
     supported_language,
     translation_key_for,
 )
-
-if TYPE_CHECKING:
-    from ..household.runtime import Household, Person
+from ..household.runtime import Household, HouseholdListener, Person, loaded_household_entry
+from .knowledge import KnowledgeDelivery
 
 _LOGGER = logging.getLogger(__name__)
 
-SIGNAL_ALERTS_UPDATED = f"{DOMAIN}_alerts_updated_{{}}"
 
-STATUS_OPEN = "open"
-STATUS_ACKNOWLEDGED = "acknowledged"
-STATUS_SNOOZED = "snoozed"
-STATUS_RESOLVED = "resolved"
+STATUS_OPEN = AlertStatus.OPEN
+STATUS_ACKNOWLEDGED = AlertStatus.ACKNOWLEDGED
+STATUS_SNOOZED = AlertStatus.SNOOZED
+STATUS_RESOLVED = AlertStatus.RESOLVED
 
 # Readings older than this (device memory, backfill) are logged and feed trends, but do
 # not raise alerts: an "urgent" alarm about last week helps nobody.
@@ -127,13 +122,30 @@ class Alert:
         return self.status != STATUS_RESOLVED
 
 
-class AlertManager:
+class _Runtime(Protocol):
+    """What alerts need of the household entry's runtime data (types.SmartCareData)."""
+
+    alerts: AlertManager
+
+
+def get_alerts(hass: HomeAssistant) -> AlertManager | None:
+    """The loaded household's alert manager, if any."""
+    if (entry := loaded_household_entry(hass)) is None:
+        return None
+    runtime: _Runtime = entry.runtime_data
+    return runtime.alerts
+
+
+class AlertManager(HouseholdListener):
     """Assessment and alert lifecycle for every person of a household."""
 
-    def __init__(self, hass: HomeAssistant, household: Household) -> None:
+    def __init__(
+        self, hass: HomeAssistant, household: Household, knowledge: KnowledgeDelivery
+    ) -> None:
         """Bind to the household's store and people."""
         self.hass = hass
         self.household = household
+        self.knowledge = knowledge
         self.alerts: dict[str, Alert] = {}
         self.trackers: dict[str, AlertTracker] = {}
         self.thresholds: dict[str, Thresholds] = {}
@@ -141,6 +153,33 @@ class AlertManager:
         self.trend_notes: dict[str, list[Finding]] = {}
         self._snooze_timers: dict[str, CALLBACK_TYPE] = {}
         self._listeners: list[Callable[[Alert, str], None]] = []
+
+    # What the household tells ----------------------------------------------------------
+
+    async def async_household_loaded(self) -> None:
+        """Restore the alert state of everyone loaded."""
+        await self.async_load()
+
+    async def async_person_added(self, person: Person) -> None:
+        """A new person may already be overdue."""
+        await self.async_check_stale()
+
+    async def async_readings_stored(
+        self, person: Person, stored: list[StoredMeasurement], backfilled: list[StoredMeasurement]
+    ) -> None:
+        """Assess new readings."""
+        await self.async_process(person, stored)
+
+    async def async_readings_reassigned(
+        self, person: Person, moved: list[StoredMeasurement]
+    ) -> None:
+        """Assess readings given to the person."""
+        await self.async_process(person, moved)
+
+    @callback
+    def async_household_closing(self) -> None:
+        """Stop the snooze timers."""
+        self.async_unload()
 
     # Loading --------------------------------------------------------------------------
 
@@ -230,7 +269,7 @@ class AlertManager:
         # The early warning score may have changed without any alert changing.
         async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
         if codes:
-            await self.household.knowledge.async_consider_codes(person, codes)
+            await self.knowledge.async_consider_codes(person, codes)
 
     def _device_updates(
         self, tracker: AlertTracker, rows: list[StoredMeasurement]

@@ -5,24 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
-from ..const import CONF_CONDITIONS, DOMAIN
+from ..const import CONF_CONDITIONS, DOMAIN, EVENT_KNOWLEDGE, SIGNAL_KNOWLEDGE
 from ..core.clinical.knowledge import Note, for_codes, for_conditions
 from ..household.profile import as_text
+from ..household.runtime import Household, HouseholdListener, Person
 
-if TYPE_CHECKING:
-    from ..household.runtime import Household, Person
-
-EVENT_KNOWLEDGE = "smart_care_knowledge"
 SETTING_SENT = "knowledge_sent"
 REPEAT_AFTER = timedelta(days=7)
-SIGNAL_KNOWLEDGE = f"{DOMAIN}_knowledge_{{}}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +28,7 @@ class Delivered:
     time: datetime
 
 
-class KnowledgeDelivery:
+class KnowledgeDelivery(HouseholdListener):
     """Matches notes to findings and conditions and tells the household."""
 
     def __init__(self, hass: HomeAssistant, household: Household) -> None:
@@ -43,6 +38,15 @@ class KnowledgeDelivery:
         # Only notes prompted by readings are shown on entities: a note matched to the
         # person's conditions would reveal their history to every HA user.
         self.latest: dict[str, Delivered] = {}
+
+    async def async_household_loaded(self) -> None:
+        """Notes for everyone's conditions."""
+        for person in self.household.people.values():
+            await self.async_consider_conditions(person)
+
+    async def async_person_added(self, person: Person) -> None:
+        """Notes for a new person's conditions."""
+        await self.async_consider_conditions(person)
 
     async def async_consider_codes(self, person: Person, codes: Iterable[str]) -> None:
         """Notes prompted by findings of new readings."""

@@ -1,41 +1,6 @@
 """Medication reminders: the schedule in each person's record, answers, adherence (HA glue).
 
-At every dose time of every medication in a person's record (the free-text
-"Medications" field of the person, parsed by ``core.clinical.medication``) the integration fires
-``smart_care_medication_due``::
-
-    person_id, person (display alias), medication_id, medication, time, dose_key,
-    dose_id (medication_id + "_" + dose_key: one dose, never mistaken for a number), snoozed
-
-``medication`` is the name and dose as the family typed it ("Metformin 500 mg"). That is
-health data on the event bus, deliberately and minimally: the reminder on the phone has
-to say which medicine, and nothing else from the record (conditions, allergies, identity)
-is sent. Non-admin users cannot subscribe to arbitrary bus events; the recorder does store
-events, so a household that prefers not to keep them excludes the event type
-(``recorder: exclude: event_types: [smart_care_medication_due]``). Everything keyed after
-this point (answers, adherence, notification actions) uses the opaque ``medication_id``.
-
-Answers come from the notification buttons (``mobile_app_notification_action`` with
-``SMART_CARE_MED_<TAKEN|SKIP|SNOOZE>_<medication_id>_<dose_key>``) or from the service
-``smart_care.record_medication``. Each answer is stored in the person's record
-(adherence) and announced as ``smart_care_medication_answered``::
-
-    person_id, person, medication_id, dose_key, dose_id, time, status, answered_at
-
-A snoozed dose is due again ``SNOOZE_MINUTES`` later until it is answered (timers do not
-survive a restart; the dose then simply stays unanswered).
-
-Adherence is kept with the record store's generic per-person settings (bounded list under
-``medication_adherence``). A dedicated table would serve the clinic better::
-
-    CREATE TABLE medication_doses (
-        person_id TEXT NOT NULL, medication_id TEXT NOT NULL, scheduled TEXT NOT NULL,
-        status TEXT NOT NULL, answered TEXT, by TEXT, payload BLOB,
-        PRIMARY KEY (person_id, medication_id, scheduled));
-
-Clinic hook: the bridge listens to ``smart_care_medication_answered`` and builds
-``core.fhir.medication_statement(...)`` for it, taking the medication text from
-``async_get_medications`` (the answer itself never carries the text).
+Notes: docs/modules.md (care/medication.py).
 """
 
 from __future__ import annotations
@@ -46,7 +11,7 @@ from functools import partial
 import logging
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.const import ATTR_DEVICE_ID, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import (
     CALLBACK_TYPE,
     Event,
@@ -56,13 +21,19 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.event import async_call_later, async_track_time_change
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from ..const import CONF_MEDICATIONS, DOMAIN
+from ..const import (
+    ATTR_PERSON,
+    CONF_MEDICATIONS,
+    DOMAIN,
+    EVENT_MEDICATION_ANSWERED,
+    EVENT_MEDICATION_DUE,
+    EVENT_NOTIFICATION_ACTION,
+)
 from ..core.clinical.medication import (
     dose_key,
     medication_id,
@@ -70,17 +41,18 @@ from ..core.clinical.medication import (
     parse_dose_key,
     parse_medications,
 )
+from ..household.calls import (
+    resolve_person,
+    service_error,
+)
 from ..household.profile import as_text
-from ..household.runtime import get_household
+from ..household.runtime import HouseholdListener, get_household
 
 if TYPE_CHECKING:
     from ..household.runtime import Household, Person
 
 _LOGGER = logging.getLogger(__name__)
 
-EVENT_MEDICATION_DUE = "smart_care_medication_due"
-EVENT_MEDICATION_ANSWERED = "smart_care_medication_answered"
-EVENT_NOTIFICATION_ACTION = "mobile_app_notification_action"
 
 SERVICE_RECORD_MEDICATION = "record_medication"
 STATUSES = ["taken", "skipped", "snoozed", "missed"]
@@ -91,8 +63,6 @@ ANSWER_AHEAD = timedelta(minutes=60)
 SETTING_ADHERENCE = "medication_adherence"
 MAX_ADHERENCE = 500  # about two months of four medications twice a day
 
-ATTR_PERSON = "person"
-ATTR_DEVICE_ID = "device_id"
 ATTR_MEDICATION_ID = "medication_id"
 ATTR_STATUS = "status"
 ATTR_TIME = "time"
@@ -185,7 +155,7 @@ async def async_record_answer(
     return entry
 
 
-class MedicationSchedule:
+class MedicationSchedule(HouseholdListener):
     """Timers for every dose of every person of one household, rebuilt on each reload."""
 
     def __init__(self, hass: HomeAssistant, household: Household) -> None:
@@ -201,6 +171,7 @@ class MedicationSchedule:
         """Read each person's medications and schedule their doses."""
         for person in self.household.people.values():
             await self.async_add_person(person)
+        self._unsubs.append(self.household.async_add_listener(self))
         self._unsubs.append(
             self.hass.bus.async_listen(EVENT_NOTIFICATION_ACTION, self._async_notification_action)
         )
@@ -211,6 +182,10 @@ class MedicationSchedule:
         self._unsubs.append(
             self.hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_cancel_timers)
         )
+
+    async def async_person_added(self, person: Person) -> None:
+        """Schedule a new person's doses."""
+        await self.async_add_person(person)
 
     async def async_add_person(self, person: Person) -> None:
         """Read one person's medications and schedule their doses."""
@@ -311,26 +286,6 @@ class MedicationSchedule:
         )
 
 
-def _error(key: str) -> ServiceValidationError:
-    return ServiceValidationError(translation_domain=DOMAIN, translation_key=key)
-
-
-def _person(hass: HomeAssistant, household: Household, data: dict[str, Any]) -> Person:
-    person: Person | None = None
-    if ATTR_DEVICE_ID in data:
-        device = dr.async_get(hass).async_get(data[ATTR_DEVICE_ID])
-        for domain, ident in device.identifiers if device else ():
-            if domain == DOMAIN and ident in household.people:
-                person = household.people[ident]
-    elif ATTR_PERSON in data:
-        person = household.person_by_alias(data[ATTR_PERSON])
-    else:
-        raise _error("person_required")
-    if person is None:
-        raise _error("unknown_person")
-    return person
-
-
 def _latest_dose(med: Medication, now: datetime) -> datetime:
     """The latest scheduled dose at or before ``now`` + ANSWER_AHEAD (now if unscheduled)."""
     if not med.times:
@@ -347,12 +302,12 @@ def _latest_dose(med: Medication, now: datetime) -> datetime:
 async def _async_record_medication(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
     if (household := get_household(hass)) is None:
-        raise _error("no_household")
-    person = _person(hass, household, dict(call.data))
+        raise service_error("no_household")
+    person = resolve_person(hass, household, dict(call.data))
     medications = await async_get_medications(hass, household, person.person_id)
     med = medications.get(call.data[ATTR_MEDICATION_ID])
     if med is None:
-        raise _error("unknown_medication")
+        raise service_error("unknown_medication")
     when: datetime | None = call.data.get(ATTR_TIME)
     if when is None:
         when = _latest_dose(med, dt_util.now())

@@ -31,7 +31,7 @@ from functools import partial
 import logging
 from pathlib import Path
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import CALLBACK_TYPE, Event, HassJob, HomeAssistant, callback
@@ -42,7 +42,7 @@ from homeassistant.helpers.event import async_call_later, async_track_point_in_u
 from homeassistant.loader import async_get_integration
 from homeassistant.util import dt as dt_util
 
-from ..care.medication import EVENT_MEDICATION_ANSWERED, async_get_medications
+from ..care.medication import async_get_medications
 from ..const import (
     CLINIC_UNREACHABLE_HOURS,
     CONF_BIRTH_DATE,
@@ -62,6 +62,7 @@ from ..const import (
     CONF_TRANSPORT,
     CONF_WEBHOOK_ID,
     DOMAIN,
+    EVENT_MEDICATION_ANSWERED,
     ISSUE_CLINIC_AUTH,
     ISSUE_CLINIC_QUARANTINE,
     ISSUE_CLINIC_REJECTED,
@@ -71,6 +72,7 @@ from ..const import (
     SCOPE_DAILY_SUMMARY,
     SCOPE_MEDICATION,
     SCOPE_VITAL_SIGNS,
+    SIGNAL_CLINIC_UPDATED,
     SUBENTRY_CLINIC,
     TRANSPORT_FOLDER,
 )
@@ -97,17 +99,16 @@ from ..core.outbox import (
     backoff_delay,
 )
 from ..core.security import redact_text
-from ..household.runtime import get_household
+from ..household.runtime import HouseholdListener, loaded_household_entry
 from .webhook import ClinicWebhook
 
 if TYPE_CHECKING:
-    from ..care.alerts import Alert
+    from ..care.alerts import Alert, AlertManager
     from ..core.store.record_store import StoredMeasurement
     from ..household.runtime import Household, Person
 
 _LOGGER = logging.getLogger(__name__)
 
-SIGNAL_CLINIC_UPDATED = f"{DOMAIN}_clinic_updated_{{}}"
 UNREACHABLE_AFTER = timedelta(hours=CLINIC_UNREACHABLE_HOURS)
 # Daily summaries of the previous local day go out at this local time.
 SUMMARY_TIME = time(0, 5)
@@ -606,14 +607,31 @@ class ClinicLink:
         return done is not None
 
 
-class ClinicBridge:
-    """Every clinic link of a household (``household.clinic``)."""
+class _Runtime(Protocol):
+    """What the clinic needs of the household entry's runtime data (types.SmartCareData)."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, household: Household) -> None:
+    clinic: ClinicBridge | None
+
+
+def get_bridge(hass: HomeAssistant) -> ClinicBridge | None:
+    """The loaded household's clinic bridge, if any."""
+    if (entry := loaded_household_entry(hass)) is None:
+        return None
+    runtime: _Runtime = entry.runtime_data
+    return runtime.clinic
+
+
+class ClinicBridge(HouseholdListener):
+    """Every clinic link of a household."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, household: Household, alerts: AlertManager
+    ) -> None:
         """Read the household's clinic subentries."""
         self.hass = hass
         self.entry = entry
         self.household = household
+        self.alerts = alerts
         self.links: dict[str, ClinicLink] = {}
         for subentry in entry.subentries.values():
             if subentry.subentry_type == SUBENTRY_CLINIC:
@@ -642,9 +660,8 @@ class ClinicBridge:
                 )
                 await link.async_stop()
         await self._async_reconcile()
-        self.household.on_stored.append(self._readings_stored)
-        self._unsubs.append(lambda: self.household.on_stored.remove(self._readings_stored))
-        self._unsubs.append(self.household.alerts.async_add_listener(self._alert_changed))
+        self._unsubs.append(self.household.async_add_listener(self))
+        self._unsubs.append(self.alerts.async_add_listener(self._alert_changed))
         self._unsubs.append(
             self.hass.bus.async_listen(EVENT_MEDICATION_ANSWERED, self._medication_answered)
         )
@@ -713,8 +730,10 @@ class ClinicBridge:
 
     # Hooks -----------------------------------------------------------------------------
 
-    @callback
-    def _readings_stored(self, person: Person, stored: list[StoredMeasurement]) -> None:
+    async def async_readings_stored(
+        self, person: Person, stored: list[StoredMeasurement], backfilled: list[StoredMeasurement]
+    ) -> None:
+        """New readings: wake the links that share vital signs."""
         for link in self.links_with(SCOPE_VITAL_SIGNS):
             link.async_wake()
 
@@ -803,29 +822,3 @@ class ClinicBridge:
         self._schedule_summaries()
         for link in self.links.values():
             await link.async_queue_summaries()
-
-
-async def async_enqueue_medication(
-    hass: HomeAssistant,
-    person_id: str,
-    *,
-    medication: str,
-    answer: str,
-    scheduled: datetime,
-    answered: datetime | None = None,
-    dosage: str | None = None,
-    reason: str | None = None,
-) -> int:
-    """Queue a medication answer for the household's clinics (0 when none shares them)."""
-    household = get_household(hass)
-    if household is None or household.clinic is None:
-        return 0
-    return await household.clinic.async_enqueue_medication(
-        person_id,
-        medication=medication,
-        answer=answer,
-        scheduled=scheduled,
-        answered=answered,
-        dosage=dosage,
-        reason=reason,
-    )

@@ -1,17 +1,6 @@
 """Linking a community clinic: a ``clinic`` subentry of the household (HA flows).
 
-Three ways in, one validation and one set of secrets:
-
-* ``ClinicSubentryFlow``: "Link a clinic" on the household (URL typed in, or the folder
-  hand-over), and "Edit clinic link" to change the address, token or consent later.
-* ``ClinicDiscovery``: the main config flow's zeroconf step (``_smartcare._tcp.local.``)
-  confirms a clinic gateway found on the local network and adds it to the household.
-* ``ClinicReauthFlow``: the fixable repair raised when the clinic refuses the token.
-
-Secrets (webhook id, HMAC secret, TOTP secret, pseudonym key, token) live in the
-subentry's data, i.e. in Home Assistant's private ``.storage/core.config_entries`` like
-every integration's credentials. The clinic is shown the webhook URL, the HMAC secret and
-the TOTP enrolment once, on the last step of linking; diagnostics redact them.
+Notes: docs/modules.md (clinic/flow.py).
 """
 
 from __future__ import annotations
@@ -19,13 +8,13 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
+import sys
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 import uuid
 
 import aiohttp
-from homeassistant import data_entry_flow
 from homeassistant.components import webhook
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import (
@@ -79,6 +68,11 @@ from ..core.security import (
 from ..household.runtime import get_household
 
 if TYPE_CHECKING:
+    # HA 2026 (the only HA on Python 3.14 we support) types repairs flows with their own result.
+    if sys.version_info >= (3, 14):
+        from homeassistant.components.repairs import RepairsFlowResult
+    else:
+        from homeassistant.data_entry_flow import FlowResult as RepairsFlowResult
     from ..household.runtime import Household
 
 MAX_NAME: Final = 60
@@ -297,7 +291,7 @@ class ClinicSubentryFlow(ConfigSubentryFlow):
         entry = self._get_entry()
         if entry.state is not ConfigEntryState.LOADED:
             return None
-        household: Household = entry.runtime_data
+        household: Household = entry.runtime_data.household
         return household
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
@@ -482,15 +476,13 @@ class ClinicReauthFlow(RepairsFlow):
         """Remember which link."""
         self.subentry_id = subentry_id
 
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Start (the repairs manager passes the issue, not a form, here)."""
         return await self.async_step_confirm()
 
     async def async_step_confirm(
         self, user_input: dict[str, Any] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Ask for the new token; check it against the server before storing it."""
         household = get_household(self.hass)
         subentry = None if household is None else household.entry.subentries.get(self.subentry_id)

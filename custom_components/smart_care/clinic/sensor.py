@@ -17,8 +17,8 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from ..const import DOMAIN
-from .bridge import SIGNAL_CLINIC_UPDATED, ClinicBridge, ClinicLink
+from ..const import DOMAIN, SIGNAL_CLINIC_UPDATED
+from .bridge import ClinicBridge, ClinicLink
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,23 +1,6 @@
 """Services the care blueprints build on: clinic hand-off, emergency escalation, reminders.
 
-* ``notify_clinic(alert_id)`` hands an alert to the household's community clinics: it is
-  queued (again, even if already queued) in the durable outbox of every clinic link whose
-  consent includes alerts, and the response says how many. Without such a link the
-  service says so with a clear error (``no_clinic_linked``).
-* ``notify_emergency_contacts(alert_id, message, ...)`` sends an emergency message to the
-  person's emergency contacts (notify service names kept by the integration) and to any
-  extra notify services. One broken contact never stops the others, and the contact list
-  never has to leave the integration.
-* ``emergency_location(alert_id)`` gives the person's location, and only while the alert
-  is an unresolved critical one and the household has allowed sharing it. Every
-  disclosure is logged (no personal data in the line) and kept in the record.
-* ``clear_totp_lockout(clinic)`` (admin) lets a clinic link's TOTP codes be checked again
-  after too many wrong ones locked them (``clinic/webhook.py``); otherwise the lock ends by itself.
-* ``get_last_measurement(entity_id)`` tells when a vital sign was last measured, from the
-  record: entity timestamps move on restarts and alert updates, the record does not.
-
-The medication and blueprint-install services live in their own modules and are
-registered from here, so ``services.async_setup_services`` needs one call.
+Notes: docs/modules.md (clinic/services.py).
 """
 
 from __future__ import annotations
@@ -41,24 +24,28 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
-from ..blueprint_install import async_setup_blueprint_services
+from ..care.alerts import get_alerts
 from ..care.medication import async_setup_medication_services
 from ..const import CONF_SHARE_LOCATION, DOMAIN, SCOPE_ALERTS
 from ..core.boundary import BoundaryError, check_text
 from ..core.clinical.vitals import Vital
+from ..household.calls import (
+    async_require_admin,
+    caller,
+    require_household,
+    service_error,
+)
 from ..household.contacts import notify_targets
-from ..household.runtime import get_household
+from .bridge import ClinicBridge, get_bridge
 
 if TYPE_CHECKING:
     from ..care.alerts import Alert
-    from ..household.runtime import Household
-    from .bridge import ClinicBridge
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -114,52 +101,35 @@ CLEAR_TOTP_LOCKOUT_SCHEMA = vol.Schema(
 )
 
 
-def linked_clinic(household: Household) -> ClinicBridge | None:
+def linked_clinic(hass: HomeAssistant) -> ClinicBridge | None:
     """The household's clinic bridge when a clinic link shares alerts, else None."""
-    bridge = household.clinic
+    bridge = get_bridge(hass)
     return bridge if bridge is not None and bridge.links_with(SCOPE_ALERTS) else None
 
 
-def _error(key: str, **placeholders: str) -> ServiceValidationError:
-    return ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key=key,
-        translation_placeholders=placeholders or None,
-    )
-
-
-def _household(hass: HomeAssistant) -> Household:
-    if (household := get_household(hass)) is None:
-        raise _error("no_household")
-    return household
-
-
-def _alert(household: Household, alert_id: str) -> Alert:
+def _alert(hass: HomeAssistant, alert_id: str) -> Alert:
     try:
-        return household.alerts.get(alert_id)
+        if (alerts := get_alerts(hass)) is None:
+            raise KeyError(alert_id)
+        return alerts.get(alert_id)
     except KeyError as err:
-        raise _error("unknown_alert") from err
-
-
-def _caller(call: ServiceCall) -> str:
-    """Who asked, without naming anyone: an HA user id or the caller kind."""
-    return f"user:{call.context.user_id}" if call.context.user_id else "automation"
+        raise service_error("unknown_alert") from err
 
 
 async def _async_notify_clinic(call: ServiceCall) -> ServiceResponse:
-    household = _household(call.hass)
-    clinic = linked_clinic(household)
+    require_household(call.hass)  # "no household" before "no clinic"
+    clinic = linked_clinic(call.hass)
     if clinic is None:
-        raise _error("no_clinic_linked")
-    alert = _alert(household, call.data[ATTR_ALERT_ID])
+        raise service_error("no_clinic_linked")
+    alert = _alert(call.hass, call.data[ATTR_ALERT_ID])
     queued = await clinic.async_enqueue_alert(alert.as_record())
     return {"queued": queued}
 
 
 async def _async_notify_emergency_contacts(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
-    household = _household(hass)
-    alert = _alert(household, call.data[ATTR_ALERT_ID])
+    household = require_household(hass)
+    alert = _alert(hass, call.data[ATTR_ALERT_ID])
     person = household.people.get(alert.person_id)
     targets: list[str] = []
     if call.data[ATTR_PERSON_CONTACTS] and person is not None:
@@ -168,7 +138,7 @@ async def _async_notify_emergency_contacts(call: ServiceCall) -> ServiceResponse
     targets.extend(call.data[ATTR_TARGETS])
     targets = list(dict.fromkeys(t.strip() for t in targets if t.strip()))
     if not targets:
-        raise _error("no_emergency_contacts")
+        raise service_error("no_emergency_contacts")
     data: dict[str, Any] = {ATTR_MESSAGE: call.data[ATTR_MESSAGE]}
     if title := call.data.get(ATTR_TITLE):
         data[ATTR_TITLE] = title
@@ -231,24 +201,24 @@ def _location_of(hass: HomeAssistant, entity_id: str | None) -> dict[str, Any] |
 
 async def _async_emergency_location(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
-    household = _household(hass)
-    alert = _alert(household, call.data[ATTR_ALERT_ID])
+    household = require_household(hass)
+    alert = _alert(hass, call.data[ATTR_ALERT_ID])
     if alert.severity != SEVERITY_CRITICAL:
-        raise _error("location_not_critical")
+        raise service_error("location_not_critical")
     if not household.entry.options.get(CONF_SHARE_LOCATION, False):
-        raise _error("location_not_shared")
+        raise service_error("location_not_shared")
     person = household.people.get(alert.person_id)
     location = _location_of(hass, person.person_entity if person else None)
     if person is None or location is None:
-        raise _error("no_location")
-    caller = _caller(call)
+        raise service_error("no_location")
+    by = caller(call)
     # The one line that records a disclosure: ids only, never the person or the place.
     _LOGGER.warning(
         "Emergency location disclosed for critical alert %s (caller: %s)",
         alert.alert_id,
-        caller.partition(":")[0],
+        by.partition(":")[0],
     )
-    entry = {"alert_id": alert.alert_id, "time": dt_util.utcnow().isoformat(), "by": caller}
+    entry = {"alert_id": alert.alert_id, "time": dt_util.utcnow().isoformat(), "by": by}
     store = household.store
 
     def _audit() -> None:
@@ -261,7 +231,7 @@ async def _async_emergency_location(call: ServiceCall) -> ServiceResponse:
 
 async def _async_get_last_measurement(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
-    household = _household(hass)
+    household = require_household(hass)
     entity_id: str = call.data[ATTR_ENTITY_ID]
     entry = er.async_get(hass).async_get(entity_id)
     person_id, _, key = (entry.unique_id if entry else "").partition("_")
@@ -274,7 +244,7 @@ async def _async_get_last_measurement(call: ServiceCall) -> ServiceResponse:
         or person is None
         or key not in vitals | {LAST_MEASUREMENT_KEY}
     ):
-        raise _error("not_a_measurement_sensor", entity_id=entity_id)
+        raise service_error("not_a_measurement_sensor", entity_id=entity_id)
     if key == LAST_MEASUREMENT_KEY:
         when = person.last_measurement
         return {"vital": None, "time": when.isoformat() if when else None}
@@ -286,13 +256,13 @@ async def _async_get_last_measurement(call: ServiceCall) -> ServiceResponse:
 
 async def _async_clear_totp_lockout(call: ServiceCall) -> ServiceResponse:
     # Imported here: privacy and webhook import this module's neighbours at load time.
-    from ..household.privacy import async_require_admin
     from .webhook import webhook_of
 
     by = await async_require_admin(call)
-    household = _household(call.hass)
+    require_household(call.hass)
     wanted = call.data[ATTR_CLINIC].strip().casefold()
-    links = household.clinic.links.values() if household.clinic else []
+    bridge = get_bridge(call.hass)
+    links = bridge.links.values() if bridge else []
     found = [
         link
         for link in links
@@ -300,7 +270,7 @@ async def _async_clear_totp_lockout(call: ServiceCall) -> ServiceResponse:
     ]
     hook = webhook_of(call.hass, found[0].link_id) if found else None
     if hook is None:
-        raise _error("unknown_clinic")
+        raise service_error("unknown_clinic")
     await hook.async_clear_lockout()
     _LOGGER.info("TOTP lockout of a clinic link cleared (caller: %s)", by.partition(":")[0])
     return {"cleared": True}
@@ -324,4 +294,3 @@ def async_setup_clinic_services(hass: HomeAssistant) -> None:
             DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL
         )
     async_setup_medication_services(hass)
-    async_setup_blueprint_services(hass)

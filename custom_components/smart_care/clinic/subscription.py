@@ -1,25 +1,6 @@
 """FHIR R4 rest-hook Subscription notifications from a clinic's own server (HA glue).
 
-A clinic's FHIR server posts the changed resource itself (``application/fhir+json``) to
-the link's webhook URL, as R4 rest-hook Subscriptions with a payload do. Authenticated
-by either of what servers can send:
-
-* ``Authorization: Bearer <token>`` from ``Subscription.channel.header`` (any R4 server);
-* Medplum's ``X-Signature``: hex HMAC-SHA256 of the raw body keyed by the value of the
-  ``https://www.medplum.com/fhir/StructureDefinition/subscription-secret`` extension.
-
-Both credentials are derived from the link's signing secret
-(``core.security.subscription_token`` / ``subscription_secret``). A notification is
-fresh when ``meta.lastUpdated`` is within the webhook's ±300 s window, and is accepted
-once (by signature, or by the body's digest with a bearer token). Then:
-
-* ``Communication`` whose ``subject`` names one of the link's pseudonyms
-  (``identifier`` ``urn:smartcare:pseudonym``) → advice for that person;
-* ``DetectedIssue`` with a clinician's mitigation (one with an ``author``; the bridge's
-  own lifecycle steps have none) or ``Flag``, identified by ``urn:smartcare:alert`` →
-  acknowledges that alert.
-
-Everything passes ``core.boundary`` first; refusals are the webhook's JSON errors.
+Notes: docs/modules.md (clinic/subscription.py).
 """
 
 from __future__ import annotations
@@ -41,10 +22,10 @@ from ..core.security import (
     subscription_signature,
     subscription_token,
 )
-from . import webhook as wh
+from .http import MAX_BODY, PSEUDONYM_RE, Audit, Reply, boundary_error, error_reply, read_body
 
 if TYPE_CHECKING:
-    from .webhook import ClinicWebhook, Reply, _Audit
+    from .webhook import ClinicWebhook
 
 MEDPLUM_SIGNATURE_HEADER: Final = "X-Signature"
 AUTHORIZATION_HEADER: Final = "Authorization"
@@ -52,7 +33,7 @@ AUTHORITY_BEARER: Final = "fhir-bearer"
 AUTHORITY_SIGNED: Final = "fhir-signature"
 REQUEST_FHIR: Final = "fhir"
 FHIR_LIMITS: Final = Limits(
-    max_bytes=64 * 1024,  # the webhook's MAX_BODY (not importable here: import cycle)
+    max_bytes=MAX_BODY,
     max_depth=16,
     max_string=8000,
     max_keys=2000,
@@ -120,7 +101,7 @@ class SubscriptionEndpoint:
         headers = request.headers
         return MEDPLUM_SIGNATURE_HEADER in headers or AUTHORIZATION_HEADER in headers
 
-    def _authenticate(self, request: web.Request, body: bytes, audit: _Audit) -> Reply | None:
+    def _authenticate(self, request: web.Request, body: bytes, audit: Audit) -> Reply | None:
         secret = self.hook.link.config.hmac_secret
         signature = request.headers.get(MEDPLUM_SIGNATURE_HEADER)
         if signature is not None:
@@ -129,7 +110,7 @@ class SubscriptionEndpoint:
             if not _SIG_RE.match(candidate) or not hmac.compare_digest(
                 expected.encode(), candidate.encode()
             ):
-                return wh._error(401, "bad_signature")
+                return error_reply(401, "bad_signature")
             audit.authority = AUTHORITY_SIGNED
             key = candidate
         else:
@@ -138,25 +119,25 @@ class SubscriptionEndpoint:
             if scheme.lower() != "bearer" or not hmac.compare_digest(
                 expected.encode(), token.strip().encode("utf-8", "replace")
             ):
-                return wh._error(401, "bad_token")
+                return error_reply(401, "bad_token")
             audit.authority = AUTHORITY_BEARER
             key = hashlib.sha256(body).hexdigest()
         return self.hook.check_replay(key, audit)
 
-    async def async_process(self, request: web.Request, audit: _Audit) -> Reply:
+    async def async_process(self, request: web.Request, audit: Audit) -> Reply:
         """Check and act on one notification."""
         audit.request_type = REQUEST_FHIR
-        body = await wh._read_body(request)
+        body = await read_body(request)
         if body is None:
-            return wh._error(413, "too_large", message=f"at most {wh.MAX_BODY} bytes")
+            return error_reply(413, "too_large", message=f"at most {MAX_BODY} bytes")
         if (refused := self._authenticate(request, body, audit)) is not None:
             return refused
         try:
             doc = parse_json(body, FHIR_LIMITS, KNOWN_FHIR_FIELDS)
         except BoundaryError as err:
-            return wh.boundary_error(err)
+            return boundary_error(err)
         if not isinstance(doc, dict) or doc.get("resourceType") not in RESOURCE_TYPES:
-            return wh._error(
+            return error_reply(
                 400, "unsupported_resource", "resourceType", f"one of {', '.join(RESOURCE_TYPES)}"
             )
         kind: str = doc["resourceType"]
@@ -175,22 +156,22 @@ class SubscriptionEndpoint:
         if isinstance(updated, str) and len(updated) <= 40:
             when = dt_util.parse_datetime(updated)
         if when is None or when.tzinfo is None:
-            return wh._error(400, "invalid_field", "meta.lastUpdated", "an instant is required")
+            return error_reply(400, "invalid_field", "meta.lastUpdated", "an instant is required")
         if abs(dt_util.utcnow().timestamp() - when.timestamp()) > DEFAULT_WINDOW:
-            return wh._error(401, "expired")
+            return error_reply(401, "expired")
         return None
 
-    def _person(self, pseudonym: str | None, audit: _Audit) -> str | None:
+    def _person(self, pseudonym: str | None, audit: Audit) -> str | None:
         if pseudonym is None:
             return None
         audit.person = pseudonym[:64]
-        if not wh.PSEUDONYM_RE.match(pseudonym):
+        if not PSEUDONYM_RE.match(pseudonym):
             return None
         link = self.hook.link
         person_id = link.people_by_pseudonym.get(pseudonym)
         return person_id if person_id in link.household.people else None
 
-    async def _async_communication(self, doc: dict[str, Any], audit: _Audit) -> Reply:
+    async def _async_communication(self, doc: dict[str, Any], audit: Audit) -> Reply:
         pseudonym = _identifier(doc.get("subject"), PSEUDONYM_SYSTEM)
         if pseudonym is None:
             recipients = doc.get("recipient")
@@ -199,10 +180,12 @@ class SubscriptionEndpoint:
                     if pseudonym := _identifier(recipient, PSEUDONYM_SYSTEM):
                         break
         if pseudonym is None:
-            return wh._error(400, "invalid_field", "subject", "a pseudonym identifier is required")
+            return error_reply(
+                400, "invalid_field", "subject", "a pseudonym identifier is required"
+            )
         status = doc.get("status")
         if status in ("entered-in-error", "not-done", "stopped"):
-            return wh._error(400, "invalid_field", "status", "not a message to deliver")
+            return error_reply(400, "invalid_field", "status", "not a message to deliver")
         parts: list[str] = []
         payload = doc.get("payload")
         if isinstance(payload, list):
@@ -215,7 +198,7 @@ class SubscriptionEndpoint:
             ]
         text = "\n\n".join(parts)
         if not text or len(text) > 8000:
-            return wh._error(400, "invalid_field", "payload", "1-8000 characters of text")
+            return error_reply(400, "invalid_field", "payload", "1-8000 characters of text")
         categories = doc.get("category")
         category = categories[0] if isinstance(categories, list) and categories else None
         title = _text(doc.get("topic")) or _text(category) or "Advice"
@@ -229,15 +212,17 @@ class SubscriptionEndpoint:
         )
         person_id = self._person(pseudonym, audit)
         if person_id is None:
-            return wh._error(404, "unknown_person")
+            return error_reply(404, "unknown_person")
         return await self.hook.async_store_advice(
             person_id, title[:120], text, author[:120] if author else None, clinic_id
         )
 
-    async def _async_alert(self, doc: dict[str, Any], audit: _Audit) -> Reply:
+    async def _async_alert(self, doc: dict[str, Any], audit: Audit) -> Reply:
         alert_id = _identifier(doc, ALERT_SYSTEM)
         if alert_id is None or not 0 < len(alert_id) <= 64:
-            return wh._error(400, "invalid_field", "identifier", "an alert identifier is required")
+            return error_reply(
+                400, "invalid_field", "identifier", "an alert identifier is required"
+            )
         if doc["resourceType"] == "DetectedIssue":
             mitigations = doc.get("mitigation")
             by_clinician = isinstance(mitigations, list) and any(
@@ -245,11 +230,11 @@ class SubscriptionEndpoint:
             )
             if not by_clinician:
                 # The bridge's own updates come back through the clinic's Subscription too.
-                return wh.Reply(200, {"status": "ignored"}, "ignored")
+                return Reply(200, {"status": "ignored"}, "ignored")
             reference = doc.get("patient")
         else:
             reference = doc.get("subject")
-        alert = self.hook.link.household.alerts.alerts.get(alert_id)
+        alert = self.hook.link.bridge.alerts.alerts.get(alert_id)
         person_id = alert.person_id if alert is not None else None
         named = _identifier(reference, PSEUDONYM_SYSTEM)
         link = self.hook.link
@@ -259,5 +244,5 @@ class SubscriptionEndpoint:
             # Only people this link knows: its pseudonym map holds exactly them.
             person_id = None
         if person_id is None:
-            return wh._error(404, "unknown_person")
+            return error_reply(404, "unknown_person")
         return await self.hook.async_acknowledge(person_id, alert_id)

@@ -1,36 +1,12 @@
 """Clinic webhooks: signed requests from a linked clinic (HA glue around core.security).
 
-One webhook id per clinic link. Every request is a JSON object ``{"type": ..., "person":
-<the person's pseudonym for this link>, ...}`` signed with the link's HMAC secret
-(``X-SmartCare-Timestamp`` / ``X-SmartCare-Signature``, see ``docs/clinic.md``):
-
-* ``advice``: a clinician's message for a person. Stored in the record, shown to the
-  household as a persistent notification, announced as ``smart_care_advice`` (ids, the
-  person's alias and the title; the free text stays out of the event bus and its log).
-* ``thresholds``: a person's personalised alarm limits. Needs a TOTP code.
-* ``acknowledge``: a clinician has seen an alert; escalation stops.
-* ``summary``: returns a FHIR ``collection`` Bundle of the person's recent readings;
-  identified only when the link allows it and the request carries a TOTP code.
-
-The same URL also takes a FHIR R4 rest-hook Subscription notification from the clinic's
-own server (``clinic/subscription.py``): a ``Communication`` becomes advice, a ``DetectedIssue``
-or ``Flag`` acknowledges an alert.
-
-The checks run in this order, and a refused request changes nothing: size (413),
-signature, freshness and single use (401), JSON limits and schema (400, naming the field
-without repeating what was sent; ``core.boundary``), consent and permission (403),
-person (404), TOTP (403; 429 once a link has sent too many wrong codes). HA answers 200
-when a handler raises, so this one never does: anything unexpected is a 500 with a JSON
-body. Each request leaves one audit row (no body; attacker strings escaped) and one log
-line (no personal data); an audit row that cannot be written raises a repair issue.
+Notes: docs/modules.md (clinic/webhook.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from functools import partial
-import json
 import logging
 import math
 import re
@@ -44,7 +20,14 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from ..const import DOMAIN, EVENT_ADVICE, SCOPE_ALERTS, SCOPE_VITAL_SIGNS
+from ..const import (
+    DOMAIN,
+    EVENT_ADVICE,
+    ISSUE_AUDIT_FAILED,
+    ISSUE_TOTP_LOCKED,
+    SCOPE_ALERTS,
+    SCOPE_VITAL_SIGNS,
+)
 from ..core.boundary import BoundaryError, Limits, field_path, parse_json, safe_text
 from ..core.clinical.assessment import DEFAULT_THRESHOLDS
 from ..core.clinical.vitals import Vital
@@ -59,6 +42,16 @@ from ..core.security import (
     TotpThrottle,
     TotpVerifier,
 )
+from .http import (
+    MAX_BODY,
+    PSEUDONYM_RE,
+    Audit,
+    Reply,
+    boundary_error,
+    error_reply,
+    read_body,
+    response,
+)
 from .subscription import SubscriptionEndpoint
 
 if TYPE_CHECKING:
@@ -66,16 +59,13 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-MAX_BODY: Final = 64 * 1024
 TOTP_HEADER: Final = "X-SmartCare-TOTP"
-PSEUDONYM_RE: Final = re.compile(r"^sc-[a-z2-7]{26}$")
 ADVICE_ID_RE: Final = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 TYPE_ADVICE: Final = "advice"
 TYPE_THRESHOLDS: Final = "thresholds"
 TYPE_ACKNOWLEDGE: Final = "acknowledge"
 TYPE_SUMMARY: Final = "summary"
 REQUEST_TYPES: Final = (TYPE_ADVICE, TYPE_THRESHOLDS, TYPE_ACKNOWLEDGE, TYPE_SUMMARY)
-AUTHORITY_NONE: Final = "none"
 AUTHORITY_HMAC: Final = "hmac"
 AUTHORITY_TOTP: Final = "hmac+totp"
 LIMIT_LEVELS: Final = (
@@ -89,8 +79,6 @@ LIMIT_LEVELS: Final = (
 # Alarm limits are physiological numbers; anything beyond this is not a limit.
 MAX_LIMIT: Final = 100_000.0
 REQUEST_LIMITS: Final = Limits(max_bytes=MAX_BODY, max_depth=6, max_string=8000, max_keys=200)
-ISSUE_AUDIT_FAILED: Final = "clinic_audit_failed"
-ISSUE_TOTP_LOCKED: Final = "clinic_totp_locked_{}"
 DATA_WEBHOOKS: Final = f"{DOMAIN}_clinic_webhooks"
 
 
@@ -149,61 +137,8 @@ KNOWN_FIELDS: Final = frozenset(
 )
 
 
-@dataclass(slots=True)
-class Reply:
-    """What the clinic gets back, and what the audit trail records."""
-
-    status: int
-    body: Any
-    outcome: str
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _error(status: int, code: str, field_name: str | None = None, message: str = "") -> Reply:
-    body: dict[str, Any] = {"error": code}
-    if field_name is not None:
-        body["field"] = field_name
-    if message:
-        body["message"] = message
-    return Reply(status, body, code)
-
-
-def boundary_error(err: BoundaryError) -> Reply:
-    """The 4xx of a refusal at the input boundary (413 for size, else 400)."""
-    return _error(413 if err.code == "too_large" else 400, err.code, err.field, err.message)
-
-
-@dataclass(slots=True)
-class _Audit:
-    request_type: str = "unknown"
-    person: str | None = None
-    authority: str = AUTHORITY_NONE
-    signature: str | None = None
-
-
 def _now() -> float:
     return dt_util.utcnow().timestamp()
-
-
-async def _read_body(request: web.Request) -> bytes | None:
-    """The body, or None when it is larger than ``MAX_BODY`` (stops reading there)."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return None
-    body = bytearray()
-    while chunk := await request.content.read(16384):
-        body += chunk
-        if len(body) > MAX_BODY:
-            return None
-    return bytes(body)
-
-
-def _response(reply: Reply) -> web.Response:
-    # ASCII JSON: nothing a sender wrote can make the reply unencodable.
-    text = json.dumps(reply.body, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-    return web.Response(
-        text=text, status=reply.status, content_type=reply.content_type, headers=reply.headers
-    )
 
 
 def webhook_of(hass: HomeAssistant, link_id: str) -> ClinicWebhook | None:
@@ -282,7 +217,7 @@ class ClinicWebhook:
             )
 
     async def _async_handle_request(self, request: web.Request) -> web.Response:
-        audit = _Audit()
+        audit = Audit()
         try:
             if SIGNATURE_HEADER not in request.headers and self._subscription.claims(request):
                 reply = await self._subscription.async_process(request, audit)
@@ -292,7 +227,7 @@ class ClinicWebhook:
             _LOGGER.error(
                 "Clinic %s webhook request failed (%s)", self.link.config.name, type(err).__name__
             )
-            reply = _error(500, "internal_error")
+            reply = error_reply(500, "internal_error")
         await self._async_audit(audit, reply)
         log = _LOGGER.info if reply.status < 500 else _LOGGER.error
         log(
@@ -303,9 +238,9 @@ class ClinicWebhook:
             reply.outcome,
             audit.authority,
         )
-        return _response(reply)
+        return response(reply)
 
-    async def _async_audit(self, audit: _Audit, reply: Reply) -> None:
+    async def _async_audit(self, audit: Audit, reply: Reply) -> None:
         """Write the request's one audit row; a failure is reported, never swallowed."""
         person = audit.person
         if person is not None and not PSEUDONYM_RE.match(person):
@@ -351,38 +286,38 @@ class ClinicWebhook:
         self._next_prune = now + 10
         self._seen = {sig: exp for sig, exp in self._seen.items() if exp > now}
 
-    def check_replay(self, key: str, audit: _Audit) -> Reply | None:
+    def check_replay(self, key: str, audit: Audit) -> Reply | None:
         """Refuse a key (signature) seen within the window; remember a new one."""
         now = _now()
         self._prune(now)
         if key in self._seen:
-            return _error(401, "replayed")
+            return error_reply(401, "replayed")
         audit.signature = key
         self._seen[key] = now + 2 * DEFAULT_WINDOW
         return None
 
-    def _check_signature(self, request: web.Request, body: bytes, audit: _Audit) -> Reply | None:
+    def _check_signature(self, request: web.Request, body: bytes, audit: Audit) -> Reply | None:
         assert self._verifier is not None
         signature = request.headers.get(SIGNATURE_HEADER)
         normalized = signature.strip().lower() if signature else None
         now = _now()
         self._prune(now)
         if normalized and normalized in self._seen:
-            return _error(401, "replayed")
+            return error_reply(401, "replayed")
         try:
             self._verifier.verify(request.headers.get(TIMESTAMP_HEADER), signature, body)
         except AuthError as err:
-            return _error(401, err.reason.value)
+            return error_reply(401, err.reason.value)
         assert normalized is not None
         audit.authority = AUTHORITY_HMAC
         audit.signature = normalized
         self._seen[normalized] = now + 2 * DEFAULT_WINDOW
         return None
 
-    async def _async_process(self, request: web.Request, audit: _Audit) -> Reply:
-        body = await _read_body(request)
+    async def _async_process(self, request: web.Request, audit: Audit) -> Reply:
+        body = await read_body(request)
         if body is None:
-            return _error(413, "too_large", message=f"at most {MAX_BODY} bytes")
+            return error_reply(413, "too_large", message=f"at most {MAX_BODY} bytes")
         if (refused := self._check_signature(request, body, audit)) is not None:
             return refused
         try:
@@ -390,19 +325,19 @@ class ClinicWebhook:
         except BoundaryError as err:
             return boundary_error(err)
         if not isinstance(doc, dict):
-            return _error(400, "invalid_body", message="a JSON object is expected")
+            return error_reply(400, "invalid_body", message="a JSON object is expected")
         try:
             _TYPE_SCHEMA(doc)
         except vol.Invalid:
-            return _error(400, "unknown_type", "type", f"one of {', '.join(REQUEST_TYPES)}")
+            return error_reply(400, "unknown_type", "type", f"one of {', '.join(REQUEST_TYPES)}")
         audit.request_type = doc["type"]
         if isinstance(doc.get("person"), str):
             audit.person = doc["person"][:64]
         try:
             data: dict[str, Any] = SCHEMAS[doc["type"]](doc)
         except vol.Invalid as err:
-            return _error(400, "invalid_field", field_path(err.path, KNOWN_FIELDS), err.msg)
-        handler: Callable[[dict[str, Any], web.Request, _Audit], Any] = {
+            return error_reply(400, "invalid_field", field_path(err.path, KNOWN_FIELDS), err.msg)
+        handler: Callable[[dict[str, Any], web.Request, Audit], Any] = {
             TYPE_ADVICE: self._async_advice,
             TYPE_THRESHOLDS: self._async_thresholds,
             TYPE_ACKNOWLEDGE: self._async_acknowledge,
@@ -415,7 +350,7 @@ class ClinicWebhook:
         person_id = self.link.people_by_pseudonym.get(data["person"])
         return person_id if person_id in self.link.household.people else None
 
-    async def _async_totp(self, request: web.Request, audit: _Audit) -> Reply:
+    async def _async_totp(self, request: web.Request, audit: Audit) -> Reply:
         assert self._totp is not None
         store = self.link.household.store
         if (wait := self.throttle.retry_after()) > 0:
@@ -425,7 +360,7 @@ class ClinicWebhook:
             self._totp.verify(request.headers.get(TOTP_HEADER))
         except AuthError as err:
             if err.reason is not AuthReason.BAD_TOTP:
-                return _error(403, err.reason.value)
+                return error_reply(403, err.reason.value)
             locked = self.throttle.failed()
             await self.hass.async_add_executor_job(
                 store.clinic_put_state, self.link.link_id, {"totp_throttle": self.throttle.state}
@@ -450,7 +385,7 @@ class ClinicWebhook:
                     },
                 )
                 return self._locked(locked)
-            return _error(403, err.reason.value)
+            return error_reply(403, err.reason.value)
         audit.authority = AUTHORITY_TOTP
         # Persisted before acting: a restart cannot make this code valid again.
         await self.hass.async_add_executor_job(
@@ -461,7 +396,7 @@ class ClinicWebhook:
         return Reply(0, None, "")
 
     def _locked(self, wait: int) -> Reply:
-        reply = _error(429, "totp_locked", message="too many wrong codes; retry later")
+        reply = error_reply(429, "totp_locked", message="too many wrong codes; retry later")
         reply.headers["Retry-After"] = str(wait)
         return reply
 
@@ -476,11 +411,11 @@ class ClinicWebhook:
         ir.async_delete_issue(self.hass, DOMAIN, ISSUE_TOTP_LOCKED.format(self.link.link_id))
 
     async def _async_advice(
-        self, data: dict[str, Any], request: web.Request, audit: _Audit
+        self, data: dict[str, Any], request: web.Request, audit: Audit
     ) -> Reply:
         person_id = self._person(data)
         if person_id is None:
-            return _error(404, "unknown_person")
+            return error_reply(404, "unknown_person")
         return await self.async_store_advice(
             person_id, data["title"], data["text"], data.get("author"), data.get("advice_id")
         )
@@ -528,24 +463,24 @@ class ClinicWebhook:
         return Reply(201, {"status": "stored", "advice_id": reply_id}, "stored")
 
     async def _async_thresholds(
-        self, data: dict[str, Any], request: web.Request, audit: _Audit
+        self, data: dict[str, Any], request: web.Request, audit: Audit
     ) -> Reply:
         overrides: dict[str, dict[str, float | None]] = data["thresholds"]
         try:
             DEFAULT_THRESHOLDS.with_overrides(overrides)
         except ValueError as err:
-            return _error(400, "invalid_thresholds", "thresholds", str(err))
+            return error_reply(400, "invalid_thresholds", "thresholds", str(err))
         person_id = self._person(data)
         if person_id is None:
-            return _error(404, "unknown_person")
+            return error_reply(404, "unknown_person")
         if (totp := await self._async_totp(request, audit)).status:
             return totp
         person = self.link.household.people[person_id]
-        await self.link.household.alerts.async_set_thresholds(person, overrides)
+        await self.link.bridge.alerts.async_set_thresholds(person, overrides)
         return Reply(200, {"status": "updated"}, "updated")
 
     async def _async_acknowledge(
-        self, data: dict[str, Any], request: web.Request, audit: _Audit
+        self, data: dict[str, Any], request: web.Request, audit: Audit
     ) -> Reply:
         person_id = self._person(data)
         return await self.async_acknowledge(person_id, data["alert_id"])
@@ -553,32 +488,32 @@ class ClinicWebhook:
     async def async_acknowledge(self, person_id: str | None, alert_id: str) -> Reply:
         """A clinician has seen an alert of one of this link's people."""
         if SCOPE_ALERTS not in self.link.config.scopes:
-            return _error(403, "scope_not_granted", message=SCOPE_ALERTS)
+            return error_reply(403, "scope_not_granted", message=SCOPE_ALERTS)
         if person_id is None:
-            return _error(404, "unknown_person")
-        alerts = self.link.household.alerts
+            return error_reply(404, "unknown_person")
+        alerts = self.link.bridge.alerts
         alert = alerts.alerts.get(alert_id)
         if alert is None or alert.person_id != person_id:
-            return _error(404, "unknown_alert")
+            return error_reply(404, "unknown_alert")
         alert = await alerts.async_acknowledge(alert.alert_id, f"clinic:{self.link.config.name}")
         return Reply(200, {"status": alert.status, "alert_id": alert.alert_id}, "acknowledged")
 
     async def _async_summary(
-        self, data: dict[str, Any], request: web.Request, audit: _Audit
+        self, data: dict[str, Any], request: web.Request, audit: Audit
     ) -> Reply:
         if SCOPE_VITAL_SIGNS not in self.link.config.scopes:
-            return _error(403, "scope_not_granted", message=SCOPE_VITAL_SIGNS)
+            return error_reply(403, "scope_not_granted", message=SCOPE_VITAL_SIGNS)
         identified: bool = data["identified"]
         if identified and not self.link.config.identified:
-            return _error(403, "identified_not_allowed")
+            return error_reply(403, "identified_not_allowed")
         person_id = self._person(data)
         if person_id is None:
-            return _error(404, "unknown_person")
+            return error_reply(404, "unknown_person")
         if identified and (totp := await self._async_totp(request, audit)).status:
             return totp
         alerts = []
         if SCOPE_ALERTS in self.link.config.scopes:
-            alerts = [a.as_record() for a in self.link.household.alerts.active_alerts(person_id)]
+            alerts = [a.as_record() for a in self.link.bridge.alerts.active_alerts(person_id)]
         bundle = await self.hass.async_add_executor_job(
             partial(
                 self.link.outbox.pull_summary,

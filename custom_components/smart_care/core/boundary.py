@@ -1,16 +1,6 @@
 """The one boundary for untrusted input: parse with limits, then name what is wrong.
 
-Pure: no Home Assistant import. Webhooks, the FHIR Subscription endpoint, service calls
-and forms pass what a stranger sent through here before any schema or handler sees it.
-
-``parse_json`` accepts a JSON document only if it is valid UTF-8 (no overlong or
-surrogate byte sequences), nests at most ``max_depth`` levels, has no duplicate keys,
-no NaN/Infinity, no number longer than ``max_number_chars`` characters or outside
-``max_abs``, no string longer than ``max_string`` characters, and no lone surrogate
-(an escaped U+D800 to U+DFFF) or control character in any key or string. Every refusal
-is a ``BoundaryError`` with a stable ``code`` and, where it can be named without repeating
-what the sender wrote, the ``field`` (a dotted path of names the caller declared known;
-anything else shows as ``?``). Its message never contains input bytes.
+Notes: docs/modules.md (core/boundary.py).
 """
 
 from __future__ import annotations

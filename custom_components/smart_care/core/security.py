@@ -1,23 +1,6 @@
 """Security primitives: webhook signing, TOTP, keyed pseudonyms, encryption at rest, redaction.
 
-Pure: no Home Assistant import. The integration's webhook and storage glue call these.
-
-Webhook request signing (what a clinic implements)
---------------------------------------------------
-The shared secret is a text string (``new_secret()`` makes 64 lowercase hex characters).
-Its UTF-8 bytes, used as they are (not hex-decoded), are the HMAC-SHA256 key. The signed
-message is the canonical string::
-
-    <timestamp> "." <raw request body bytes>
-
-where ``<timestamp>`` is the decimal Unix time in seconds (ASCII digits, no sign, no
-fraction) sent in ``X-SmartCare-Timestamp``, and the hex digest (64 characters, either
-case) is sent in ``X-SmartCare-Signature``. The same digest comes from::
-
-    { printf '%s.' "$TS"; cat body.json; } | openssl dgst -sha256 -hmac "$SECRET"
-
-A request is accepted within ``window`` seconds (default 300) either side of the
-receiver's clock, and each signature is accepted once.
+Notes: docs/modules.md (core/security.py).
 """
 
 from __future__ import annotations

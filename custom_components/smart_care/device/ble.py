@@ -1,10 +1,6 @@
 """Bluetooth LE link to one health device: connect when it wakes, subscribe, sync (HA glue).
 
-Health devices sleep and advertise only for a short while after a measurement or when asked
-to sync. Every fresh advertisement may therefore start a session: connect, read the Device
-Information and Battery Level, set the clock, subscribe to the measurement characteristics,
-and, for glucose meters, fetch the stored records newer than the last one kept. Bytes are
-decoded by the pure ``core.gatt.parser`` decoder; the bytes written come from ``core.gatt.racp``.
+Notes: docs/modules.md (device/ble.py).
 """
 
 from __future__ import annotations

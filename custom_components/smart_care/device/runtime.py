@@ -16,9 +16,10 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import UNDEFINED
 from homeassistant.util import dt as dt_util
 
-from ..const import CONF_ADDRESS, CONF_OWNER, CONF_USER_MAP, DOMAIN
+from ..const import CONF_ADDRESS, CONF_OWNER, CONF_USER_MAP, DOMAIN, ISSUE_CONNECTION, IngestStatus
+from ..core import ingest
 from ..core.gatt.parser import Reading
-from ..household.runtime import CLOCK_AHEAD_LIMIT, DeviceSource, get_household
+from ..household.runtime import DeviceSource, get_household
 from .ble import REASON_BONDING, REASON_OUT_OF_RANGE, REASON_PAIRING_MODE, HealthDeviceLink
 
 _LOGGER = logging.getLogger(__name__)
@@ -29,7 +30,6 @@ STORAGE_KEY: Final = DOMAIN + ".device_{}"
 SAVE_DELAY: Final = 1.0  # seconds; a session end saves at once
 # Devices sleep and move around: one failed attempt is normal, three in a row are not.
 FAILURES_BEFORE_ISSUE: Final = 3
-ISSUE_CONNECTION: Final = "device_connection_{}"
 ISSUE_TRANSLATIONS: Final = {
     REASON_OUT_OF_RANGE: "device_out_of_range",
     REASON_BONDING: "device_bonding_required",
@@ -227,7 +227,7 @@ class DeviceRuntime:
             return False
         self._warned_no_household = False
         result = await household.async_ingest_reading(self.source, reading, received)
-        if result.status in ("stored", "pending"):
+        if result.status in (IngestStatus.STORED, IngestStatus.PENDING):
             when = _reading_time(reading, received)
             if self.last_reading is None or when > self.last_reading:
                 self.last_reading = when
@@ -237,11 +237,7 @@ class DeviceRuntime:
 
 def _reading_time(reading: Reading, received: datetime) -> datetime:
     """When the reading was taken, as the household records it."""
-    if reading.timestamp is None:
-        return received
-    # BLE Date Time has no zone: it is the device's local time.
-    stamped = dt_util.as_utc(reading.timestamp.replace(tzinfo=dt_util.get_default_time_zone()))
-    return received if stamped > received + CLOCK_AHEAD_LIMIT else stamped
+    return ingest.reading_time(reading.timestamp, received, dt_util.get_default_time_zone())[0]
 
 
 async def async_setup_device_entry(hass: HomeAssistant, entry: DeviceConfigEntry) -> bool:

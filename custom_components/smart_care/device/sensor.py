@@ -1,7 +1,6 @@
 """Sensors of a Bluetooth health device: battery, signal strength, last reading.
 
-Readings themselves are not device sensors: they belong to the person who measured and
-show on that person's sensors.
+Notes: docs/modules.md (device/sensor.py).
 """
 
 from __future__ import annotations

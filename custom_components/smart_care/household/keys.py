@@ -1,27 +1,6 @@
 """The household record's encryption keys (HA glue around ``core.security.Keyring``).
 
-Where the keys are
-------------------
-``.storage/smart_care/keys_<entry_id>.json``, a separate file from the record database,
-mode 0600, written atomically. It holds the AES-256 data keys by id (one current, older
-ones until a rotation has re-encrypted every row under the new key) and one stable
-**index key** (id ``index``): the HMAC key that turns each measurement's dedupe key into
-an opaque token. The index key never encrypts anything and is never rotated, so the
-dedupe tokens of rows already stored keep matching after a rotation.
-
-"Apart from the data" means a separate 0600 file: a copy of the database alone (a
-synced folder, a stray copy) reveals no personal data. A Home Assistant backup contains
-both files, so whoever holds a backup holds the keys too.
-
-Failure modes, all loud and none destructive
---------------------------------------------
-* Database present, key file missing or unreadable: the entry does not load and a
-  critical repair issue asks for the key file from a backup. A new key is never created
-  over an existing database; nothing is deleted.
-* A stored row that does not decrypt when the household loads: the same, with its own
-  issue.
-* Key file readable by others: it is made 0600 again, the household loads, and a
-  warning issue suggests ``smart_care.rotate_key``.
+Notes: docs/modules.md (household/keys.py).
 """
 
 from __future__ import annotations
@@ -42,7 +21,7 @@ from homeassistant.exceptions import (
 )
 from homeassistant.helpers import issue_registry as ir
 
-from ..const import DOMAIN
+from ..const import DOMAIN, ISSUE_KEY_MISSING, ISSUE_KEY_PERMISSIONS, ISSUE_UNREADABLE
 from ..core.security import (
     KEY_BYTES,
     DecryptError,
@@ -58,9 +37,6 @@ _LOGGER = logging.getLogger(__name__)
 INDEX_KEY_ID: Final = "index"
 KEY_FILE_NAME: Final = "keys_{entry_id}.json"
 
-ISSUE_KEY_MISSING: Final = "record_key_missing"
-ISSUE_UNREADABLE: Final = "record_unreadable"
-ISSUE_KEY_PERMISSIONS: Final = "record_key_permissions"
 
 SERVICE_ROTATE_KEY: Final = "rotate_key"
 

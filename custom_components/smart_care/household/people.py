@@ -10,15 +10,11 @@ from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect, async_dispatcher_send
 
-from ..care.medication import MedicationSchedule
-from ..const import DOMAIN, SUBENTRY_CLINIC, SUBENTRY_PERSON
+from ..const import SIGNAL_PERSON_ADDED, SUBENTRY_CLINIC, SUBENTRY_PERSON
 from .sources import async_track_sources
 
 if TYPE_CHECKING:
     from .runtime import Household, Person
-
-# Sent with the new Person: each platform adds that person's entities.
-SIGNAL_PERSON_ADDED = f"{DOMAIN}_person_added_{{}}"
 
 
 def _snapshot(entry: ConfigEntry) -> dict[str, tuple[str, str, dict[str, Any]]]:
@@ -40,13 +36,10 @@ def async_on_person_added(
 class LivePeople:
     """Follows the household's subentries; only a change it cannot apply live reloads."""
 
-    def __init__(
-        self, hass: HomeAssistant, household: Household, schedule: MedicationSchedule
-    ) -> None:
+    def __init__(self, hass: HomeAssistant, household: Household) -> None:
         """Remember the configuration the household was set up with."""
         self.hass = hass
         self.household = household
-        self.schedule = schedule
         self._options = dict(household.entry.options)
         self._subentries = _snapshot(household.entry)
         self._stop_sources = async_track_sources(hass, household)
@@ -83,12 +76,10 @@ class LivePeople:
             return False
         household = self.household
         for sid in added:
-            person = await household.async_add_person(entry.subentries[sid])
-            await self.schedule.async_add_person(person)
-            await household.knowledge.async_consider_conditions(person)
+            # Features (medication, knowledge, alerts) hear it through their listener.
+            person = await household.async_join_person(entry.subentries[sid])
             async_dispatcher_send(self.hass, SIGNAL_PERSON_ADDED.format(entry.entry_id), person)
         self._stop_sources()
         self._stop_sources = async_track_sources(self.hass, household)
-        await household.alerts.async_check_stale()
         self._subentries = current
         return True

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-import uuid
+from typing import Any, Protocol
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
-from ..care.alert_text import describe_values
-from ..care.alerts import AlertManager
-from ..care.knowledge import KnowledgeDelivery
 from ..const import (
     CONF_ALIAS,
     CONF_EMERGENCY_CONTACTS,
@@ -33,34 +29,20 @@ from ..const import (
     DOMAIN,
     ENTRY_TYPE_HOUSEHOLD,
     EVENT_MEASUREMENT,
+    ISSUE_PENDING,
     RECORD_DB_NAME,
+    SIGNAL_PERSON_UPDATED,
     SUBENTRY_PERSON,
+    IngestStatus,
 )
+from ..core import ingest
 from ..core.clinical.plausibility import ImplausibleValueError, check_set
 from ..core.clinical.vitals import Vital, VitalSample
 from ..core.gatt.parser import Reading
 from ..core.store.record_store import RecordStore, StoredMeasurement
-from .statistics import async_import_backfill
-
-if TYPE_CHECKING:
-    from ..clinic.bridge import ClinicBridge
+from .alert_text import describe_values
 
 _LOGGER = logging.getLogger(__name__)
-
-SIGNAL_PERSON_UPDATED = f"{DOMAIN}_person_updated_{{}}"
-
-# A medical-card scan claims the next reading within this window.
-CLAIM_WINDOW = timedelta(minutes=5)
-# A shared scale's reading is attributed by weight only when exactly one person's last
-# weight is this close and nobody else is within twice the distance.
-WEIGHT_MATCH_KG = 2.0
-WEIGHT_MATCH_RELATIVE = 0.03
-# A device reading measured this long before it arrived came from the device's memory.
-MEMORY_AGE = timedelta(minutes=15)
-# A device clock more than this far ahead is not trusted; the receipt time is used.
-CLOCK_AHEAD_LIMIT = timedelta(minutes=10)
-
-ISSUE_PENDING = "reading_needs_person_{}"
 
 
 def record_path(hass: HomeAssistant, entry_id: str) -> Path:
@@ -68,16 +50,29 @@ def record_path(hass: HomeAssistant, entry_id: str) -> Path:
     return Path(hass.config.path(".storage", DOMAIN, RECORD_DB_NAME.format(entry_id=entry_id)))
 
 
-def get_household(hass: HomeAssistant) -> Household | None:
-    """The loaded household, if any."""
+class _Runtime(Protocol):
+    """What the household layer needs of an entry's runtime data (types.SmartCareData)."""
+
+    household: Household
+
+
+def loaded_household_entry(hass: HomeAssistant) -> ConfigEntry | None:
+    """The loaded household's entry, if any (its runtime_data is a types.SmartCareData)."""
     for entry in hass.config_entries.async_entries(DOMAIN):
         if (
             entry.data.get(CONF_ENTRY_TYPE, ENTRY_TYPE_HOUSEHOLD) == ENTRY_TYPE_HOUSEHOLD
             and entry.state is ConfigEntryState.LOADED
         ):
-            household: Household = entry.runtime_data
-            return household
+            return entry
     return None
+
+
+def get_household(hass: HomeAssistant) -> Household | None:
+    """The loaded household, if any."""
+    if (entry := loaded_household_entry(hass)) is None:
+        return None
+    runtime: _Runtime = entry.runtime_data
+    return runtime.household
 
 
 @dataclass(slots=True)
@@ -119,11 +114,39 @@ class DeviceSource:
 class IngestResult:
     """What became of a device reading."""
 
-    status: str  # stored | duplicate | pending | no_values | rejected
+    status: IngestStatus
     person_id: str | None = None
     reading_id: str | None = None
     attribution: str | None = None
     stored: tuple[StoredMeasurement, ...] = ()
+
+
+class HouseholdListener:
+    """What a feature hears from the household; a feature overrides what it needs.
+
+    The one way the household talks to features (alerts, knowledge, statistics, medication,
+    the clinic bridge): it imports none of them. Listeners run in the order they subscribed.
+    """
+
+    async def async_household_loaded(self) -> None:
+        """Every person of the household is loaded (entry setup)."""
+
+    async def async_person_added(self, person: Person) -> None:
+        """A person joined while the household runs."""
+
+    async def async_readings_stored(
+        self, person: Person, stored: list[StoredMeasurement], backfilled: list[StoredMeasurement]
+    ) -> None:
+        """Rows newly stored for a person; ``backfilled`` were older than the state."""
+
+    async def async_readings_reassigned(
+        self, person: Person, moved: list[StoredMeasurement]
+    ) -> None:
+        """Stored rows were given to ``person``."""
+
+    @callback
+    def async_household_closing(self) -> None:
+        """The household closes: stop timers."""
 
 
 class Household:
@@ -135,13 +158,15 @@ class Household:
         self.entry = entry
         self.store = store
         self.people: dict[str, Person] = {}
-        self.alerts = AlertManager(hass, self)
-        self.knowledge = KnowledgeDelivery(hass, self)
-        # Clinic bridge (clinic/bridge.py) while it runs; hooks told of every reading stored.
-        self.clinic: ClinicBridge | None = None
-        self.on_stored: list[Callable[[Person, list[StoredMeasurement]], None]] = []
+        self._listeners: list[HouseholdListener] = []
         # Medical-card claims: person_id and when the card was scanned.
         self._claim: tuple[str, datetime] | None = None
+
+    @callback
+    def async_add_listener(self, listener: HouseholdListener) -> CALLBACK_TYPE:
+        """Subscribe a feature; return the unsubscribe callback."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     async def async_load(self) -> None:
         """Build people from the subentries and their latest values from the log."""
@@ -154,9 +179,8 @@ class Household:
             if person_id not in self.people:
                 await self.hass.async_add_executor_job(self.store.delete_person, person_id)
                 _LOGGER.info("Removed the health record of a person no longer in the household")
-        await self.alerts.async_load()
-        for person in self.people.values():
-            await self.knowledge.async_consider_conditions(person)
+        for listener in list(self._listeners):
+            await listener.async_household_loaded()
 
     async def async_add_person(self, subentry: ConfigSubentry) -> Person:
         """Add the person of a subentry, with their latest values from the log."""
@@ -177,6 +201,13 @@ class Household:
         person.latest = await self.hass.async_add_executor_job(self.store.latest, person.person_id)
         person.last_seen = {vital: row.time for vital, row in person.latest.items()}
         self.people[person.person_id] = person
+        return person
+
+    async def async_join_person(self, subentry: ConfigSubentry) -> Person:
+        """Add a person while the household runs, and tell the features."""
+        person = await self.async_add_person(subentry)
+        for listener in list(self._listeners):
+            await listener.async_person_added(person)
         return person
 
     def person_by_alias(self, alias: str) -> Person | None:
@@ -222,12 +253,9 @@ class Household:
             reading_id,
         )
         backfilled = self._publish(person, stored, history_only)
-        if backfilled:
-            await async_import_backfill(self.hass, self, person, backfilled)
         if stored:
-            for hook in list(self.on_stored):
-                hook(person, stored)
-            await self.alerts.async_process(person, stored)
+            for listener in list(self._listeners):
+                await listener.async_readings_stored(person, stored, backfilled)
         return stored
 
     # Device readings and attribution ------------------------------------------------
@@ -242,48 +270,27 @@ class Household:
             return None
         person_id, when = self._claim
         self._claim = None
-        if now - when > CLAIM_WINDOW or person_id not in self.people:
+        if now - when > ingest.CLAIM_WINDOW or person_id not in self.people:
             return None
         return person_id
-
-    def _weight_guess(self, weight: float) -> tuple[str | None, str | None]:
-        """(confident person, best guess) from the people's last known weights."""
-        distances = sorted(
-            (abs(p.latest["weight"].value - weight), p.person_id)
-            for p in self.people.values()
-            if "weight" in p.latest
-        )
-        if not distances:
-            return None, None
-        best_distance, best = distances[0]
-        tolerance = max(WEIGHT_MATCH_KG, weight * WEIGHT_MATCH_RELATIVE)
-        if best_distance > tolerance:
-            return None, None
-        if len(distances) > 1 and distances[1][0] <= 2 * tolerance:
-            return None, best
-        return best, best
 
     def _attribute(
         self, source: DeviceSource, reading: Reading, samples: list[VitalSample], now: datetime
     ) -> tuple[str | None, str, str | None]:
-        """(person_id or None, how, best guess)."""
-        if reading.user_id is not None and reading.user_id in source.user_map:
-            person_id = source.user_map[reading.user_id]
-            if person_id in self.people:
-                return person_id, "user_index", None
-        if (claimed := self._take_claim(now)) is not None:
-            return claimed, "medical_card", None
-        if source.owner is not None and source.owner in self.people:
-            return source.owner, "device_owner", None
-        if len(self.people) == 1:
-            return next(iter(self.people)), "only_person", None
-        weight = next((s.value for s in samples if s.vital is Vital.WEIGHT), None)
-        if weight is not None:
-            confident, guess = self._weight_guess(weight)
-            if confident is not None:
-                return confident, "weight_match", None
-            return None, "pending", guess
-        return None, "pending", None
+        """(person_id or None, how, best guess): core/ingest.py's rule on this household."""
+        return ingest.attribute(
+            self.people,
+            user_id=reading.user_id,
+            user_map=source.user_map,
+            take_claim=lambda: self._take_claim(now),
+            owner=source.owner,
+            weight=next((s.value for s in samples if s.vital is Vital.WEIGHT), None),
+            last_weights={
+                pid: p.latest["weight"].value
+                for pid, p in self.people.items()
+                if "weight" in p.latest
+            },
+        )
 
     async def async_ingest_reading(
         self, source: DeviceSource, reading: Reading, received: datetime | None = None
@@ -296,37 +303,27 @@ class Household:
         now = received or dt_util.utcnow()
         samples = reading.vitals()
         if not samples:
-            return IngestResult("no_values")
+            return IngestResult(IngestStatus.NO_VALUES)
         details: dict[str, Any] = {
             "device": source.key,
             "kind": reading.kind,
             "status_flags": reading.status_flags(),
         }
-        when = now
-        if reading.timestamp is not None:
-            # BLE Date Time has no zone: it is the device's local time.
-            stamped = dt_util.as_utc(
-                reading.timestamp.replace(tzinfo=dt_util.get_default_time_zone())
-            )
-            if stamped > now + CLOCK_AHEAD_LIMIT:
-                details["device_clock_ahead"] = True
-            else:
-                when = stamped
+        when, clock_ahead = ingest.reading_time(
+            reading.timestamp, now, dt_util.get_default_time_zone()
+        )
+        if clock_ahead:
+            details["device_clock_ahead"] = True
         timed = [VitalSample(s.vital, s.value, when) for s in samples]
         try:
             check_set({s.vital: s.value for s in timed})
         except ImplausibleValueError as err:
             _LOGGER.warning("Rejected a reading from a %s device: %s", reading.kind, err)
-            return IngestResult("rejected")
-        if reading.sequence_number is not None:
-            # The device time too: a meter reset starts its sequence numbers again.
-            stamp = "" if reading.timestamp is None else reading.timestamp.isoformat()
-            prefix = f"{source.key}|{reading.kind}|seq{reading.sequence_number}|{stamp}"
-        elif reading.timestamp is not None:
-            prefix = f"{source.key}|{reading.kind}|{reading.timestamp.isoformat()}"
-        else:
-            prefix = None
-        reading_id = uuid.uuid5(uuid.NAMESPACE_URL, prefix).hex if prefix else uuid.uuid4().hex
+            return IngestResult(IngestStatus.REJECTED)
+        prefix = ingest.dedupe_prefix(
+            source.key, reading.kind, reading.sequence_number, reading.timestamp
+        )
+        reading_id = ingest.reading_id(prefix)
         person_id, how, guess = self._attribute(source, reading, timed, now)
         details["attribution"] = how
         if person_id is None:
@@ -335,9 +332,9 @@ class Household:
                 self.store.has_reading, reading_id
             )
             if known:
-                return IngestResult("duplicate", reading_id=reading_id, attribution=how)
+                return IngestResult(IngestStatus.DUPLICATE, reading_id=reading_id, attribution=how)
             await self._async_hold(reading_id, source, timed, details, prefix, guess)
-            return IngestResult("pending", reading_id=reading_id, attribution=how)
+            return IngestResult(IngestStatus.PENDING, reading_id=reading_id, attribution=how)
         stored = await self.async_record(
             self.people[person_id],
             timed,
@@ -345,9 +342,9 @@ class Household:
             details,
             prefix,
             reading_id,
-            history_only=now - when > MEMORY_AGE,
+            history_only=ingest.from_memory(when, now),
         )
-        status = "stored" if stored else "duplicate"
+        status = IngestStatus.STORED if stored else IngestStatus.DUPLICATE
         return IngestResult(status, person_id, reading_id, how, tuple(stored))
 
     async def _async_hold(
@@ -432,7 +429,8 @@ class Household:
             if other is not person:
                 await self._async_refresh_latest(other)
         await self._async_refresh_latest(person)
-        await self.alerts.async_process(person, moved)
+        for listener in list(self._listeners):
+            await listener.async_readings_reassigned(person, moved)
         return moved
 
     async def _async_refresh_latest(self, person: Person) -> None:
@@ -478,5 +476,6 @@ class Household:
 
     async def async_close(self) -> None:
         """Stop timers and close the store."""
-        self.alerts.async_unload()
+        for listener in list(self._listeners):
+            listener.async_household_closing()
         await self.hass.async_add_executor_job(self.store.close)

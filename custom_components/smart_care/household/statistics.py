@@ -1,8 +1,6 @@
 """Long-term statistics for readings with past timestamps (device memory, backfill).
 
-HA cannot insert past states, so such readings never become a sensor state. Their hour is
-imported into the person's sensor statistics instead (mean, min and max of every reading
-of that hour in the record), so history graphs show them.
+Notes: docs/modules.md (household/statistics.py).
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 from statistics import fmean
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from homeassistant.components.recorder.models import StatisticData, StatisticMetaData
 from homeassistant.components.recorder.models.statistics import StatisticMeanType
@@ -28,11 +26,8 @@ from homeassistant.helpers import entity_registry as er
 from ..const import DOMAIN
 from ..core.clinical.vitals import CANONICAL_UNIT, Vital
 from ..core.store.record_store import StoredMeasurement
+from .runtime import Household, HouseholdListener, Person
 from .sources import CONVERTERS, HA_UNIT
-
-if TYPE_CHECKING:
-    from .runtime import Household, Person
-
 
 # HA 2025.10+ wants the unit class in imported metadata (2026.11 refuses it missing); older
 # recorders build their metadata row from the dict's keys and refuse an unknown one.
@@ -106,3 +101,19 @@ async def async_import_backfill(
         async_import_statistics(hass, cast(StatisticMetaData, metadata), stats)
         imported += len(stats)
     return imported
+
+
+class BackfillStatistics(HouseholdListener):
+    """Imports readings kept out of the state (device memory, backfill) into statistics."""
+
+    def __init__(self, hass: HomeAssistant, household: Household) -> None:
+        """Bind to the household."""
+        self.hass = hass
+        self.household = household
+
+    async def async_readings_stored(
+        self, person: Person, stored: list[StoredMeasurement], backfilled: list[StoredMeasurement]
+    ) -> None:
+        """Import the hours the backfilled rows touch."""
+        if backfilled:
+            await async_import_backfill(self.hass, self.household, person, backfilled)

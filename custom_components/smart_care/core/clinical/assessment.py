@@ -1,11 +1,6 @@
 """Pure clinical assessment: thresholds, NEWS2, trends, stale data and device flags -> Finding.
 
-Nothing here reads a clock, does I/O or imports Home Assistant: callers pass ``now`` and data.
-Clinical defaults and their public sources are listed in ``docs/thresholds.md``.
-
-Limit convention: a value AT a limit triggers it (high limits: ``value >= limit``; low
-limits: ``value <= limit``). Values are first rounded half-up to the vital's display
-resolution (the same convention as NEWS2), so a source's "< 3.9 mmol/L" is stored as 3.8.
+Notes: docs/modules.md (core/clinical/assessment.py).
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """A small, curated health knowledge base, matched to findings and to a person's conditions.
 
-Each note is written in our own words from public guidance and names its source. Notes are
-general health education for a household, never a diagnosis: every rendering says so.
-
-A note matched to a person's conditions is shown where every Home Assistant user can see
-it (a notification, an event), so no note that has condition keywords may name a
-condition in its topic, title, text or source: it is phrased as advice anyone could get
-(``tests/core/test_knowledge.py`` checks every note against every keyword).
+Notes: docs/modules.md (core/clinical/knowledge.py).
 """
 
 from __future__ import annotations

@@ -1,23 +1,6 @@
 """Medication schedules from the free text of a person's record (pure: no Home Assistant).
 
-People type their medications the way they would tell a nurse, one per line::
-
-    Metformin 500 mg 08:00, 20:00
-    Amlodipine 5 mg 08:00
-    Paracetamol 500 mg when needed
-
-Every ``HH:MM`` (or ``H:MM``, or with the full-width colon ``：`` of Chinese input) on a
-line is a daily dose time; what remains is the medication text (name and dose) as written.
-A line without a time is kept, with no times: it is still part of the record, it just
-gets no reminder. Nothing is guessed: "twice daily" does not become 08:00 and 20:00.
-
-Reminders and their answers are keyed by ids that never contain the medication text:
-
-* ``medication_id(person_id, text)``: a stable hash of person + normalised text, so the
-  same line keeps its id across restarts and edits elsewhere in the list, and the id
-  of "Metformin 500 mg" cannot be looked up in a table of drug names.
-* ``dose_key(when)``: the local date and time of one scheduled dose, ``YYYYMMDDHHMM``.
-* Notification actions ``SMART_CARE_MED_<TAKEN|SKIP|SNOOZE>_<medication_id>_<dose_key>``.
+Notes: docs/modules.md (core/clinical/medication.py).
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """NEWS2 early-warning score (Royal College of Physicians, 2017), with honest partial scores.
 
-Bands, risk rules and clinical responses follow RCP NEWS2 Chart 1 and Chart 2. Inputs are
-rounded half-up to the chart's resolution before banding (whole numbers; 0.1 °C).
-
-NEWS2 is only defined when all seven parameters are known: otherwise the result is
-incomplete, ``total`` and ``risk`` are ``None`` and ``complete`` is False. Home devices rarely
-provide all of them, so what is known is still reported, labelled partial: ``partial_total``
-sums the known scores and ``partial_risk`` is the risk they already establish, a lower bound
-(``risk_is_lower_bound``) because every parameter scores 0 or more and a missing parameter can
-only raise the total. ``missing`` names what is absent.
+Notes: docs/modules.md (core/clinical/news2.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Physiological plausibility: values no living adult at home can have are input errors.
 
-These limits reject typing mistakes and corrupt data; they are deliberately wider than
-any alarm threshold (an alarming value must be stored and alerted on, never rejected).
+Notes: docs/modules.md (core/clinical/plausibility.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Vital-sign vocabulary shared by the pure core (decoders, assessment, FHIR mapping).
 
-Every value that leaves a decoder for the rest of the product is expressed as a
-``VitalSample`` in the canonical unit named here, whatever unit the device used.
+Notes: docs/modules.md (core/clinical/vitals.py).
 """
 
 from __future__ import annotations

@@ -1,19 +1,6 @@
 """IEEE 11073-20601 SFLOAT (16-bit) and FLOAT (32-bit) medical number decoding.
 
-SFLOAT: 4-bit two's-complement exponent (high nibble), 12-bit two's-complement mantissa.
-FLOAT: 8-bit two's-complement exponent (high byte), 24-bit two's-complement mantissa.
-value = mantissa * 10**exponent. The exponent has no bias.
-
-Special values (NaN, NRes, +INF, -INF, reserved) are never readings: the decoders return
-``None`` for them. IEEE 11073-20601 and the GATT Specification Supplement define them as exact
-bit patterns with exponent 0; with any other exponent the same mantissa is an ordinary number
-(0xF7FF is 2047 x 10^-1 = 204.7), as Nordic's and sputnikdev's parsers decode it.
-
-Results are the float nearest to the exact decimal ``mantissa * 10**exponent``: 365e-1 gives
-36.5, not 36.499999. Dividing two exactly representable numbers is correctly rounded in
-IEEE 754, so ``m / 10**k`` is exact-to-the-decimal for k <= 22 (10**22 is the largest exact
-power of ten in a double); beyond that the decimal string is parsed, which is also correctly
-rounded.
+Notes: docs/modules.md (core/gatt/ieee11073.py).
 """
 
 from __future__ import annotations

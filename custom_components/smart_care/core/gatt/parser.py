@@ -1,33 +1,6 @@
 """Decoder for Bluetooth LE health-profile characteristics (pure: no Home Assistant).
 
-``decode(uuid, data)`` turns one characteristic value into a typed, frozen ``Reading``.
-Field layouts follow the Bluetooth GATT Specification Supplement (GSS) and the service
-specifications: BLS 1.0 (blood pressure), HTS 1.0 (thermometer), HRS 1.0 (heart rate),
-WSS 1.0 (weight scale), BCS 1.0 (body composition), GLS 1.0 (glucose), PLXS 1.0
-(pulse oximeter), CTS 1.1 (current time) and BAS 1.0 (battery). All little-endian.
-
-Decoding rules (the same for every characteristic):
-
-* A payload must be exactly as long as its flags say. Missing bytes, flags promising
-  absent fields, and trailing bytes all raise ``DecodeError`` (a ``ValueError``) naming the
-  characteristic, the field, and expected vs received bytes. Strict length checks are what
-  catch a device that uses the flag bits differently; in a medical context a rejected
-  packet is better than a silently wrong value. The one open-ended field is the heart-rate
-  RR-interval list, which takes all remaining bytes (an even number, at least one interval).
-* Reserved-for-future-use flag and status bits are ignored, as the specifications require
-  of a receiver. Reserved enumeration values decode to the name ``"reserved"``.
-* IEEE-11073 special values (NaN, NRes, +/-INF, reserved) become ``None``; so do the
-  "unknown user" ID 0xFF and the WSS/BCS "measurement unsuccessful" value 0xFFFF.
-* Date Time fields: year, month or day 0 means "unknown" and gives ``None``; other
-  out-of-range values (month 13, hour 24, 30 February, year < 1582) raise ``DecodeError``.
-  Timestamps are naive ``datetime`` objects (BLE Date Time carries no zone).
-* Status bit fields are exposed as lists of set flag names (``None`` when the field is
-  absent, ``[]`` when present with nothing set). ``Reading.status_flags()`` lists the
-  device-reported problems, drawn from ``STATUS_FLAG_NAMES``.
-
-``Reading.as_dict()`` gives JSON-able values as the device sent them, with units;
-``Reading.vitals()`` gives the clinically meaningful values in the canonical units of
-``vitals.py``.
+Notes: docs/modules.md (core/gatt/parser.py).
 """
 
 from __future__ import annotations

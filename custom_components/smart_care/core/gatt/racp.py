@@ -1,8 +1,6 @@
 """Values a client writes to a health device: RACP requests and Current Time (pure).
 
-The decoder (``gatt.py``) reads what devices send; this module builds what Smart Care sends
-back. Layouts follow GLS 1.0 §3.2 / GSS "Record Access Control Point" (op code, operator,
-operand; little-endian) and CTS 1.1 / GSS "Current Time" (Exact Time 256 + Adjust Reason).
+Notes: docs/modules.md (core/gatt/racp.py).
 """
 
 from __future__ import annotations

@@ -1,19 +1,6 @@
 """The health record store: the single place Smart Care keeps personal data.
 
-A SQLite database in WAL mode. Appends are one small transaction each, so a reading
-acknowledged to the user is on disk (fsync at commit) before the caller returns, and the
-cost of an append does not grow with the size of the log. No Home Assistant import: the
-integration calls these blocking methods from the executor.
-
-Every personal payload passes through a ``Codec``: in Home Assistant that is
-``core.security.EncryptionCodec`` (AES-256-GCM, keys in a separate 0600 key file, see
-``household/keys.py``); ``PlainCodec`` is for pure tests and tools. Each ciphertext is bound to its
-row with associated data (table, person and row identity), so a blob copied to another
-person or row fails to decrypt. A measurement's value lives only inside its encrypted
-payload; its ``dedupe_key`` is an HMAC under the keyring's stable index key (unchanged by
-rotation). Left in plaintext because queries need them: person ids (random), vitals,
-units, sources, times, row/reading/alert ids, alert status, clinic link ids, cursors and
-the clinic audit trail (pseudonyms and outcomes, no request bodies).
+Notes: docs/modules.md (core/store/record_store.py).
 """
 
 from __future__ import annotations

@@ -1,26 +1,6 @@
 """Privacy services: the audit trail, a person's export, and the right to erasure.
 
-* ``get_audit([person])`` returns every disclosure and every refused request the
-  household's record knows of: clinic webhook requests (``clinic_audit``), what was shared
-  with each clinic link (people, consent, last delivery), emergency location disclosures,
-  and this module's own exports and erasures.
-* ``export_person(person)`` returns everything held about one person as JSON (identity
-  profile, measurements, alerts, advice, adherence, settings, their audit entries) plus a
-  FHIR ``collection`` Bundle; the export itself is recorded (by whom).
-* ``forget_person(person)`` erases a person: held readings guessed to be theirs, their
-  waiting clinic items, the recorder's states and long-term statistics of their sensors,
-  and their subentry. Removing the subentry reloads the household, which deletes the
-  record (``Household.async_load``) and asks every clinic that received their data to
-  erase it (``ClinicBridge._async_reconcile``: conditional FHIR DELETEs). The erasure is
-  recorded with the person's id only.
-
-All three are for administrators only. HA's ``async_register_admin_service`` cannot return
-a response, so the check is made here: a call with a user must come from an
-administrator; a call without one (an automation or script, which only administrators can
-write) is recorded as ``system``.
-
-Own audit rows go to the record's ``clinic_audit`` table (``link_id`` =
-``LOCAL_AUDIT_LINK``) through the store's public method: no schema change.
+Notes: docs/modules.md (privacy.py).
 """
 
 from __future__ import annotations
@@ -30,6 +10,7 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -37,10 +18,8 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import (
     config_validation as cv,
-    device_registry as dr,
     entity_registry as er,
     issue_registry as ir,
 )
@@ -49,15 +28,20 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
-from ..care.medication import SETTING_ADHERENCE
-from ..clinic.services import SETTING_LOCATION_LOG
-from ..const import DOMAIN, SCOPE_OPTIONS
-from ..core.outbox import LinkProfile, Outbox
-from .runtime import ISSUE_PENDING, get_household
+from .care.medication import SETTING_ADHERENCE
+from .clinic.bridge import ClinicLink, get_bridge
+from .clinic.services import SETTING_LOCATION_LOG
+from .const import ATTR_PERSON, DOMAIN, ISSUE_PENDING, SCOPE_OPTIONS
+from .core.outbox import LinkProfile, Outbox
+from .household.calls import (
+    async_require_admin,
+    require_household,
+    resolve_person,
+)
 
 if TYPE_CHECKING:
-    from ..core.store.record_store import RecordStore
-    from .runtime import Household, Person
+    from .core.store.record_store import RecordStore
+    from .household.runtime import Household, Person
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,8 +50,6 @@ SERVICE_EXPORT_PERSON: Final = "export_person"
 SERVICE_FORGET_PERSON: Final = "forget_person"
 PRIVACY_SERVICES: Final = (SERVICE_GET_AUDIT, SERVICE_EXPORT_PERSON, SERVICE_FORGET_PERSON)
 
-ATTR_PERSON: Final = "person"
-ATTR_DEVICE_ID: Final = "device_id"
 
 # The household's own rows in the audit table (no clinic link has this id: links are uuids).
 LOCAL_AUDIT_LINK: Final = "household"
@@ -88,48 +70,16 @@ PERSON_SCHEMA = vol.Schema(
 )
 
 
-def _error(key: str) -> ServiceValidationError:
-    return ServiceValidationError(translation_domain=DOMAIN, translation_key=key)
-
-
-async def async_require_admin(call: ServiceCall) -> str:
-    """Refuse non-administrators; return who called (``user:<id>`` or ``system``)."""
-    user_id = call.context.user_id
-    if user_id is None:
-        return "system"
-    user = await call.hass.auth.async_get_user(user_id)
-    if user is None or not user.is_admin:
-        raise Unauthorized(context=call.context, permission="admin")
-    return f"user:{user_id}"
-
-
-def _household(hass: HomeAssistant) -> Household:
-    if (household := get_household(hass)) is None:
-        raise _error("no_household")
-    return household
-
-
-def _person(hass: HomeAssistant, household: Household, data: dict[str, Any]) -> Person:
-    """The person named by alias or by their Smart Care device (as the other services)."""
-    person: Person | None = None
-    if ATTR_DEVICE_ID in data:
-        device = dr.async_get(hass).async_get(data[ATTR_DEVICE_ID])
-        for domain, ident in device.identifiers if device else ():
-            if domain == DOMAIN and ident in household.people:
-                person = household.people[ident]
-    elif ATTR_PERSON in data:
-        person = household.person_by_alias(data[ATTR_PERSON])
-    else:
-        raise _error("person_required")
-    if person is None:
-        raise _error("unknown_person")
-    return person
-
-
 def _optional_person(call: ServiceCall, household: Household) -> Person | None:
     if ATTR_PERSON in call.data or ATTR_DEVICE_ID in call.data:
-        return _person(call.hass, household, dict(call.data))
+        return resolve_person(call.hass, household, dict(call.data))
     return None
+
+
+def _links(household: Household) -> dict[str, ClinicLink]:
+    """The household's clinic links (none when no bridge runs)."""
+    bridge = get_bridge(household.hass)
+    return bridge.links if bridge else {}
 
 
 # Audit trail ---------------------------------------------------------------------------
@@ -138,7 +88,7 @@ def _optional_person(call: ServiceCall, household: Household) -> Person | None:
 def audit_entries(household: Household, person_id: str | None = None) -> list[dict[str, Any]]:
     """Every disclosure and refused request, oldest first (blocking: run in an executor)."""
     store = household.store
-    links = dict(household.clinic.links) if household.clinic else {}
+    links = dict(_links(household))
     entries: list[dict[str, Any]] = []
     # Pseudonym (per link) -> person id, for the people of the household.
     by_pseudonym: dict[tuple[str, str], str] = {}
@@ -227,7 +177,7 @@ def audit_entries(household: Household, person_id: str | None = None) -> list[di
 
 async def _async_get_audit(call: ServiceCall) -> ServiceResponse:
     await async_require_admin(call)
-    household = _household(call.hass)
+    household = require_household(call.hass)
     person = _optional_person(call, household)
     entries = await call.hass.async_add_executor_job(
         audit_entries, household, person.person_id if person else None
@@ -302,8 +252,8 @@ def _export(household: Household, person: Person, now: datetime) -> dict[str, An
 async def _async_export_person(call: ServiceCall) -> ServiceResponse:
     by = await async_require_admin(call)
     hass = call.hass
-    household = _household(hass)
-    person = _person(hass, household, dict(call.data))
+    household = require_household(hass)
+    person = resolve_person(hass, household, dict(call.data))
     store = household.store
     # Recorded first: an export that fails half-way was still attempted.
     await hass.async_add_executor_job(
@@ -342,7 +292,7 @@ def _forget_clinic_items(household: Household, person_id: str) -> tuple[int, int
     ]
     for reading_id in held:
         store.delete_pending(reading_id)
-    links = household.clinic.links if household.clinic else {}
+    links = _links(household)
     items = 0
     for link_id in links:
         shared = person_id in store.clinic_people(link_id)
@@ -373,13 +323,13 @@ async def _async_clear_recorder(
 async def _async_forget_person(call: ServiceCall) -> ServiceResponse:
     by = await async_require_admin(call)
     hass = call.hass
-    household = _household(hass)
-    person = _person(hass, household, dict(call.data))
+    household = require_household(hass)
+    person = resolve_person(hass, household, dict(call.data))
     person_id = person.person_id
     entry = household.entry
     entity_ids = _person_entity_ids(hass, household, person)
     store = household.store
-    links = len(household.clinic.links) if household.clinic else 0
+    links = len(_links(household))
     held, items, held_ids = await hass.async_add_executor_job(
         _forget_clinic_items, household, person_id
     )

@@ -1,9 +1,6 @@
 """Alert texts in the reader's language, rendered from translation keys (HA glue).
 
-An alert stores a translation key and language-neutral placeholders (numbers, units,
-codes). The words — vital names, limit and severity words, advice, NEWS2 parameter names —
-come from the ``common`` section of the translations at render time, so the same alert
-reads in English or Chinese. See docs/alerts.md.
+Notes: docs/modules.md (household/alert_text.py).
 """
 
 from __future__ import annotations
