@@ -9,13 +9,20 @@ It does what the bridge relies on a real server (HAPI, Firely, ...) to do, and c
   creates nothing, several matches fail the transaction (``412``).
 * **Conditional update** (``PUT <Type>?identifier=<system>|<value>``): replaces the one
   match (200) or creates (201).
-* **Conditional delete** (``DELETE <Type>?identifier=...`` and the chained
-  ``?patient.identifier=...``).
+* **Conditional delete** (``DELETE <Type>?identifier=...``, the chained
+  ``?patient.identifier=...`` and ``?_tag=...``).
 * ``urn:uuid`` references are rewritten to the server ids; a reference to a fullUrl that
   is not in the bundle fails the transaction (400), as a strict server does.
 * Every bundle is validated with ``fhir.resources.R4B`` (``validate=False`` to skip, e.g.
   when benchmarking the client); an invalid one is refused with 422 and an
   OperationOutcome.
+* ``batch`` Bundles (only with ``batch = True``): each entry processed on its own, as
+  a one-entry transaction; a failing entry gets its status and OperationOutcome in the
+  ``batch-response``, the others are stored.
+* ``strict_entries = N``: a transaction holding a conditional entry and more than N
+  entries is refused (400), as Medplum does with 8.
+* ``refuse_identifiers[value] = (status, diagnostics)``: any entry whose resource carries
+  that identifier value fails (the transaction, or its own batch entry).
 * ``GET [base]/metadata`` (CapabilityStatement), ``GET [base]/<Type>?identifier=...`` and
   ``GET /_stats`` (counters, for the benchmark).
 
@@ -125,6 +132,9 @@ class FhirServer:
         self.token: str | None = None
         self.metadata_body: str | None = None  # replaces the CapabilityStatement when set
         self.delay = 0.0
+        self.batch = False
+        self.strict_entries: int | None = None
+        self.refuse_identifiers: dict[str, tuple[int, str]] = {}
         self.in_flight = 0
         self.max_in_flight = 0
         self._idle = asyncio.Event()  # set while no transaction is being handled
@@ -297,11 +307,37 @@ class FhirServer:
         except Exception as err:  # pydantic's ValidationError
             raise TransactionError(422, f"invalid bundle: {err}") from err
 
+    def _process_batch(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        out: list[dict[str, Any]] = []
+        for entry in bundle.get("entry") or []:
+            try:
+                one = self._process(
+                    {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+                )
+                out.append(one["entry"][0])
+            except TransactionError as err:
+                response = {"status": str(err.status), "outcome": outcome(err.diagnostics)}
+                out.append({"response": response})
+        return {"resourceType": "Bundle", "type": "batch-response", "entry": out}
+
     def _process(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        if self.batch and bundle.get("resourceType") == "Bundle" and bundle.get("type") == "batch":
+            return self._process_batch(bundle)
         if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
             raise TransactionError(400, "expected a transaction Bundle")
         self._validate(bundle)
         entries = bundle.get("entry") or []
+        conditional = any(
+            e["request"].get("ifNoneExist") or "?" in e["request"]["url"] for e in entries
+        )
+        if self.strict_entries is not None and conditional and len(entries) > self.strict_entries:
+            raise TransactionError(
+                400, "Transaction requires strict isolation but has too many entries"
+            )
+        for entry in entries:
+            for ident in (entry.get("resource") or {}).get("identifier") or []:
+                if (refusal := self.refuse_identifiers.get(ident.get("value"))) is not None:
+                    raise TransactionError(*refusal)
         tx = _Staged(self)  # committed only if every entry succeeds
         results: list[tuple[str, str | None]] = [("", None)] * len(entries)
         resolved: dict[str, str] = {}
@@ -417,6 +453,15 @@ class _Staged:
                 rid
                 for rid, r in self.server.resources.get(rtype, {}).items()
                 if ((r.get("patient") or r.get("subject") or {}).get("reference")) in patients
+            ]
+        elif name == "_tag":
+            doomed = [
+                rid
+                for rid, r in self.server.resources.get(rtype, {}).items()
+                if any(
+                    (t.get("system"), t.get("code")) == (system, value)
+                    for t in (r.get("meta") or {}).get("tag", [])
+                )
             ]
         else:
             raise TransactionError(400, f"unsupported delete {url}")

@@ -29,6 +29,8 @@ from custom_components.smart_care.core.outbox import (
     LinkLimits,
     LinkProfile,
     Outbox,
+    Sender,
+    SenderProfile,
     backoff_delay,
     deliver_next,
     operation_outcome_text,
@@ -202,7 +204,7 @@ def test_item_lane_coalesces_respects_consent_and_isolates_erasure(
     assert erasure is not None
     assert erasure.items == 1
     assert erasure.bundle is not None
-    assert [e["request"]["method"] for e in erasure.bundle["entry"]] == ["DELETE"] * 4
+    assert [e["request"]["method"] for e in erasure.bundle["entry"]] == ["DELETE"] * 5
     box.ack(erasure)
     summary = box.next_batch()
     assert summary is not None
@@ -388,6 +390,29 @@ def test_limits_find_a_cap_in_few_refusals_and_probe_again() -> None:
     limits.accepted(120)  # the server's limit grew
     assert limits.bad is None
     assert limits.size(120) == 120
+
+
+def test_readings_go_as_batches_under_a_small_cap_until_batches_are_refused(
+    store: RecordStore, tmp_path: Path
+) -> None:
+    """Batches once a small transaction was refused for its size; off for a while if the
+    server refused batches, then tried again; never when the profile says so."""
+    transport = FolderTransport(tmp_path / "out", run)
+    limits = LinkLimits()
+    sender = Sender(outbox(store), transport, run, limits)
+    assert not sender.batch_mode(WHEN)  # nothing learned: transactions
+    limits.refused(120, WHEN)
+    assert not sender.batch_mode(WHEN)  # a large cap: transactions carry enough
+    limits.refused(15, WHEN)
+    assert sender.batch_mode(WHEN)
+    sender.batch_off = WHEN
+    assert not sender.batch_mode(WHEN + timedelta(hours=5))
+    assert sender.batch_mode(WHEN + timedelta(hours=6))
+    state = sender._limits_state()
+    assert state["batch_off"] == WHEN.isoformat()
+    assert LinkLimits.from_state(state["limits"]) == limits
+    never = Sender(outbox(store), transport, run, limits, SenderProfile(batch_below=0))
+    assert not never.batch_mode(WHEN)
 
 
 @pytest.mark.parametrize("value", [None, "x", {"good": "many"}, {"bad": [1]}, {"refused_at": 3}])

@@ -260,16 +260,29 @@ async def test_too_large_shrinks_the_bundles_and_remembers(
     def sizes(bundles: list[dict[str, Any]]) -> list[int]:
         return [len(b["entry"]) for b in bundles]
 
-    # 6 entries (gateway, patient, 4 readings) refused for size: half of it next.
-    assert sizes(fhir_server.received)[0] == 6
-    assert max(sizes(fhir_server.transactions)) == 3
+    # 6 entries (gateway, patient, 4 readings) refused for size. Under so small a cap the
+    # readings go as a FHIR batch: first the identities (gateway and Patient, a
+    # transaction), then the batch, which this server refuses (it only does transactions).
+    # The batch's readings then go as transactions within the learned size, and the link
+    # stops batching.
+    assert [(b["type"], len(b["entry"])) for b in fhir_server.received] == [
+        ("transaction", 6),
+        ("transaction", 2),
+        ("batch", 5),
+        ("transaction", 4),
+        ("transaction", 4),
+    ]
+    assert max(sizes(fhir_server.transactions)) == 4
     assert fhir_server.count("Observation") == 4
     assert link.pending == 0
-    limits = link.diagnostics()["limits"]
-    assert limits["bad"] == 6
-    assert limits["good"] == 3
+    assert link.quarantined == []
+    diagnostics = link.diagnostics()
+    assert diagnostics["limits"]["bad"] == 6
+    assert diagnostics["limits"]["good"] == 4
+    assert diagnostics["readings_as_batches"] is False
     state = await hass.async_add_executor_job(store.clinic_state, link.link_id)
     assert state["limits"]["bad"] == 6
+    assert state["batch_off"] is not None
 
 
 async def test_retry_after_is_honoured(
@@ -383,12 +396,13 @@ async def test_crash_after_the_server_accepted_resends_without_duplicates(
     monkeypatch.setattr(RecordStore, "clinic_ack", _killed)
     await record(hass, systolic=150, diastolic=85, pulse=80)
     await settle(hass)
-    # The readings went first and were accepted; the crash stopped the alert behind them.
-    assert {t: fhir_server.count(t) for t in ("Observation", "Patient")} == {
-        "Observation": 2,
-        "Patient": 1,
-    }
+    # One bundle was accepted (the alert or the readings, whichever was queued first when
+    # the bridge woke), then the crash stopped everything behind it.
+    kinds = ("Observation", "Patient", "DetectedIssue", "Device")
+    assert len(fhir_server.transactions) == 1
     first_bundle = fhir_server.transactions[0]
+    stored_before = sum(fhir_server.count(t) for t in kinds)
+    assert stored_before > 0
     assert only_link(hass).pending > 0
     # "Restart" with a working store: everything is sent again and matched, not duplicated.
     assert await hass.config_entries.async_unload(loaded_household.entry_id)
@@ -397,12 +411,11 @@ async def test_crash_after_the_server_accepted_resends_without_duplicates(
     fhir_server.entry_status.clear()
     assert await hass.config_entries.async_setup(loaded_household.entry_id)
     await settle(hass)
-    assert fhir_server.count("Observation") == 2
-    assert fhir_server.count("Patient") == 1
-    assert fhir_server.count("DetectedIssue") == 1
-    # The same bundle, byte for byte, answered 200 for every entry.
+    stored = {t: fhir_server.count(t) for t in kinds}
+    assert stored == {"Observation": 2, "Patient": 1, "DetectedIssue": 1, "Device": 1}
+    # The same bundle, byte for byte, went again; only what it did not hold was new.
     assert first_bundle in fhir_server.transactions[1:]
-    assert fhir_server.entry_status["201"] == 1  # only the alert was new
+    assert fhir_server.entry_status["201"] == sum(stored.values()) - stored_before
     assert only_link(hass).pending == 0
     no_duplicates(fhir_server)
 
@@ -448,3 +461,52 @@ async def test_auth_failure_is_fixed_with_a_new_token(
     assert loaded_household.subentries[subentry_id].data["token"] == "new-token"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     assert observation_values(fhir_server) == [("8867-4", 70.0)]
+
+
+async def test_a_refused_batch_entry_is_quarantined_and_the_rest_arrives(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str, fhir_server: FhirServer
+) -> None:
+    """Under an 8-entry transaction cap readings go as batches; one refused entry is held."""
+    fhir_server.batch = True
+    fhir_server.strict_entries = 8
+    await link_clinic(hass, loaded_household, url=fhir_server.base_url)
+    link = only_link(hass)
+    (person_id,) = household(hass).people
+    store = household(hass).store
+    when = dt_util.utcnow() - timedelta(days=1)
+
+    def _readings() -> str:
+        for n in range(30):
+            store.append_many(
+                person_id,
+                [("pulse", 60.0 + n, "bpm", when + timedelta(minutes=n), None)],
+                "manual",
+                {},
+                f"r{n}",
+            )
+        rows = [r for r in store.measurements_after(0, 100) if r.reading_id == "r17"]
+        (observation,) = link.outbox.reading_resources(rows)[0].values()
+        return str(observation["identifier"][0]["value"])
+
+    refused = await hass.async_add_executor_job(_readings)
+    fhir_server.refuse_identifiers[refused] = (422, "Observation.valueQuantity: implausible")
+    link.async_wake()
+    await settle(hass)
+    assert link.pending == 0
+    (held,) = link.quarantined
+    assert held["key"] == "r17"
+    issue = ir.async_get(hass).async_get_issue(
+        DOMAIN, f"clinic_quarantined_{link.link_id}_{held['qid']}"
+    )
+    assert issue is not None
+    assert issue.translation_placeholders["status"] == "422"
+    assert "implausible" in issue.translation_placeholders["outcome"]
+    # The 29 others arrived once each, in batches far above the transaction cap.
+    assert sorted(v for _, v in observation_values(fhir_server)) == [
+        60.0 + n for n in range(30) if n != 17
+    ]
+    no_duplicates(fhir_server)
+    batches = [b for b in fhir_server.received if b["type"] == "batch"]
+    assert batches
+    assert max(len(b["entry"]) for b in batches) > 8
+    assert link.diagnostics()["readings_as_batches"] is True

@@ -455,7 +455,7 @@ async def test_removed_person_is_erased_at_the_clinic(
         for e in b["entry"]
         if e["request"]["method"] == "DELETE" and "?" in e["request"]["url"]
     ]
-    assert len(deletes) == 4
+    assert len(deletes) == 5  # four types and the Patient
     assert only_link(hass).pending == 0
 
 

@@ -9,9 +9,7 @@ demo silently shows nothing. Also keeps the demo story and the dashboards honest
 from __future__ import annotations
 
 from datetime import datetime
-import importlib.util
 from pathlib import Path
-import sys
 from types import ModuleType
 from typing import Any
 
@@ -29,6 +27,7 @@ from custom_components.smart_care.core.gatt.parser import (
     WeightReading,
     decode,
 )
+from tests.module_loader import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scripts" / "demo_components" / "smart_care_demo"
@@ -37,13 +36,7 @@ WHEN = datetime(2026, 3, 14, 7, 31, 5)
 
 def _load(name: str) -> ModuleType:
     """A pure module of the demo component, without importing its HA package."""
-    spec = importlib.util.spec_from_file_location(f"smart_care_demo_{name}", DEMO / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(f"smart_care_demo_{name}", DEMO / f"{name}.py")
 
 
 payloads = _load("payloads")

@@ -7,30 +7,16 @@ care/device → household → core/const); core imports no Home Assistant at all
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
-import sys
-from types import ModuleType
 
 import pytest
+
+from tests.module_loader import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "custom_components" / "smart_care" / "core"
 
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "import_graph", ROOT / "scripts" / "import_graph.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-GRAPH = _load_script()
+GRAPH = load_module("import_graph", ROOT / "scripts" / "import_graph.py")
 EDGES = GRAPH.graph()
 
 

@@ -226,7 +226,9 @@ async def test_forget_person_erases_everywhere(
     deletes = [
         e for b in fhir_server.received for e in b["entry"] if e["request"]["method"] == "DELETE"
     ]
-    assert len([e for e in deletes if "?" in e["request"]["url"]]) == 4
+    assert (
+        len([e for e in deletes if "?" in e["request"]["url"]]) == 5
+    )  # DetectedIssue, MedicationStatement, Observation, Bundle (reports), Patient
     assert all("?" in e["request"]["url"] or e["request"]["url"].count("/") == 1 for e in deletes)
     assert fhir_server.count("Patient") == 1
     assert fhir_server.count("DetectedIssue") == 0

@@ -16,7 +16,9 @@ from .blueprint_install import async_check_blueprints
 from .care.alerts import AlertManager
 from .care.knowledge import KnowledgeDelivery
 from .care.medication import MedicationSchedule
+from .care.report import async_setup_report
 from .clinic.bridge import ClinicBridge
+from .clinic.report import async_send_visit_report
 from .const import (
     CONF_ENTRY_TYPE,
     DOMAIN,
@@ -60,6 +62,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's services and the dashboard strategy once."""
     async_setup_services(hass)
+    await async_setup_report(hass, async_send_visit_report)
     await async_register_strategy(hass)
     return True
 
@@ -75,6 +78,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
     household.async_add_listener(BackfillStatistics(hass, household))
     knowledge = KnowledgeDelivery(hass, household)
     alerts = AlertManager(hass, household, knowledge)
+    # The clinic hears new readings before alerts assess them: readings go out first.
+    clinic = ClinicBridge(hass, entry, household, alerts)
+    household.async_add_listener(clinic)
     household.async_add_listener(alerts)
     household.async_add_listener(knowledge)
     schedule = MedicationSchedule(hass, household)
@@ -90,7 +96,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
         await household.async_close()
         raise
     async_record_loaded(hass, entry)
-    clinic = ClinicBridge(hass, entry, household, alerts)
     entry.runtime_data = SmartCareData(household, alerts, knowledge, schedule, clinic)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
 

@@ -167,7 +167,7 @@ ISSUE_CONNECTION: Final = "device_connection_{}"
 
 
 class AlertStatus(StrEnum):
-    """An alert's state (stored, sent in events and to clinics as these strings)."""
+    """An alert's state. Alerts carry the .value: HA's JSON passes str subclasses by."""
 
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"

@@ -7,6 +7,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 
+from .care.report import report_link
 from .const import DOMAIN, SIGNAL_ALERTS_UPDATED, SIGNAL_KNOWLEDGE, SIGNAL_PERSON_UPDATED
 from .household.runtime import Person
 from .types import SmartCareData
@@ -32,6 +33,8 @@ class SmartCarePersonEntity(Entity):
             # A person is listed among devices, not as a web "service"; None also clears the
             # service type of devices registered by older versions.
             entry_type=None,
+            # "Visit" on the device page opens the person's visit report.
+            configuration_url=report_link(person.person_id),
         )
 
     async def async_added_to_hass(self) -> None:

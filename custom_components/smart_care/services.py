@@ -22,6 +22,7 @@ import voluptuous as vol
 
 from .blueprint_install import async_setup_blueprint_services
 from .care.alerts import AlertManager, get_alerts
+from .care.medication import async_setup_medication_services
 from .clinic.services import async_setup_clinic_services
 from .const import ATTR_PERSON, DOMAIN, GLUCOSE_MGDL, GLUCOSE_MMOL
 from .core.clinical.assessment import LimitError
@@ -222,33 +223,19 @@ def implausible_error(err: ImplausibleValueError) -> ServiceValidationError:
     )
 
 
-def _alert_error(err: KeyError) -> ServiceValidationError:
-    return ServiceValidationError(translation_domain=DOMAIN, translation_key="unknown_alert")
-
-
-async def _async_acknowledge(call: ServiceCall) -> ServiceResponse:
+async def _async_alert_action(call: ServiceCall) -> ServiceResponse:
+    """acknowledge_alert, snooze_alert, resolve_alert: the alert's new status."""
+    alerts, alert_id, by = _alerts(call.hass), call.data[ATTR_ALERT_ID], caller(call)
     try:
-        alert = await _alerts(call.hass).async_acknowledge(call.data[ATTR_ALERT_ID], caller(call))
+        if call.service == SERVICE_SNOOZE_ALERT:
+            alert = await alerts.async_snooze(alert_id, call.data[ATTR_MINUTES], by)
+            return {"status": alert.status, "snoozed_until": alert.snoozed_until}
+        if call.service == SERVICE_ACKNOWLEDGE_ALERT:
+            alert = await alerts.async_acknowledge(alert_id, by)
+        else:
+            alert = await alerts.async_resolve(alert_id, by)
     except KeyError as err:
-        raise _alert_error(err) from err
-    return {"status": alert.status}
-
-
-async def _async_snooze(call: ServiceCall) -> ServiceResponse:
-    try:
-        alert = await _alerts(call.hass).async_snooze(
-            call.data[ATTR_ALERT_ID], call.data[ATTR_MINUTES], caller(call)
-        )
-    except KeyError as err:
-        raise _alert_error(err) from err
-    return {"status": alert.status, "snoozed_until": alert.snoozed_until}
-
-
-async def _async_resolve(call: ServiceCall) -> ServiceResponse:
-    try:
-        alert = await _alerts(call.hass).async_resolve(call.data[ATTR_ALERT_ID], caller(call))
-    except KeyError as err:
-        raise _alert_error(err) from err
+        raise service_error("unknown_alert") from err
     return {"status": alert.status}
 
 
@@ -302,9 +289,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
         supports_response=SupportsResponse.OPTIONAL,
     )
     for name, handler, schema in (
-        (SERVICE_ACKNOWLEDGE_ALERT, _async_acknowledge, ALERT_SCHEMA),
-        (SERVICE_SNOOZE_ALERT, _async_snooze, SNOOZE_SCHEMA),
-        (SERVICE_RESOLVE_ALERT, _async_resolve, ALERT_SCHEMA),
+        (SERVICE_ACKNOWLEDGE_ALERT, _async_alert_action, ALERT_SCHEMA),
+        (SERVICE_SNOOZE_ALERT, _async_alert_action, SNOOZE_SCHEMA),
+        (SERVICE_RESOLVE_ALERT, _async_alert_action, ALERT_SCHEMA),
         (SERVICE_GET_ALERTS, _async_get_alerts, GET_ALERTS_SCHEMA),
     ):
         hass.services.async_register(
@@ -334,6 +321,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
     # A new data key and every row re-encrypted under it: administrators only.
     async_register_admin_service(hass, DOMAIN, SERVICE_ROTATE_KEY, async_rotate_key)
+    async_setup_medication_services(hass)
     async_setup_clinic_services(hass)
     async_setup_blueprint_services(hass)
     async_setup_privacy_services(hass)

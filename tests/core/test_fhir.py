@@ -1048,11 +1048,12 @@ def test_medication_statement_guards() -> None:
 
 def test_erasure_deletes_everything_about_the_person() -> None:
     entries = erasure_requests("p-1")
-    assert [e["request"]["method"] for e in entries] == ["DELETE"] * 4
+    assert [e["request"]["method"] for e in entries] == ["DELETE"] * 5
     assert [e["request"]["url"] for e in entries] == [
         "DetectedIssue?patient.identifier=urn:smartcare:pseudonym|p-1",
         "MedicationStatement?patient.identifier=urn:smartcare:pseudonym|p-1",
         "Observation?patient.identifier=urn:smartcare:pseudonym|p-1",
+        "Bundle?_tag=urn:smartcare:pseudonym|p-1",
         "Patient?identifier=urn:smartcare:pseudonym|p-1",
     ]
     bundle = erasure_bundle("p-1")

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 import dataclasses
 from datetime import datetime
-import importlib.util
 import json
 import math
 from pathlib import Path
-import sys
 from types import ModuleType
 from typing import Any
 
@@ -34,17 +32,12 @@ from custom_components.smart_care.core.gatt import (
     full_uuid,
     short_uuid,
 )
+from tests.module_loader import load_module
 
 
 def _load_vectors() -> ModuleType:
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "decode_vectors.py"
-    spec = importlib.util.spec_from_file_location("smart_care_decode_vectors", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module("smart_care_decode_vectors", path)
 
 
 VECTORS = _load_vectors().VECTORS

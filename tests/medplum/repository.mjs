@@ -36,7 +36,9 @@ export function assertValid(resource, prefix) {
 
 function identifierKeys(resource) {
   const keys = [];
-  for (const ident of resource.identifier ?? []) {
+  // Most types have a list of identifiers; Bundle (and a few others) have exactly one.
+  const all = resource.identifier;
+  for (const ident of Array.isArray(all) ? all : all ? [all] : []) {
     if (ident?.value === undefined) continue;
     keys.push(`${ident.system ?? ''}|${ident.value}`);
     keys.push(`|${ident.value}`);

@@ -94,9 +94,14 @@ function readBody(req, limit) {
   });
 }
 
-/** Validate every entry of a transaction/batch before the router sees it. */
+/**
+ * Validate every entry of a transaction before the router sees it (all or nothing). A
+ * batch's entries are validated one by one as they are written, as in Medplum: an
+ * invalid entry gets its own 400 in the batch-response and the others are stored.
+ */
 function validateBundle(bundle) {
   assertValid({ resourceType: 'Bundle', type: bundle.type, ...(bundle.id ? { id: bundle.id } : {}) });
+  if (bundle.type === 'batch') return;
   (bundle.entry ?? []).forEach((entry, i) => {
     if (entry?.resource) assertValid(entry.resource, `Bundle.entry[${i}].resource`);
   });
@@ -178,7 +183,7 @@ export function createFhirServer(options = {}) {
     // Bundle entries were validated above (with their entry index): not twice.
     const run = isBundlePost
       ? async () => {
-          repo.validated = true;
+          repo.validated = body.type !== 'batch';
           try {
             return await router.handleRequest(fhirRequest, repo);
           } finally {

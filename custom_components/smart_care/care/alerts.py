@@ -48,16 +48,16 @@ from ..household.alert_text import (
     supported_language,
     translation_key_for,
 )
-from ..household.runtime import Household, HouseholdListener, Person, loaded_household_entry
+from ..household.runtime import Household, HouseholdListener, Person, loaded_runtime
 from .knowledge import KnowledgeDelivery
 
 _LOGGER = logging.getLogger(__name__)
 
 
-STATUS_OPEN = AlertStatus.OPEN
-STATUS_ACKNOWLEDGED = AlertStatus.ACKNOWLEDGED
-STATUS_SNOOZED = AlertStatus.SNOOZED
-STATUS_RESOLVED = AlertStatus.RESOLVED
+STATUS_OPEN = AlertStatus.OPEN.value
+STATUS_ACKNOWLEDGED = AlertStatus.ACKNOWLEDGED.value
+STATUS_SNOOZED = AlertStatus.SNOOZED.value
+STATUS_RESOLVED = AlertStatus.RESOLVED.value
 
 # Readings older than this (device memory, backfill) are logged and feed trends, but do
 # not raise alerts: an "urgent" alarm about last week helps nobody.
@@ -130,10 +130,8 @@ class _Runtime(Protocol):
 
 def get_alerts(hass: HomeAssistant) -> AlertManager | None:
     """The loaded household's alert manager, if any."""
-    if (entry := loaded_household_entry(hass)) is None:
-        return None
-    runtime: _Runtime = entry.runtime_data
-    return runtime.alerts
+    runtime: _Runtime | None = loaded_runtime(hass)
+    return None if runtime is None else runtime.alerts
 
 
 class AlertManager(HouseholdListener):

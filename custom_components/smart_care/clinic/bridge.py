@@ -99,7 +99,7 @@ from ..core.outbox import (
     backoff_delay,
 )
 from ..core.security import redact_text
-from ..household.runtime import HouseholdListener, loaded_household_entry
+from ..household.runtime import HouseholdListener, loaded_runtime
 from .webhook import ClinicWebhook
 
 if TYPE_CHECKING:
@@ -267,6 +267,8 @@ class ClinicLink:
             self.sender_profile,
             known=bool(state.get("server_known")),
             now=dt_util.utcnow,
+            batch_limits=LinkLimits.from_state(state.get("batch_limits")),
+            batch_off=_parse_time(state.get("batch_off")),
         )
         await self._async_sync_quarantine()
         self.last_success = _parse_time(state.get("last_success"))
@@ -542,6 +544,11 @@ class ClinicLink:
             "retry_scheduled": self._retry is not None,
             "limits": self._sender.limits.as_state() if self._sender else None,
             "entries_per_bundle": self._sender.limits.size() if self._sender else None,
+            # Readings as FHIR batches under a small transaction cap (what it took).
+            "batch_limits": self._sender.batch_limits.as_state() if self._sender else None,
+            "readings_as_batches": (
+                self._sender.batch_mode(dt_util.utcnow()) if self._sender else None
+            ),
             "quarantined": [
                 {
                     "kind": q["kind"],
@@ -615,10 +622,8 @@ class _Runtime(Protocol):
 
 def get_bridge(hass: HomeAssistant) -> ClinicBridge | None:
     """The loaded household's clinic bridge, if any."""
-    if (entry := loaded_household_entry(hass)) is None:
-        return None
-    runtime: _Runtime = entry.runtime_data
-    return runtime.clinic
+    runtime: _Runtime | None = loaded_runtime(hass)
+    return None if runtime is None else runtime.clinic
 
 
 class ClinicBridge(HouseholdListener):
@@ -639,6 +644,7 @@ class ClinicBridge(HouseholdListener):
                 self.links[config.link_id] = ClinicLink(self, config)
         self._lock = asyncio.Lock()
         self._unsubs: list[CALLBACK_TYPE] = []
+        self._running = False  # hears the household only between start and stop
         self._summary_timer: CALLBACK_TYPE | None = None
 
     def links_with(self, scope: str) -> list[ClinicLink]:
@@ -660,7 +666,7 @@ class ClinicBridge(HouseholdListener):
                 )
                 await link.async_stop()
         await self._async_reconcile()
-        self._unsubs.append(self.household.async_add_listener(self))
+        self._running = True
         self._unsubs.append(self.alerts.async_add_listener(self._alert_changed))
         self._unsubs.append(
             self.hass.bus.async_listen(EVENT_MEDICATION_ANSWERED, self._medication_answered)
@@ -669,6 +675,7 @@ class ClinicBridge(HouseholdListener):
 
     async def async_stop(self) -> None:
         """Stop every link (before the record store closes)."""
+        self._running = False
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
@@ -734,6 +741,8 @@ class ClinicBridge(HouseholdListener):
         self, person: Person, stored: list[StoredMeasurement], backfilled: list[StoredMeasurement]
     ) -> None:
         """New readings: wake the links that share vital signs."""
+        if not self._running:
+            return
         for link in self.links_with(SCOPE_VITAL_SIGNS):
             link.async_wake()
 

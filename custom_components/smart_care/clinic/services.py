@@ -31,7 +31,6 @@ from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
 from ..care.alerts import get_alerts
-from ..care.medication import async_setup_medication_services
 from ..const import CONF_SHARE_LOCATION, DOMAIN, SCOPE_ALERTS
 from ..core.boundary import BoundaryError, check_text
 from ..core.clinical.vitals import Vital
@@ -293,4 +292,3 @@ def async_setup_clinic_services(hass: HomeAssistant) -> None:
         hass.services.async_register(
             DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL
         )
-    async_setup_medication_services(hass)

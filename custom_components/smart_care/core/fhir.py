@@ -1166,7 +1166,8 @@ def erasure_requests(person_pseudonym: str) -> list[dict[str, Any]]:
     """Transaction entries that erase everything Smart Care sent about a person.
 
     Conditional DELETEs by the pseudonym (chained ``patient.identifier`` search): alerts,
-    medication statements and Observations (readings and daily summaries), then the Patient.
+    medication statements, Observations (readings and daily summaries) and visit report
+    documents (tagged with the pseudonym), then the Patient.
     The server applies all DELETEs of a transaction first and as one unit, so no dangling
     references remain. Devices stay: they belong to the household, not to the person.
     """
@@ -1174,7 +1175,11 @@ def erasure_requests(person_pseudonym: str) -> list[dict[str, Any]]:
     return [
         {"request": {"method": "DELETE", "url": f"{resource_type}?patient.identifier={token}"}}
         for resource_type in ("DetectedIssue", "MedicationStatement", "Observation")
-    ] + [{"request": {"method": "DELETE", "url": f"Patient?identifier={token}"}}]
+    ] + [
+        # Visit report documents (core/fhir_report.py) carry the pseudonym as a tag.
+        {"request": {"method": "DELETE", "url": f"Bundle?_tag={token}"}},
+        {"request": {"method": "DELETE", "url": f"Patient?identifier={token}"}},
+    ]
 
 
 def erasure_bundle(person_pseudonym: str) -> FhirResource:

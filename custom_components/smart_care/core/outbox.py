@@ -32,6 +32,7 @@ the real delivery path outside Home Assistant; ``clinic/bridge.py`` is the Home 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -56,6 +57,7 @@ from ..const import (
 )
 from . import fhir
 from .clinical.vitals import Vital, VitalSample
+from .fhir_report import document_entry, visit_report_document
 from .security import pseudonym
 from .store.record_store import OutboxItem, RecordStore, StoredMeasurement
 
@@ -65,6 +67,7 @@ KIND_ALERT: Final = "alert"
 KIND_SUMMARY: Final = "summary"
 KIND_MEDICATION: Final = "medication"
 KIND_ERASURE: Final = "erasure"
+KIND_REPORT: Final = "visit_report"  # a visit report as a document (medical/fhir_report.py)
 # The consent scope each kind of item needs (an erasure needs none: it withdraws data).
 KIND_SCOPES: Final[Mapping[str, str | None]] = {
     "readings": SCOPE_VITAL_SIGNS,
@@ -72,6 +75,7 @@ KIND_SCOPES: Final[Mapping[str, str | None]] = {
     KIND_SUMMARY: SCOPE_DAILY_SUMMARY,
     KIND_MEDICATION: SCOPE_MEDICATION,
     KIND_ERASURE: None,
+    KIND_REPORT: SCOPE_DAILY_SUMMARY,
 }
 
 LANE_ITEMS: Final = "items"
@@ -101,6 +105,9 @@ DEFAULT_MAX_ENTRIES: Final = 120
 MAX_IN_FLIGHT: Final = 4
 # A learned limit is probed upward again after this long without a size refusal.
 PROBE_INTERVAL: Final = timedelta(hours=6)
+# A server refusing transactions this small for their size gets readings as FHIR batches.
+BATCH_BELOW: Final = 16
+DEFAULT_BATCH_ENTRIES: Final = 100
 KIND_READINGS: Final = "readings"  # a quarantined reading sent again (row ids)
 # What servers say when a transaction is too big, costly or long (not its content):
 # Medplum "Transaction requires strict isolation but has too many entries" / "...more
@@ -144,13 +151,17 @@ class Batch:
     seqs: tuple[int, ...] = ()  # items: the outbox rows to delete after acknowledgement
     units: tuple[Unit, ...] = ()  # what it is made of (``Sender`` splits refused bundles)
     entries: int = 0  # transaction entries
+    type: str = "transaction"  # or "batch": independent conditional creates (readings)
+    owners: tuple[int, ...] = ()  # batch: the unit (index) of each entry, -1 the gateway
+    identities: frozenset[str] = frozenset()  # batch: fullUrls it references by server id
 
     @property
     def name(self) -> str:
         """Stable file name: the same batch re-sent overwrites its own file."""
         digest = "empty"
         if self.bundle is not None:
-            digest = str(self.bundle["identifier"]["value"]).removeprefix("urn:uuid:")
+            ident = self.bundle.get("identifier") or {"value": self.type}
+            digest = str(ident["value"]).removeprefix("urn:uuid:")
         return f"{self.lane}-{self.first:012d}-{digest}.json"
 
 
@@ -209,6 +220,7 @@ class Outbox:
         self.tz = tz
         self.aliases = dict(aliases or {})
         self._pseudonyms: dict[str, str] = {}
+        self._patient_refs: dict[str, str] = {}
         self._gateway = fhir.gateway_device_resource(
             "gw-" + pseudonym(link.pseudonym_key, "gateway:", link.link_id)[3:],
             link.gateway_name,
@@ -233,7 +245,10 @@ class Outbox:
 
     def patient_ref(self, person_id: str) -> str:
         """The fullUrl every resource of this person references."""
-        return fhir.full_url_for(fhir.PSEUDONYM_SYSTEM, self.pseudonym(person_id))
+        if (known := self._patient_refs.get(person_id)) is None:
+            known = fhir.full_url_for(fhir.PSEUDONYM_SYSTEM, self.pseudonym(person_id))
+            self._patient_refs[person_id] = known
+        return known
 
     def identity(self, person_id: str) -> dict[str, str]:
         """The identity fields FHIR can carry for identified sharing (alias as the name)."""
@@ -449,6 +464,8 @@ class Outbox:
                     person_id, date.fromisoformat(payload["day"]), creates, ride=ride
                 )
             )
+        elif item.kind == KIND_REPORT:
+            entries.append(self._report_entry(person_id, payload))
         else:  # KIND_MEDICATION
             resource = fhir.medication_statement(
                 person_pseudonym=self.pseudonym(person_id),
@@ -462,6 +479,30 @@ class Outbox:
             )
             entries.append(fhir.conditional_update_entry(resource))
         people.add(person_id)
+
+    def _report_entry(self, person_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        # The Observations each section rests on, built as readings are; inside the document.
+        # Consent per kind still holds inside the report: no readings, alerts or medication
+        # a link was not given on their own.
+        report = dict(payload["report"])
+        scopes = self.link.scopes
+        if SCOPE_ALERTS not in scopes:
+            report["alerts"] = {"items": []}
+        if SCOPE_MEDICATION not in scopes:
+            report["medication"] = []
+        sections = {
+            name: self.reading_resources(self.store.measurements_by_ids(ids))[0]
+            for name, ids in report.get("rests_on", {}).items()
+            if SCOPE_VITAL_SIGNS in scopes
+        }
+        document = visit_report_document(
+            report,
+            person_pseudonym=self.pseudonym(person_id),
+            patient=self.patient(person_id),
+            author=self._gateway,
+            section_resources=sections,
+        )
+        return document_entry(document)
 
     def _summary_entry(
         self, person_id: str, day: date, creates: dict[str, FhirResource], *, ride: bool = True
@@ -534,7 +575,7 @@ class Outbox:
             urls.add(self.gateway_ref)
         return len(urls) + len(people) + entries
 
-    def _pack(self, units: Sequence[Unit], max_entries: int) -> tuple[list[Unit], list[Unit]]:
+    def pack(self, units: Sequence[Unit], max_entries: int) -> tuple[list[Unit], list[Unit]]:
         """As many leading units as fit in ``max_entries`` (at least one), and the rest."""
         taken: list[Unit] = []
         urls: set[str] = set()
@@ -595,7 +636,7 @@ class Outbox:
         if items is not None:
             if after is not None:
                 return []
-            chosen, _ = self._pack(items, max_entries)
+            chosen, _ = self.pack(items, max_entries)
             return [self.batch_of(LANE_ITEMS, chosen)]
         cursor = self.cursor() if after is None else after
         if SCOPE_VITAL_SIGNS not in self.link.scopes:
@@ -611,11 +652,98 @@ class Outbox:
         batches: list[Batch] = []
         rest: list[Unit] = units
         while rest and len(batches) < count:
-            chosen, rest = self._pack(rest, max_entries)
+            chosen, rest = self.pack(rest, max_entries)
             # The last bundle of what was read covers every row read (unsendable ones too).
             last = rows[-1].row_id if not rest else None
             batches.append(self.batch_of(LANE_READINGS, chosen, last))
         return batches
+
+    # Readings as FHIR ``batch`` bundles (``Sender``, under a small transaction cap) -------
+
+    def next_reading_batches(
+        self, max_entries: int, count: int, refs: Mapping[str, str], after: int | None = None
+    ) -> list[Batch] | None:
+        """Up to ``count`` consecutive ``batch`` bundles of readings (None: items wait).
+
+        A server that runs conditional transactions serialisably caps them (Medplum: 8
+        entries), but its ``batch`` has no such cap: each entry is its own conditional
+        create. So readings travel as batches of Observations (``ifNoneExist``: a re-send
+        never duplicates) that reference the Patient and Devices by the server ids in
+        ``refs``, which the ``Sender`` resolves first with a small transaction
+        (``identity_batch``). Every batch also carries our gateway Device as a conditional
+        create: the server answering 201 for it means it lost what it had (a reset).
+        """
+        if self.store.clinic_item_count(self.link.link_id):
+            return None if after is None else []  # alerts first: plan again after them
+        cursor = self.cursor() if after is None else after
+        if SCOPE_VITAL_SIGNS not in self.link.scopes:
+            return None if after is None else []  # the transaction path skips them
+        rows = self.store.measurements_after(cursor, max_entries * count)
+        if not rows:
+            return []
+        units = self._reading_units(rows)
+        self.store.clinic_note_people(self.link.link_id, {p for unit in units for p in unit.people})
+        batches: list[Batch] = []
+        rest: list[Unit] = units
+        while rest and len(batches) < count:
+            taken: list[Unit] = []
+            entries = 1  # the gateway
+            while rest:
+                size = sum(1 for r in rest[0].creates.values() if r["resourceType"] != "Device")
+                if taken and entries + size > max_entries:
+                    break
+                taken.append(rest.pop(0))
+                entries += size
+            last = rows[-1].row_id if not rest else None
+            batches.append(self.reading_batch(taken, refs, last))
+        return batches
+
+    def reading_batch(
+        self, units: Sequence[Unit], refs: Mapping[str, str], cursor: int | None = None
+    ) -> Batch:
+        """One ``batch`` bundle of ``units``' Observations, references resolved by ``refs``."""
+        identities: set[str] = {self.gateway_ref}
+        entries: list[dict[str, Any]] = [_create_entry(self._gateway)]
+        owners: list[int] = [-1]
+        for index, unit in enumerate(units):
+            identities |= {self.patient_ref(p) for p in unit.people}
+            for url, resource in unit.creates.items():
+                if resource["resourceType"] == "Device":
+                    identities.add(url)
+                    continue
+                entries.append(_create_entry(_resolve_refs(resource, refs)))
+                owners.append(index)
+        rows = [row for unit in units for row in unit.rows]
+        return Batch(
+            lane=LANE_READINGS,
+            first=min(rows or (0,)),
+            bundle={"resourceType": "Bundle", "type": "batch", "entry": entries},
+            readings=len(rows),
+            cursor=max(rows) if cursor is None and rows else cursor,
+            units=tuple(units),
+            entries=len(entries),
+            type="batch",
+            owners=tuple(owners),
+            identities=frozenset(identities),
+        )
+
+    def identity_batch(self, urls: Iterable[str], units: Sequence[Unit]) -> Batch:
+        """A transaction of the gateway, Patients and Devices at ``urls`` (of ``units``)."""
+        wanted = set(urls)
+        devices: dict[str, FhirResource] = {}
+        people: set[str] = set()
+        for unit in units:
+            people |= {p for p in unit.people if self.patient_ref(p) in wanted}
+            for url, resource in unit.creates.items():
+                if url in wanted and resource["resourceType"] == "Device":
+                    devices[url] = resource
+        creates = {self.gateway_ref: self._gateway, **devices}
+        return Batch(
+            lane=LANE_ITEMS,
+            first=0,
+            bundle=self._bundle(creates, people, []),
+            entries=len(creates) + len(people),
+        )
 
     def _item_units(self, max_entries: int) -> list[Unit] | None:
         """Units of the waiting outbox items (None when none waits)."""
@@ -781,6 +909,68 @@ class Outbox:
         return fhir.summary_bundle(
             self.patient(person_id, identified=identified), ordered, timestamp=now
         )
+
+
+def _create_entry(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST <type>`` with ``ifNoneExist`` on the resource's identifier (batch entry)."""
+    ident = resource["identifier"][0]
+    return {
+        "resource": resource,
+        "request": {
+            "method": "POST",
+            "url": resource["resourceType"],
+            "ifNoneExist": fhir.identifier_query(ident["system"], ident["value"]),
+        },
+    }
+
+
+def _resolve_refs(resource: Mapping[str, Any], refs: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of a reading's Observation with its references found in ``refs`` replaced.
+
+    A reading's references sit at the top (``subject``, ``device``) and in its
+    extensions (``valueReference``): only those are copied, the rest is shared (a full
+    deep walk cost as much as building the Observation).
+    """
+
+    def resolved(ref: Any) -> str | None:
+        return refs.get(ref) if isinstance(ref, str) else None
+
+    out = dict(resource)
+    for key, value in resource.items():
+        if isinstance(value, dict):
+            if (server_ref := resolved(value.get("reference"))) is not None:
+                out[key] = {**value, "reference": server_ref}
+        elif key == "extension" and isinstance(value, list):
+            out[key] = [
+                {**ext, "valueReference": {"reference": server_ref}}
+                if isinstance(ext, dict)
+                and isinstance(ext.get("valueReference"), dict)
+                and (server_ref := resolved(ext["valueReference"].get("reference"))) is not None
+                else ext
+                for ext in value
+            ]
+    return out
+
+
+def entry_location(reply: Mapping[str, Any] | None, index: int) -> str | None:
+    """``Type/id`` of entry ``index`` of a transaction- or batch-response (None if absent)."""
+    response = _entry_response(reply, index)
+    location = response.get("location") if response else None
+    if not isinstance(location, str):
+        return None
+    parts = location.split("?")[0].split("/_history")[0].rstrip("/").split("/")
+    return "/".join(parts[-2:]) if len(parts) >= 2 and parts[-1] and parts[-2] else None
+
+
+def _entry_response(reply: Mapping[str, Any] | None, index: int) -> Mapping[str, Any] | None:
+    if not isinstance(reply, Mapping):
+        return None
+    entries = reply.get("entry")
+    if not isinstance(entries, list) or index >= len(entries):
+        return None
+    entry = entries[index]
+    response = entry.get("response") if isinstance(entry, Mapping) else None
+    return response if isinstance(response, Mapping) else None
 
 
 def alert_fields(alert: Mapping[str, Any]) -> dict[str, Any]:
@@ -1143,6 +1333,8 @@ class SenderProfile:
     default_entries: int = DEFAULT_MAX_ENTRIES
     max_in_flight: int = MAX_IN_FLIGHT
     probe_interval: timedelta = PROBE_INTERVAL
+    batch_below: int = BATCH_BELOW  # 0: readings only ever in transactions
+    batch_entries: int = DEFAULT_BATCH_ENTRIES
 
 
 @dataclass(slots=True)
@@ -1163,6 +1355,10 @@ _ERASE_SEARCHES: Final = (
     ("Observation", "subject", "subject"),
 )
 _SWEEP_ROUNDS: Final = 1000
+# What one round of reading batches leads to (``Sender._batch_round``).
+_DONE: Final = "done"
+_AGAIN: Final = "again"
+_TRANSACTIONS: Final = "transactions"
 
 
 def _search_resources(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -1217,8 +1413,14 @@ class Sender:
         *,
         known: bool = False,
         now: Callable[[], datetime] | None = None,
+        batch_limits: LinkLimits | None = None,
+        batch_off: datetime | None = None,
     ) -> None:
-        """Send ``outbox`` through ``transport``; ``known``: the server has our data."""
+        """Send ``outbox`` through ``transport``; ``known``: the server has our data.
+
+        ``batch_limits``/``batch_off``: what was learned about the server's ``batch``
+        (its size limit; when it refused batches that it took as transactions).
+        """
         self.outbox = outbox
         self.transport = transport
         self.run = run_blocking
@@ -1226,9 +1428,30 @@ class Sender:
         self.profile = profile or SenderProfile()
         self.known = known
         self._now = now or (lambda: datetime.now(UTC))
+        self.batch_limits = batch_limits or LinkLimits()
+        self.batch_off = batch_off
+        # fullUrl -> "Type/id" on the server (Patients, Devices), learned this drain.
+        self.resolved: dict[str, str] = {}
+        self._ahead: tuple[int, list[Batch]] | None = None
 
     def _limits_state(self) -> dict[str, Any]:
-        return {"limits": self.limits.as_state()}
+        return {
+            "limits": self.limits.as_state(),
+            "batch_limits": self.batch_limits.as_state(),
+            "batch_off": self.batch_off.isoformat() if self.batch_off else None,
+        }
+
+    def batch_mode(self, now: datetime) -> bool:
+        """Whether readings go as batches rather than transactions.
+
+        Yes once the server refused a small transaction for its size (a cap like
+        Medplum's 8 entries), unless it refused our batches (then again after
+        ``probe_interval``).
+        """
+        bad = self.limits.bad
+        if self.profile.batch_below <= 0 or bad is None or bad > self.profile.batch_below:
+            return False
+        return self.batch_off is None or now - self.batch_off >= self.profile.probe_interval
 
     async def _send(self, batch: Batch) -> Mapping[str, Any] | DeliveryError | None:
         if batch.bundle is None:
@@ -1302,7 +1525,7 @@ class Sender:
                             raise
 
     def _gateway_index(self, batch: Batch) -> int | None:
-        if batch.bundle is None:
+        if batch.bundle is None or batch.type == "batch":  # batches: ``_batch_round``
             return None
         for index, entry in enumerate(batch.bundle.get("entry") or []):
             if entry.get("fullUrl") == self.outbox.gateway_ref:
@@ -1339,7 +1562,8 @@ class Sender:
             index = self._gateway_index(batch)
             if index is not None and _created(reply, index) and self.known:
                 reset = True
-            if batch.bundle is not None and self.limits.accepted(batch.entries):
+            limits = self.batch_limits if batch.type == "batch" else self.limits
+            if batch.bundle is not None and limits.accepted(batch.entries):
                 extra |= self._limits_state()
             if index is not None and not self.known and reply is not None:
                 self.known = True
@@ -1385,6 +1609,219 @@ class Sender:
             else:
                 await self._ack(sub, result, state, report)
 
+    # Readings as batches --------------------------------------------------------------
+
+    async def _batch_round(self, state: Mapping[str, Any], report: DrainReport) -> str:
+        """Send reading batches until a change of plan: ``_DONE``, ``_AGAIN``, ``_TRANSACTIONS``.
+
+        A sliding window: up to ``max_in_flight`` batches travel while the next is planned;
+        each is acknowledged (its own commit) in order, after every batch before it, so
+        the cursor never skips. Whatever was in flight behind a failure is not
+        acknowledged and goes again later (conditional creates: nothing duplicates).
+        """
+        size = self.batch_limits.size(self.profile.batch_entries)
+        while True:
+            # Planned again after resolving: readings that arrived meanwhile may be of
+            # another person or device. A batch never leaves with an unresolved reference.
+            refs = dict(self.resolved)
+            first = await self.run(self.outbox.next_reading_batches, size, 1, refs)
+            if first is None:
+                return _TRANSACTIONS
+            if not first:
+                return _DONE
+            if not (missing := first[0].identities - refs.keys()):
+                break
+            step = await self._resolve(missing, first, state, report)
+            if step is not None:
+                return step
+        window: deque[tuple[Batch, asyncio.Future[Any]]] = deque()
+        last = first[0]
+        window.append((last, asyncio.ensure_future(self._send(last))))
+        more = True
+        try:
+            while window:
+                while more and len(window) < self.profile.max_in_flight:
+                    # Planned while the window travels.
+                    nxt = await self.run(
+                        self.outbox.next_reading_batches, size, 1, refs, last.cursor
+                    )
+                    if last.cursor is None or not nxt or nxt[0].identities - refs.keys():
+                        more = False  # done, items wait, or a new Patient/Device: next round
+                        break
+                    last = nxt[0]
+                    window.append((last, asyncio.ensure_future(self._send(last))))
+                batch, task = window.popleft()
+                step = await self._settle(batch, await task, size, state, report)
+                if step is not None:
+                    return step
+        finally:
+            if window:
+                await asyncio.gather(*(task for _, task in window), return_exceptions=True)
+        return _AGAIN
+
+    async def _settle(
+        self,
+        batch: Batch,
+        result: Mapping[str, Any] | DeliveryError | None,
+        size: int,
+        state: Mapping[str, Any],
+        report: DrainReport,
+    ) -> str | None:
+        """Acknowledge one batch's answer; a step when the plan must change."""
+        if isinstance(result, DeliveryError):
+            if result.reason == REASON_TOO_LARGE and self.batch_limits.good < batch.entries <= size:
+                self.batch_limits.refused(batch.entries, self._now())
+                await self.run(self.outbox.save_state, self._limits_state())
+                _LOGGER.info(
+                    "Clinic server refused a batch of %d entries for its size; sending at most %d",
+                    batch.entries,
+                    self.batch_limits.size(self.profile.batch_entries),
+                )
+                return _AGAIN
+            if result.reason in (REASON_REJECTED, REASON_TOO_LARGE):
+                await self._batch_as_transactions(batch, state, report)
+                return _AGAIN
+            raise result
+        verdict = self._read_batch_reply(batch, result)
+        if isinstance(verdict, DeliveryError):
+            if verdict.reason != REASON_REJECTED:
+                raise verdict
+            await self._batch_as_transactions(batch, state, report)
+            return _AGAIN
+        reset, refused, created = verdict
+        if reset:
+            await self._server_reset(created, report)
+            return _AGAIN
+        await self._ack_many([(batch, result)], state, report, refused)
+        return None
+
+    async def _resolve(
+        self,
+        missing: set[str],
+        batches: Sequence[Batch],
+        state: Mapping[str, Any],
+        report: DrainReport,
+    ) -> str | None:
+        """Learn the server ids of ``missing`` (a transaction); None when all are known."""
+        units = [unit for batch in batches for unit in batch.units]
+        ordered = sorted(missing - {self.outbox.gateway_ref})
+        # The gateway goes in every identity transaction (it shows a server reset).
+        chunk = max(1, self.limits.size(self.profile.default_entries) - 1)
+        for n in range(0, max(1, len(ordered)), chunk):
+            wanted = {self.outbox.gateway_ref, *ordered[n : n + chunk]}
+            batch = await self.run(self.outbox.identity_batch, wanted, units)
+            result = await self._send(batch)
+            if isinstance(result, DeliveryError):
+                if result.reason == REASON_TOO_LARGE and self.limits.good < batch.entries:
+                    self.limits.refused(batch.entries, self._now())
+                    await self.run(self.outbox.save_state, self._limits_state())
+                    return _AGAIN
+                if result.reason in (REASON_REJECTED, REASON_TOO_LARGE):
+                    # A Patient or Device the server refuses: the transaction path sends
+                    # this round and isolates what it refuses.
+                    return _TRANSACTIONS
+                raise result
+            if await self._ack(batch, result, state, report):
+                self.resolved.clear()
+                return _AGAIN
+            assert batch.bundle is not None
+            for index, entry in enumerate(batch.bundle["entry"]):
+                location = entry_location(result, index)
+                if location is None:
+                    return _TRANSACTIONS  # no ids in the answer: batches cannot refer
+                self.resolved[str(entry["fullUrl"])] = location
+        if missing - self.resolved.keys():
+            return _TRANSACTIONS  # a reference the identities did not answer for
+        return None
+
+    def _read_batch_reply(
+        self, batch: Batch, reply: Mapping[str, Any] | None
+    ) -> DeliveryError | tuple[bool, list[tuple[Unit, DeliveryError]], list[str]]:
+        """(server reset, refused units, created ids) from a batch-response; or an error.
+
+        An answer that does not say what happened to every entry is a rejection (the
+        readings then go as transactions: conditional creates, nothing duplicates).
+        """
+        entries = reply.get("entry") if isinstance(reply, Mapping) else None
+        if not isinstance(entries, list) or len(entries) != len(batch.owners):
+            return DeliveryError(REASON_REJECTED, diagnostics="unreadable batch-response")
+        reset = False
+        refused: dict[int, DeliveryError] = {}
+        created: list[str] = []
+        for index, owner in enumerate(batch.owners):
+            response = _entry_response(reply, index) or {}
+            try:
+                status = int(str(response.get("status", "")).split()[0])
+            except (ValueError, IndexError):
+                return DeliveryError(REASON_REJECTED, diagnostics="unreadable batch-response")
+            if 200 <= status < 300:
+                if status == 201 and owner < 0 and self.known:
+                    reset = True
+                elif status == 201 and (location := entry_location(reply, index)):
+                    created.append(location)
+                continue
+            if status in (401, 403):
+                return DeliveryError(REASON_AUTH, status)
+            if status in (408, 409, 412, 425, 429) or status >= 500 or owner < 0:
+                return DeliveryError(REASON_TRANSIENT, status)
+            outcome = response.get("outcome")
+            text = operation_outcome_text(json.dumps(outcome).encode()) if outcome else ""
+            refused.setdefault(owner, DeliveryError(REASON_REJECTED, status, text))
+        return reset, [(batch.units[i], err) for i, err in sorted(refused.items())], created
+
+    async def _batch_as_transactions(
+        self, batch: Batch, state: Mapping[str, Any], report: DrainReport
+    ) -> None:
+        """A batch refused whole: its readings go as transactions, isolating any refused.
+
+        If the transactions take everything, the server does not take our batches:
+        readings go as transactions on this link until ``probe_interval`` has passed.
+        """
+        before = report.quarantined
+        units = list(batch.units)
+        while units:
+            chosen, units = self.outbox.pack(units, self.limits.size(self.profile.default_entries))
+            cursor = None if units else batch.cursor
+            part = await self.run(self.outbox.batch_of, LANE_READINGS, chosen, cursor)
+            result = await self._send(part)
+            if not isinstance(result, DeliveryError):
+                if await self._ack(part, result, state, report):
+                    self.resolved.clear()  # the server was reset: rewound, sent again
+                    return
+            elif result.reason in (REASON_REJECTED, REASON_TOO_LARGE):
+                await self._isolate(part, result, state, report)
+            else:
+                raise result
+        if report.quarantined == before:
+            _LOGGER.info("Clinic server refused a batch it took as transactions; not batching")
+            self.batch_off = self._now()
+            await self.run(self.outbox.save_state, self._limits_state())
+
+    async def _server_reset(self, created: Sequence[str], report: DrainReport) -> None:
+        """The server lost our data: send everything again, identities resolved anew.
+
+        The Observations it just created from this batch refer to ids it no longer has;
+        they are deleted by id first, so the re-send creates them with good references.
+        """
+        _LOGGER.warning("The clinic server no longer holds earlier data; sending it again")
+        # Rewound first: the gateway now exists again, so a later answer would not show
+        # the reset a second time.
+        self.resolved.clear()
+        await self.run(self.outbox.rewind)
+        report.server_reset = True
+        try:
+            for n in range(0, len(created), self.profile.batch_entries):
+                deletes = [
+                    {"request": {"method": "DELETE", "url": ref}}
+                    for ref in created[n : n + self.profile.batch_entries]
+                ]
+                bundle = {"resourceType": "Bundle", "type": "batch", "entry": deletes}
+                await self.transport.send(bundle, "reset")
+        except DeliveryError as err:
+            # Those few Observations keep their dead references (found again by
+            # identifier, not duplicated); everything else is sent with the new ids.
+            _LOGGER.warning("Could not delete %d Observations after a reset: %s", len(created), err)
+
     async def drain(self, state: Mapping[str, Any] | None = None) -> DrainReport:
         """Send until the outbox is empty; raise ``DeliveryError`` on a failure that waits.
 
@@ -1393,10 +1830,25 @@ class Sender:
         report = DrainReport()
         state = dict(state or {})
         ahead: tuple[int, list[Batch]] | None = None
+        # Identities are resolved again each drain: that is also where a server that lost
+        # our data shows it (the gateway created anew).
+        self.resolved.clear()
+        self._ahead = None
         while True:
             now = self._now()
-            if self.limits.probe(now, self.profile.probe_interval):
+            probed = self.limits.probe(now, self.profile.probe_interval)
+            if self.batch_limits.probe(now, self.profile.probe_interval) or probed:
                 await self.run(self.outbox.save_state, self._limits_state())
+            if self.batch_mode(now):
+                ahead = None
+                step = await self._batch_round(state, report)
+                if step == _DONE:
+                    return report
+                if step == _AGAIN:
+                    continue
+                # _TRANSACTIONS: items wait, or the server refused what batches need. An
+                # item may be an erasure (the Patient deleted): identities resolve anew.
+                self.resolved.clear()
             size = self.limits.size(self.profile.default_entries)
             if ahead is not None and ahead[0] == size and ahead[1]:
                 batches = ahead[1]

@@ -29,6 +29,7 @@ const TEXT = {
     glucose14: "Glucose (14 days)",
     weight30: "Weight (30 days)",
     devices: "Devices",
+    report: "Visit report (4 weeks, printable)",
     help: "**How to read this page.** Gauges turn orange at a warning limit and red at an urgent one (Smart Care's default limits; a clinician can change them per person). The early warning score is NEWS2 from what home devices measure: it is *partial* while respiration rate, temperature and consciousness are missing.\n\n**Acknowledge** tells the family and the escalation that someone is taking care of it; an alert closes by itself once readings are normal again.",
   },
   "zh-Hans": {
@@ -54,6 +55,7 @@ const TEXT = {
     glucose14: "血糖（14 天）",
     weight30: "体重（30 天）",
     devices: "设备",
+    report: "就诊报告（4 周，可打印）",
     help: "**怎样看这一页。** 仪表指针进入橙色表示达到警告界限，进入红色表示达到紧急界限（智慧照护的默认界限；医生可以为每个人单独调整）。早期预警评分是根据家用设备测得的数据计算的 NEWS2：缺少呼吸频率、体温和意识状态时，它只是*部分*评分。\n\n**确认**表示已经有人在处理：家人的通知和升级提醒会停止；读数恢复正常后，警报会自动关闭。",
   },
 };
@@ -220,7 +222,27 @@ function householdSection(hass, t, personDevices) {
   return { type: "grid", cards };
 }
 
-export function generateDashboard(hass) {
+// The report page needs the viewer's login; a plain link carries none, so each viewer gets
+// a signed link (HA's auth/sign_path, as media links use) when the dashboard is made.
+const REPORT_LINK_SECONDS = 12 * 3600;
+
+export async function reportLinks(hass, found) {
+  const links = {};
+  for (const p of found) {
+    const ident = (p.device.identifiers || []).find(([domain]) => domain === "smart_care");
+    if (!ident) continue;
+    try {
+      const path = `/smart_care/report/${encodeURIComponent(ident[1])}?lang=${language(hass)}`;
+      const signed = await hass.callWS({ type: "auth/sign_path", path, expires: REPORT_LINK_SECONDS });
+      links[p.device.id] = signed.path;
+    } catch (_err) {
+      // No link rather than no dashboard.
+    }
+  }
+  return links;
+}
+
+export function generateDashboard(hass, links = {}) {
   const lang = language(hass);
   const t = TEXT[lang];
   const found = people(hass);
@@ -234,15 +256,27 @@ export function generateDashboard(hass) {
         icon: "mdi:heart-pulse",
         type: "sections",
         max_columns: 3,
-        sections: [...found.map((p) => personSection(hass, t, p, lang)), householdSection(hass, t, personDevices)],
+        sections: [
+          ...found.map((p) => withReport(personSection(hass, t, p, lang), t, links[p.device.id])),
+          householdSection(hass, t, personDevices),
+        ],
       },
     ],
   };
 }
 
+function withReport(section, t, link) {
+  if (!link) return section;
+  const button = {
+    type: "button", name: t.report, icon: "mdi:file-chart", show_state: false,
+    tap_action: { action: "url", url_path: link }, grid_options: { columns: 12, rows: 1 },
+  };
+  return { ...section, cards: [...section.cards, button] };
+}
+
 class SmartCareDashboardStrategy extends HTMLElement {
   static async generate(_config, hass) {
-    return generateDashboard(hass);
+    return generateDashboard(hass, await reportLinks(hass, people(hass)));
   }
 }
 

@@ -67,12 +67,16 @@ def loaded_household_entry(hass: HomeAssistant) -> ConfigEntry | None:
     return None
 
 
+def loaded_runtime(hass: HomeAssistant) -> Any:
+    """The loaded household entry's runtime data (a types.SmartCareData), or None."""
+    entry = loaded_household_entry(hass)
+    return None if entry is None else entry.runtime_data
+
+
 def get_household(hass: HomeAssistant) -> Household | None:
     """The loaded household, if any."""
-    if (entry := loaded_household_entry(hass)) is None:
-        return None
-    runtime: _Runtime = entry.runtime_data
-    return runtime.household
+    runtime: _Runtime | None = loaded_runtime(hass)
+    return None if runtime is None else runtime.household
 
 
 @dataclass(slots=True)

@@ -1,7 +1,4 @@
-"""IEEE 11073-20601 SFLOAT (16-bit) and FLOAT (32-bit) medical number decoding.
-
-Notes: docs/modules.md (core/gatt/ieee11073.py).
-"""
+"""IEEE 11073-20601 SFLOAT (16-bit) and FLOAT (32-bit) medical number decoding (docs/modules.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""The health record store: the single place Smart Care keeps personal data.
-
-Notes: docs/modules.md (core/store/record_store.py).
-"""
+"""The health record store: the single place Smart Care keeps personal data (docs/modules.md)."""
 
 from __future__ import annotations
 
