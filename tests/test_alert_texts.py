@@ -320,3 +320,22 @@ async def test_repair_names_the_values_in_chinese(
     assert issue.translation_placeholders["values"] == (
         "收缩压 150 mmHg、舒张压 85 mmHg、平均动脉压 95 mmHg"
     )
+
+
+async def test_news2_alert_follows_the_new_score(
+    hass: HomeAssistant, grandma: str, alerts: list[dict[str, Any]]
+) -> None:
+    # NEWS2 at least 4 (SpO2 91 % scores 3, pulse 95 scores 1), then pulse 70: at least 3,
+    # still a red single score. The open alert now says 3 (it said 4), in both languages;
+    # a better value of the same severity is no new push.
+    await record(hass, spo2=91, pulse=95)
+    (shown,) = of(active(hass), "news2")
+    assert shown["message"].startswith("Early warning score at least 4:")
+    await record(hass, spo2=91, pulse=70)
+    assert [a["action"] for a in of(alerts, "news2")] == ["opened"]
+    (shown,) = of(active(hass), "news2")
+    assert shown["message"].startswith("Early warning score at least 3:")
+    assert shown["messages"]["zh-Hans"].startswith("早期预警评分至少为 3")
+    score = hass.states.get("sensor.grandma_early_warning_score")
+    assert score is not None
+    assert score.state == "3"

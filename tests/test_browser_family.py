@@ -379,6 +379,19 @@ def test_family_sets_up_grandparents(
             assert profile["birth_date"] == "1948-05-01"
             assert profile["medications"] == MEDICATIONS
             if lang == "zh-Hans":
+                # Her device page: entity names in Home Assistant's language (Chinese here;
+                # HA names entities in its own language, not per viewer).
+                device_id = _device_id(browser, alias)
+                browser.driver.get(f"{base}/config/devices/device/{device_id}")
+                _wait(
+                    f"{alias}'s device page with Chinese entity names",
+                    lambda b=browser: all(
+                        w in b.text() for w in ("血氧饱和度", "早期预警评分", "健康状态", "收缩压")
+                    ),
+                    60,
+                )
+                for english in ("Oxygen saturation", "Early warning score", "Health status"):
+                    assert english not in browser.text()
                 browser.driver.get(base + "/smart-care/family")
                 # Generated from the people: the grandparent added a minute ago is there,
                 # with no gauge (and no "non-numeric" card) before her first reading.
@@ -439,6 +452,17 @@ def test_family_sets_up_grandparents(
             browser.quit()
         code = demo.stop()
     assert code == 0, "".join(demo.output)
+
+
+def _device_id(browser: Browser, alias: str) -> str:
+    """The id of a person's device (model "Health record"), as the frontend lists it."""
+    devices = browser.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        " document.querySelector('home-assistant').hass"
+        ".callWS({type: 'config/device_registry/list'}).then(done, () => done([]));"
+    )
+    (found,) = [d["id"] for d in devices if d["name"] == alias and d["model"] == "Health record"]
+    return str(found)
 
 
 def _notifications(browser: Browser) -> list[dict[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from types import MappingProxyType
+from typing import Any
 import uuid
 
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigSubentry
@@ -27,6 +28,19 @@ from custom_components.smart_care.household.profile import migrate_profiles
 
 from .conftest import SENTINEL_ID, SENTINEL_TEXT, add_person
 from .test_blueprint_support import PhoneFactory, phone_factory_fixture, record  # noqa: F401
+
+
+def _as_frontend_sees_it(schema: Any) -> list[dict[str, Any]]:
+    """The form's fields as HA sends them to the frontend (HA 2026 serialises with
+    probatio, HA 2025.4 with voluptuous-serialize)."""
+    try:
+        import probatio
+
+        return list(probatio.to_field_list(schema, custom_serializer=cv.custom_serializer))
+    except ImportError:
+        import voluptuous_serialize
+
+        return list(voluptuous_serialize.convert(schema, custom_serializer=cv.custom_serializer))
 
 
 async def test_create_household(hass: HomeAssistant) -> None:
@@ -260,10 +274,7 @@ async def test_birth_date_is_a_typed_date_field(
     result = await hass.config_entries.subentries.async_init(
         (loaded_household.entry_id, SUBENTRY_PERSON), context={"source": SOURCE_USER}
     )
-    voluptuous_serialize = pytest.importorskip("voluptuous_serialize")
-    schema = voluptuous_serialize.convert(
-        result["data_schema"], custom_serializer=cv.custom_serializer
-    )
+    schema = _as_frontend_sees_it(result["data_schema"])
     field = next(f for f in schema if f["name"] == "birth_date")
     assert field["selector"] == {
         "text": {"type": "date", "autocomplete": "bday", "multiline": False, "multiple": False}
@@ -386,10 +397,7 @@ async def test_emergency_contacts_are_people_and_phones(
     result = await hass.config_entries.subentries.async_init(
         (loaded_household.entry_id, SUBENTRY_PERSON), context={"source": SOURCE_USER}
     )
-    voluptuous_serialize = pytest.importorskip("voluptuous_serialize")
-    schema = voluptuous_serialize.convert(
-        result["data_schema"], custom_serializer=cv.custom_serializer
-    )
+    schema = _as_frontend_sees_it(result["data_schema"])
     field = next(f for f in schema if f["name"] == "emergency_contacts")
     config = field["selector"]["select"]
     # People and phones by name; no raw notify.notify / notify.send_message.
@@ -474,10 +482,9 @@ async def test_adding_a_person_leaves_the_others_running(
     assert [e for e in logged if e.startswith("event.")] == []
     assert not [c for c in changed if c[1] == "unavailable"]
     # People are devices ("2 devices"), not web services ("1 service").
-    devices = dr.async_get(hass)
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), loaded_household.entry_id)
     for person in household.people.values():
-        device = devices.async_get_device(identifiers={(DOMAIN, person.person_id)})
-        assert device is not None
+        (device,) = [d for d in devices if (DOMAIN, person.person_id) in d.identifiers]
         assert device.entry_type is None
     assert {p.alias for p in household.people.values()} == {"Grandma", "Grandpa"}
     assert hass.states.get("sensor.grandpa_weight") is not None
