@@ -184,41 +184,27 @@ def _timed_delegate(runtime: Any, stamps: Stamps) -> Iterator[None]:
 
 @contextmanager
 def _stages(data: Any, stamps: Stamps) -> Iterator[None]:
-    """Stamp the pipeline's stages: ingest entered, log append committed, alert saved."""
-    household, alerts = data.household, data.alerts
+    """Stamp the pipeline's stages: ingest entered, assessed, reading + alerts committed."""
+    household = data.household
     store = household.store
-    append_many, ingest, save = (
-        store.append_many,
-        household.async_ingest_reading,
-        alerts._async_save,
-    )
+    append_reading, ingest = store.append_reading, household.async_ingest_reading
 
-    def _append_many(*args: Any, **kwargs: Any) -> Any:
+    def _append_reading(*args: Any, **kwargs: Any) -> Any:
+        stamps.mark("assessed")
         try:
-            return append_many(*args, **kwargs)
+            return append_reading(*args, **kwargs)
         finally:
-            stamps.mark("appended")
+            stamps.mark("committed")
 
     async def _ingest(*args: Any, **kwargs: Any) -> Any:
         stamps.mark("ingest")
         return await ingest(*args, **kwargs)
 
-    async def _save(*args: Any, **kwargs: Any) -> Any:
-        stamps.mark("assessed")
-        try:
-            return await save(*args, **kwargs)
-        finally:
-            stamps.mark("alert_saved")
-
-    store.append_many, household.async_ingest_reading, alerts._async_save = (
-        _append_many,
-        _ingest,
-        _save,
-    )
+    store.append_reading, household.async_ingest_reading = _append_reading, _ingest
     try:
         yield
     finally:
-        del store.append_many, household.async_ingest_reading, alerts._async_save
+        del store.append_reading, household.async_ingest_reading
 
 
 def _phone(hass: HomeAssistant) -> str:
@@ -426,9 +412,8 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
     previous = 0.0
     for stage, label in (
         ("ingest", "link queue, worker, decode"),
-        ("appended", "attribution, log append (1 fsync'd transaction)"),
-        ("assessed", "entities, assessment, trend/NEWS2"),
-        ("alert_saved", "alert + tracker saved (1 fsync'd transaction)"),
+        ("assessed", "attribution, assessment (trend/NEWS2), alert texts"),
+        ("committed", "reading + alert + tracker committed (1 fsync'd transaction)"),
     ):
         at = median(breakdown.get(stage, []))
         emit(f"latency.stage.{stage}_p50", at, "ms", note=f"+{at - previous:.2f} ms: {label}")

@@ -173,6 +173,9 @@ class StoreTimer:
 
     METHODS = (
         "append_many",
+        "append_reading",
+        "put_alerts_and_setting",
+        "put_setting_lazily",
         "history",
         "latest",
         "put_alert",
@@ -480,7 +483,7 @@ def report_profile(profiler: cProfile.Profile, timer: StoreTimer, wall: float, c
         wall_ms,
         "ms",
         note=f"store (executor) {store_ms:.2f} ms/reading, "
-        f"of which append_many {per_reading.get('append_many', 0):.2f}, "
+        f"of which append_reading {per_reading.get('append_reading', 0):.2f}, "
         f"history {per_reading.get('history', 0):.2f}",
     )
     emit(

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import json
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import textwrap
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -17,6 +23,10 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.smart_care.const import DOMAIN, EVENT_ALERT
+from custom_components.smart_care.core.clinical.vitals import Vital, VitalSample
+from custom_components.smart_care.core.store.record_store import StoredMeasurement
+from custom_components.smart_care.household.keys import key_path
+from custom_components.smart_care.household.runtime import record_path
 
 from .conftest import add_person
 
@@ -233,6 +243,94 @@ async def test_open_alert_survives_restart(
     assert alerts[-1]["alert_id"] == alert_id
     response = await call(hass, "get_alerts", include_resolved=True)
     assert [a["status"] for a in response["alerts"] if a["alert_id"] == alert_id] == ["resolved"]
+
+
+_COMMIT_THEN_DIE = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    from datetime import datetime
+    from pathlib import Path
+    job = json.loads(sys.argv[1])
+    sys.path.insert(0, job["root"])
+    from custom_components.smart_care.household.keys import open_record
+    store, _ = open_record(Path(job["db"]), Path(job["keys"]))
+    values = [(v, x, u, datetime.fromisoformat(t), k) for v, x, u, t, k in job["values"]]
+    stored, together = store.append_reading(
+        job["person_id"], values, job["source"], job["details"], job["reading_id"],
+        [tuple(a) for a in job["alerts"]], job["settings"])
+    assert together and stored
+    print("committed", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # after the commit, before any event
+    """
+)
+
+
+def _run_and_die(job: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _COMMIT_THEN_DIE, job],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_alert_committed_then_killed_is_there_and_announced_on_restart(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    alerts: list[dict[str, Any]],
+) -> None:
+    """One transaction holds the reading and its alert; a hard kill before the event loses
+    neither, and the restarted household announces the alert it never announced."""
+    data = loaded_household.runtime_data
+    person = data.household.person_by_alias("Grandma")
+    sample = VitalSample(Vital.SPO2, 85.0, dt_util.utcnow())
+    assert sample.time is not None
+    row = StoredMeasurement(
+        0, "kill-reading", person.person_id, "spo2", 85.0, sample.unit, sample.time, "manual", {}
+    )
+    # What the household commits for this reading: the real alert manager's write.
+    write = await data.alerts.async_prepare_readings(person, [row], [])
+    write.rollback()  # this process is not the one that commits it
+    staged = {record["code"]: alert_id for alert_id, _status, record in write.alerts}
+    assert "spo2_low" in staged  # and NEWS2, from the same low value
+    entry_id = loaded_household.entry_id
+    job = {
+        "root": str(Path(__file__).resolve().parents[1]),
+        "db": str(record_path(hass, entry_id)),
+        "keys": str(key_path(hass, entry_id)),
+        "person_id": person.person_id,
+        "values": [["spo2", 85.0, sample.unit, sample.time.isoformat(), None]],
+        "source": "manual",
+        "details": {},
+        "reading_id": "kill-reading",
+        "alerts": write.alerts,
+        "settings": write.settings,
+    }
+    assert await hass.config_entries.async_unload(entry_id)
+    proc = await hass.async_add_executor_job(_run_and_die, json.dumps(job))
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert "committed" in proc.stdout
+    assert alerts == []
+
+    assert await hass.config_entries.async_setup(entry_id)
+    await hass.async_block_till_done()
+    # The alerts are there, and announced once now.
+    assert sorted((a["code"], a["alert_id"], a["action"]) for a in alerts) == sorted(
+        (code, alert_id, "opened") for code, alert_id in staged.items()
+    )
+    response = await call(hass, "get_alerts", person="Grandma")
+    assert {a["code"]: a["alert_id"] for a in response["alerts"]} == staged
+    household = loaded_household.runtime_data.household
+    assert household.people[person.person_id].latest["spo2"].value == 85.0
+    # Announced is remembered: another restart does not announce it again.
+    assert await hass.config_entries.async_reload(entry_id)
+    await hass.async_block_till_done()
+    assert len(alerts) == len(staged)
+    # And the tracker came back with them: a normal value resolves that same alert.
+    await record(hass, spo2=97)
+    assert (staged["spo2_low"], "resolved") in [(a["alert_id"], a["action"]) for a in alerts]
 
 
 async def test_backfilled_reading_does_not_alert(

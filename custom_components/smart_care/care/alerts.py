@@ -6,7 +6,8 @@ Notes: docs/modules.md (care/alerts.py).
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+import copy
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 import logging
@@ -49,7 +50,13 @@ from ..household.alert_text import (
     supported_language,
     translation_key_for,
 )
-from ..household.runtime import Household, HouseholdListener, Person, loaded_runtime
+from ..household.runtime import (
+    Household,
+    HouseholdListener,
+    Person,
+    PreparedWrite,
+    loaded_runtime,
+)
 from .knowledge import KnowledgeDelivery
 
 _LOGGER = logging.getLogger(__name__)
@@ -69,6 +76,11 @@ NEWS2_MAX_AGE = timedelta(hours=1)
 TREND_WINDOW = timedelta(days=15)
 SETTING_TRACKER = "alert_tracker"
 SETTING_THRESHOLDS = "thresholds"
+# Alert changes committed with their reading but not yet announced: (alert_id, action).
+# Cleared lazily after the events go out; a crash in between announces them on restart.
+SETTING_UNANNOUNCED = "alert_unannounced"
+
+_Updates = list[tuple[AlertUpdate, Finding | None]]
 
 
 @dataclass(slots=True)
@@ -156,6 +168,8 @@ class AlertManager(HouseholdListener):
         self._window_ids: dict[str, set[int]] = {}
         self._snooze_timers: dict[str, CALLBACK_TYPE] = {}
         self._listeners: list[Callable[[Alert, str], None]] = []
+        # Per person: alert changes committed with a reading, announced once it is stored.
+        self._staged: dict[str, tuple[list[tuple[Alert, str]], set[str]]] = {}
 
     # What the household tells ----------------------------------------------------------
 
@@ -167,11 +181,67 @@ class AlertManager(HouseholdListener):
         """A new person may already be overdue."""
         await self.async_check_stale()
 
+    async def async_prepare_readings(
+        self, person: Person, rows: list[StoredMeasurement], backfilled: list[StoredMeasurement]
+    ) -> PreparedWrite:
+        """Assess a reading before it is stored: its alert changes commit with it."""
+        person_id = person.person_id
+        tracker = self.trackers.setdefault(person_id, AlertTracker())
+        tracker_before = tracker.to_dict()
+        alerts_before = {
+            a.alert_id: copy.deepcopy(a) for a in self.alerts.values() if a.person_id == person_id
+        }
+        news2_before = self.news2.get(person_id)
+        notes_before = self.trend_notes.get(person_id)
+        kept_out = {id(row) for row in backfilled}
+        latest = {row.vital: row for row in rows if id(row) not in kept_out}
+        updates, codes = await self._async_assess(person, tracker, rows, latest=latest)
+        events = await self._async_stage(person, updates)
+        self._staged[person_id] = (events, codes)
+
+        def rollback() -> None:
+            self._staged.pop(person_id, None)
+            self.trackers[person_id] = AlertTracker.from_dict(tracker_before)
+            for alert_id in [a for a, v in self.alerts.items() if v.person_id == person_id]:
+                del self.alerts[alert_id]
+            self.alerts.update(alerts_before)
+            if news2_before is not None:
+                self.news2[person_id] = news2_before
+            if notes_before is not None:
+                self.trend_notes[person_id] = notes_before
+
+        write = PreparedWrite(rollback=rollback)
+        if events:
+            write.alerts = [(a.alert_id, a.status, a.as_record()) for a, _ in events]
+            write.settings = {
+                SETTING_TRACKER: tracker.to_dict(),
+                SETTING_UNANNOUNCED: [[a.alert_id, action] for a, action in events if action],
+            }
+        return write
+
     async def async_readings_stored(
         self, person: Person, stored: list[StoredMeasurement], backfilled: list[StoredMeasurement]
     ) -> None:
-        """Assess new readings."""
-        await self.async_process(person, stored)
+        """Announce what was committed with the readings (or assess them now)."""
+        staged = self._staged.pop(person.person_id, None)
+        if staged is None:
+            await self.async_process(person, stored)
+            return
+        events, codes = staged
+        if any(r.vital in {"weight", "systolic_bp", "glucose"} for r in stored):
+            await self._async_window(person, dt_util.utcnow(), stored)
+        if events:
+            await self._async_announce(person, events)
+            if any(action for _, action in events):
+                await self.hass.async_add_executor_job(
+                    self.household.store.put_setting_lazily,
+                    person.person_id,
+                    SETTING_UNANNOUNCED,
+                    [],
+                )
+        async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
+        if codes:
+            await self.knowledge.async_consider_codes(person, codes)
 
     async def async_readings_reassigned(
         self, person: Person, moved: list[StoredMeasurement]
@@ -193,6 +263,7 @@ class AlertManager(HouseholdListener):
         """Restore open alerts, trackers and thresholds; recompute NEWS2."""
         await async_preload(self.hass)
         store = self.household.store
+        unannounced: dict[str, list[list[str]]] = {}
         for person_id, person in self.household.people.items():
             settings = await self.hass.async_add_executor_job(store.get_settings, person_id)
             self.trackers[person_id] = (
@@ -206,6 +277,8 @@ class AlertManager(HouseholdListener):
                 else DEFAULT_THRESHOLDS
             )
             self._update_news2(person, dt_util.utcnow())
+            if settings.get(SETTING_UNANNOUNCED):
+                unannounced[person_id] = settings[SETTING_UNANNOUNCED]
         for data in await self.hass.async_add_executor_job(lambda: store.alerts(active_only=True)):
             alert = Alert(**data)
             if alert.person_id in self.household.people:
@@ -213,6 +286,27 @@ class AlertManager(HouseholdListener):
                 self.alerts[alert.alert_id] = alert
                 if alert.status == STATUS_SNOOZED and alert.snoozed_until:
                     self._schedule_snooze_end(alert)
+        for person_id, pending in unannounced.items():
+            await self._async_announce_missed(person_id, pending)
+
+    async def _async_announce_missed(self, person_id: str, pending: list[list[str]]) -> None:
+        """Announce alert changes committed just before a crash, before their events went out."""
+        stored = {
+            data["alert_id"]: data
+            for data in await self.hass.async_add_executor_job(
+                lambda: self.household.store.alerts(person_id=person_id)
+            )
+        }
+        for alert_id, action in pending:
+            alert = self.alerts.get(alert_id)
+            if alert is None and alert_id in stored:  # resolved since: not kept in memory
+                alert = Alert(**stored[alert_id])
+                await self._async_render(alert)
+            if alert is not None:
+                await self._async_fire(alert, action)
+        await self.hass.async_add_executor_job(
+            self.household.store.put_setting_lazily, person_id, SETTING_UNANNOUNCED, []
+        )
 
     @callback
     def async_unload(self) -> None:
@@ -242,8 +336,27 @@ class AlertManager(HouseholdListener):
 
     async def async_process(self, person: Person, stored: Iterable[StoredMeasurement]) -> None:
         """Assess newly stored values of a person and update their alerts."""
-        now = dt_util.utcnow()
         tracker = self.trackers.setdefault(person.person_id, AlertTracker())
+        updates, codes = await self._async_assess(person, tracker, stored)
+        await self._apply(person, tracker, updates)
+        # The early warning score may have changed without any alert changing.
+        async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
+        if codes:
+            await self.knowledge.async_consider_codes(person, codes)
+
+    async def _async_assess(
+        self,
+        person: Person,
+        tracker: AlertTracker,
+        stored: Iterable[StoredMeasurement],
+        latest: Mapping[str, StoredMeasurement] | None = None,
+    ) -> tuple[_Updates, set[str]]:
+        """The tracker updates newly stored values cause, and the finding codes.
+
+        ``latest`` given: the rows are not stored yet (row ids 0) and would make these the
+        person's latest values; the trend window sees them without keeping them.
+        """
+        now = dt_util.utcnow()
         thresholds = self.thresholds.get(person.person_id, DEFAULT_THRESHOLDS)
         rows = sorted(stored, key=lambda r: r.time)
         recent = [r for r in rows if now - r.time <= ALERT_MAX_AGE]
@@ -260,9 +373,11 @@ class AlertManager(HouseholdListener):
                     updates.append((tracker.observe(code, None, row.value, row.time), None))
         updates.extend(self._device_updates(tracker, recent))
         if recent:
-            updates.extend(self._news2_updates(person, tracker, now))
+            updates.extend(self._news2_updates(person, tracker, now, latest))
         if any(r.vital in {"weight", "systolic_bp", "glucose"} for r in rows):
-            updates.extend(await self._trend_updates(person, tracker, now, rows))
+            updates.extend(
+                await self._trend_updates(person, tracker, now, rows, pending=latest is not None)
+            )
         codes = {f.code for _, f in updates if f is not None}
         codes |= {f.code for f in self.trend_notes.get(person.person_id, [])}
         # Any reading of a group ends its "overdue" alert.
@@ -271,11 +386,7 @@ class AlertManager(HouseholdListener):
                 for code in (f"stale_{group}", f"no_data_{group}"):
                     if code in tracker.alerts:
                         updates.append((tracker.resolve(code, now), None))
-        await self._apply(person, tracker, updates)
-        # The early warning score may have changed without any alert changing.
-        async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
-        if codes:
-            await self.knowledge.async_consider_codes(person, codes)
+        return updates, codes
 
     def _device_updates(
         self, tracker: AlertTracker, rows: list[StoredMeasurement]
@@ -299,21 +410,32 @@ class AlertManager(HouseholdListener):
                         updates.append((tracker.resolve(code, row.time), None))
         return updates
 
-    def _latest_samples(self, person: Person) -> dict[Vital, VitalSample]:
+    def _latest_samples(
+        self, person: Person, latest: Mapping[str, StoredMeasurement] | None = None
+    ) -> dict[Vital, VitalSample]:
+        rows = dict(person.latest) | dict(latest or {})
         return {
             Vital(vital): VitalSample(Vital(vital), row.value, row.time)
-            for vital, row in person.latest.items()
+            for vital, row in rows.items()
         }
 
-    def _update_news2(self, person: Person, now: datetime) -> Finding | None:
-        result, finding = assess_news2(self._latest_samples(person), now, max_age=NEWS2_MAX_AGE)
+    def _update_news2(
+        self, person: Person, now: datetime, latest: Mapping[str, StoredMeasurement] | None = None
+    ) -> Finding | None:
+        result, finding = assess_news2(
+            self._latest_samples(person, latest), now, max_age=NEWS2_MAX_AGE
+        )
         self.news2[person.person_id] = result
         return finding
 
     def _news2_updates(
-        self, person: Person, tracker: AlertTracker, now: datetime
+        self,
+        person: Person,
+        tracker: AlertTracker,
+        now: datetime,
+        latest: Mapping[str, StoredMeasurement] | None = None,
     ) -> list[tuple[AlertUpdate, Finding | None]]:
-        finding = self._update_news2(person, now)
+        finding = self._update_news2(person, now, latest)
         result = self.news2[person.person_id]
         if finding is not None and finding.level > Level.INFO:
             return [
@@ -329,7 +451,11 @@ class AlertManager(HouseholdListener):
         return []
 
     async def _async_window(
-        self, person: Person, now: datetime, stored: Iterable[StoredMeasurement]
+        self,
+        person: Person,
+        now: datetime,
+        stored: Iterable[StoredMeasurement],
+        pending: Iterable[StoredMeasurement] = (),
     ) -> list[VitalSample]:
         """The person's samples of the last TREND_WINDOW, oldest first, from memory."""
         person_id = person.person_id
@@ -360,7 +486,14 @@ class AlertManager(HouseholdListener):
             for _, row_id, _ in window[:cut]:
                 ids.discard(row_id)
             del window[:cut]
-        return [sample for _, _, sample in window]
+        # Rows not stored yet are seen, not kept (their row ids come with the commit).
+        extra = [(r.time, VitalSample(Vital(r.vital), r.value, r.time)) for r in pending]
+        if not extra:
+            return [sample for _, _, sample in window]
+        timed = [(when, sample) for when, _, sample in window]
+        timed += [item for item in extra if item[0] >= since]
+        timed.sort(key=lambda item: item[0])
+        return [sample for _, sample in timed]
 
     async def _trend_updates(
         self,
@@ -368,8 +501,12 @@ class AlertManager(HouseholdListener):
         tracker: AlertTracker,
         now: datetime,
         stored: Iterable[StoredMeasurement] = (),
+        pending: bool = False,
     ) -> list[tuple[AlertUpdate, Finding | None]]:
-        history = await self._async_window(person, now, stored)
+        if pending:
+            history = await self._async_window(person, now, (), stored)
+        else:
+            history = await self._async_window(person, now, stored)
         findings = assess_trends(
             history, now, thresholds=self.thresholds.get(person.person_id, DEFAULT_THRESHOLDS)
         )
@@ -416,6 +553,16 @@ class AlertManager(HouseholdListener):
         tracker: AlertTracker,
         updates: Sequence[tuple[AlertUpdate, Finding | None]],
     ) -> None:
+        events = await self._async_stage(person, updates)
+        if not events:
+            return
+        await self._async_save(person.person_id, tracker, [a for a, _ in events])
+        await self._async_announce(person, events)
+
+    async def _async_stage(
+        self, person: Person, updates: Sequence[tuple[AlertUpdate, Finding | None]]
+    ) -> list[tuple[Alert, str]]:
+        """Apply tracker updates to the alerts in memory; return (alert, action) to save."""
         events: list[tuple[Alert, str]] = []
         now = dt_util.utcnow().isoformat()
         for update, finding in updates:
@@ -443,11 +590,12 @@ class AlertManager(HouseholdListener):
             elif update.action is AlertAction.RESOLVED and alert is not None:
                 self._resolve(alert, now)
                 events.append((alert, "resolved"))
-        if not events:
-            return
         for alert, _action in events:
             await self._async_render(alert)
-        await self._async_save(person.person_id, tracker, [a for a, _ in events])
+        return events
+
+    async def _async_announce(self, person: Person, events: list[tuple[Alert, str]]) -> None:
+        """Saved alert changes: forget resolved ones, fire the events."""
         for alert, action in events:
             if not alert.active:
                 self.alerts.pop(alert.alert_id, None)

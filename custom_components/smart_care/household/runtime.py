@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import logging
 from pathlib import Path
 from typing import Any, Protocol
+import uuid
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -125,6 +127,16 @@ class IngestResult:
     stored: tuple[StoredMeasurement, ...] = ()
 
 
+@dataclass(slots=True)
+class PreparedWrite:
+    """What a listener needs committed with a reading, and how to undo its own state."""
+
+    alerts: list[tuple[str, str, Mapping[str, Any]]] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    # Called when the reading did not commit as planned (an error, or values already logged).
+    rollback: Callable[[], None] | None = None
+
+
 class HouseholdListener:
     """What a feature hears from the household; a feature overrides what it needs.
 
@@ -137,6 +149,15 @@ class HouseholdListener:
 
     async def async_person_added(self, person: Person) -> None:
         """A person joined while the household runs."""
+
+    async def async_prepare_readings(
+        self, person: Person, rows: list[StoredMeasurement], backfilled: list[StoredMeasurement]
+    ) -> PreparedWrite | None:
+        """Rows about to be stored (row ids still 0): return what must commit with them.
+
+        Nothing is announced here: ``async_readings_stored`` follows the commit.
+        """
+        return None
 
     async def async_readings_stored(
         self, person: Person, stored: list[StoredMeasurement], backfilled: list[StoredMeasurement]
@@ -165,6 +186,9 @@ class Household:
         self._listeners: list[HouseholdListener] = []
         # Medical-card claims: person_id and when the card was scanned.
         self._claim: tuple[str, datetime] | None = None
+        # One reading of a person at a time from assessment to announcement: what the
+        # listeners prepare must not interleave with another reading's commit.
+        self._record_locks: dict[str, asyncio.Lock] = {}
 
     @callback
     def async_add_listener(self, listener: HouseholdListener) -> CALLBACK_TYPE:
@@ -248,19 +272,76 @@ class Household:
             assert sample.time is not None
             key = None if dedupe_prefix is None else f"{dedupe_prefix}|{sample.vital.value}"
             values.append((sample.vital.value, sample.value, sample.unit, sample.time, key))
-        stored: list[StoredMeasurement] = await self.hass.async_add_executor_job(
-            self.store.append_many,
-            person.person_id,
-            values,
-            source,
-            dict(details or {}),
-            reading_id,
-        )
-        backfilled = self._publish(person, stored, history_only)
-        if stored:
-            for listener in list(self._listeners):
-                await listener.async_readings_stored(person, stored, backfilled)
+        group = reading_id or uuid.uuid4().hex
+        payload = dict(details or {})
+        planned = [
+            StoredMeasurement(
+                0,
+                group,
+                person.person_id,
+                vital,
+                value,
+                unit,
+                time.astimezone(UTC),
+                source,
+                payload,
+            )
+            for vital, value, unit, time, _key in values
+        ]
+        lock = self._record_locks.setdefault(person.person_id, asyncio.Lock())
+        async with lock:
+            # The listeners' consequences (alerts, tracker) commit with the reading: one
+            # fsync, and a crash leaves both or neither.
+            prepared: list[PreparedWrite] = []
+            try:
+                for listener in list(self._listeners):
+                    write = await listener.async_prepare_readings(
+                        person, planned, self._kept_out(person, planned, history_only)
+                    )
+                    if write is not None:
+                        prepared.append(write)
+                alerts = [row for write in prepared for row in write.alerts]
+                settings = {k: v for write in prepared for k, v in write.settings.items()}
+                stored, together = await self.hass.async_add_executor_job(
+                    self.store.append_reading,
+                    person.person_id,
+                    values,
+                    source,
+                    payload,
+                    group,
+                    alerts,
+                    settings,
+                )
+            except BaseException:
+                self._roll_back(prepared)
+                raise
+            if not together:
+                # Some values were logged before: assess what was really stored instead.
+                self._roll_back(prepared)
+            backfilled = self._publish(person, stored, history_only)
+            if stored:
+                for listener in list(self._listeners):
+                    await listener.async_readings_stored(person, stored, backfilled)
         return stored
+
+    @staticmethod
+    def _roll_back(prepared: list[PreparedWrite]) -> None:
+        for write in reversed(prepared):
+            if write.rollback is not None:
+                write.rollback()
+
+    @staticmethod
+    def _kept_out(
+        person: Person, rows: list[StoredMeasurement], history_only: bool
+    ) -> list[StoredMeasurement]:
+        """The rows ``_publish`` would keep out of the state (``_publish``'s rule)."""
+        if history_only:
+            return list(rows)
+        return [
+            row
+            for row in rows
+            if (current := person.latest.get(row.vital)) is not None and row.time < current.time
+        ]
 
     # Device readings and attribution ------------------------------------------------
 

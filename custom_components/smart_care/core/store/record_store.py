@@ -642,19 +642,43 @@ class RecordStore:
         The alert tracker's state goes with the alerts it refers to: one fsync, and a crash
         leaves both or neither.
         """
-        now = _iso(datetime.now(UTC))
         with self._transaction() as cur:
-            for alert_id, status, payload in alerts:
-                blob = self._seal(dict(payload), _aad("alerts", alert_id, person_id))
-                cur.execute(
-                    "INSERT OR REPLACE INTO alerts (alert_id, person_id, status, payload, "
-                    "updated) VALUES (?, ?, ?, ?, ?)",
-                    (alert_id, person_id, status, blob, now),
-                )
+            self._put_alerts_in(cur, person_id, alerts, {key: value})
+
+    def _put_alerts_in(
+        self,
+        cur: sqlite3.Cursor,
+        person_id: str,
+        alerts: Iterable[tuple[str, str, Mapping[str, Any]]],
+        settings: Mapping[str, Any],
+    ) -> None:
+        now = _iso(datetime.now(UTC))
+        for alert_id, status, payload in alerts:
+            blob = self._seal(dict(payload), _aad("alerts", alert_id, person_id))
+            cur.execute(
+                "INSERT OR REPLACE INTO alerts (alert_id, person_id, status, payload, "
+                "updated) VALUES (?, ?, ?, ?, ?)",
+                (alert_id, person_id, status, blob, now),
+            )
+        for key, value in settings.items():
             cur.execute(
                 "INSERT OR REPLACE INTO settings (person_id, key, payload) VALUES (?, ?, ?)",
                 (person_id, key, self._seal(value, _aad("settings", person_id, key))),
             )
+
+    def put_setting_lazily(self, person_id: str, key: str, value: Any) -> None:
+        """Store a setting without waiting for the disk (``synchronous=OFF``, one commit).
+
+        Only for state whose loss after a crash is harmless (the next durable commit flushes
+        it anyway): e.g. "these alerts were announced", lost means announced once more.
+        """
+        with self._lock:
+            self._conn.execute("PRAGMA synchronous=OFF")
+        try:
+            self.put_setting(person_id, key, value)
+        finally:
+            with self._lock:
+                self._conn.execute("PRAGMA synchronous=FULL")
 
     def alerts(
         self, *, person_id: str | None = None, active_only: bool = False
@@ -719,6 +743,32 @@ class RecordStore:
         stamps = [_us(item[3]) for item in values]  # refuse naive times before writing
         with self._transaction() as cur:
             return self._append_in(cur, person_id, values, stamps, source, payload, group)
+
+    def append_reading(
+        self,
+        person_id: str,
+        values: list[tuple[str, float, str, datetime, str | None]],
+        source: str,
+        details: Mapping[str, Any] | None,
+        reading_id: str,
+        alerts: Iterable[tuple[str, str, Mapping[str, Any]]] = (),
+        settings: Mapping[str, Any] | None = None,
+    ) -> tuple[list[StoredMeasurement], bool]:
+        """One reading and the alert rows and settings it causes, in one commit (one fsync).
+
+        The alert rows and settings were worked out for every value being new: they are
+        written only if every value is (the second item says whether they were). A reading
+        already logged, wholly or in part, commits alone and its caller assesses what was
+        really stored.
+        """
+        payload = dict(details or {})
+        stamps = [_us(item[3]) for item in values]  # refuse naive times before writing
+        with self._transaction() as cur:
+            stored = self._append_in(cur, person_id, values, stamps, source, payload, reading_id)
+            together = len(stored) == len(values)
+            if together:
+                self._put_alerts_in(cur, person_id, alerts, settings or {})
+            return stored, together
 
     def _append_in(
         self,
