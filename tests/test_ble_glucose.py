@@ -253,28 +253,33 @@ async def test_records_not_kept_are_asked_for_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     meter = _meter(3)
-    original = Household.async_ingest_reading
+    original = Household.async_ingest_batch
+    calls = 0
 
-    async def _disk_full_on_two(
-        self: Household, source: Any, reading: Any, received: Any = None
-    ) -> IngestResult:
-        if reading.sequence_number == 2:
+    async def _disk_full_once(
+        self: Household, source: Any, readings: list[tuple[Any, Any]]
+    ) -> list[IngestResult]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
             raise OSError("database or disk is full")
-        return await original(self, source, reading, received)
+        return await original(self, source, readings)
 
-    with patch_gatt(meter):
+    with patch_gatt(meter), patch.object(Household, "async_ingest_batch", _disk_full_once):
         entry = await add_device_entry(hass, meter)
-        with patch.object(Household, "async_ingest_reading", _disk_full_on_two):
-            await wake(hass, meter)
-        # Record 3 was kept but record 2 was not: resume from 2.
-        assert await _count(hass, loaded_household) == 2
-        assert _stored_sequence(hass, hass_storage, entry.entry_id) == 1
-        assert "Could not store a reading from" in caplog.text
+        await wake(hass, meter)
+        # The transfer's records commit together: none was kept, the resume point stays.
+        assert await _count(hass, loaded_household) == 0
+        assert entry.runtime_data.last_sequence is None
+        assert "Could not store 3 records from" in caplog.text
+        first = _racp(meter)
 
         await _wake_again(hass, meter)
-    assert _racp(meter) == ["0403010200", "0103010200"]
+    # Asked for the same records again, and now they are kept.
+    assert _racp(meter) == first
     assert await _count(hass, loaded_household) == 3
     assert entry.runtime_data.last_sequence == 3
+    assert _stored_sequence(hass, hass_storage, entry.entry_id) == 3
 
 
 async def test_without_household_nothing_is_marked_seen(

@@ -30,6 +30,9 @@ STORAGE_KEY: Final = DOMAIN + ".device_{}"
 SAVE_DELAY: Final = 1.0  # seconds; a session end saves at once
 # Devices sleep and move around: one failed attempt is normal, three in a row are not.
 FAILURES_BEFORE_ISSUE: Final = 3
+# A meter's stored records are committed together (one fsync, one statistics import), at
+# the session's end or every this many records.
+BATCH_MAX: Final = 500
 ISSUE_TRANSLATIONS: Final = {
     REASON_OUT_OF_RANGE: "device_out_of_range",
     REASON_BONDING: "device_bonding_required",
@@ -51,6 +54,11 @@ class DeviceRuntime:
             hass, STORAGE_VERSION, STORAGE_KEY.format(entry.entry_id), private=True
         )
         self._last_sequence: int | None = None
+        # Stored records received but not yet committed, and the resume point that waits
+        # for their commit (the meter sends again whatever is not kept).
+        self._batch: list[tuple[Reading, datetime]] = []
+        self._held_sequence: int | None = None
+        self._failed_from: int | None = None
         self.battery: int | None = None
         self.last_reading: datetime | None = None
         self.rssi: int | None = None
@@ -207,12 +215,46 @@ class DeviceRuntime:
     @callback
     def async_sequence_kept(self, sequence_number: int) -> None:
         """Move the resume point; saved shortly, and at once when the session ends."""
+        if self._failed_from is not None:
+            sequence_number = min(sequence_number, self._failed_from - 1)
+        if self._batch:
+            # Records of this batch are not committed yet: move once they are.
+            self._held_sequence = sequence_number
+            return
+        if self._last_sequence is not None and sequence_number <= self._last_sequence:
+            return
         self._last_sequence = sequence_number
         self._store.async_delay_save(self._data, SAVE_DELAY)
 
     async def async_session_ended(self) -> None:
-        """Persist the resume point before the device is asked again."""
+        """Commit the stored records received, then persist the resume point."""
+        await self._async_flush()
+        self._failed_from = None
         await self._store.async_save(self._data())
+
+    async def _async_flush(self) -> None:
+        """Commit the batch of stored records; only then may the resume point pass them."""
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        held, self._held_sequence = self._held_sequence, None
+        household = get_household(self.hass)
+        try:
+            if household is None:
+                raise RuntimeError("no loaded household")
+            results = await household.async_ingest_batch(self.source, batch)
+        except Exception:
+            _LOGGER.exception("Could not store %d records from %s", len(batch), self.address)
+            # Not kept: the resume point stays before them, so the meter sends them again.
+            first = min(r.sequence_number or 0 for r, _ in batch)
+            if self._failed_from is None or first < self._failed_from:
+                self._failed_from = first
+            return
+        for (reading, received), result in zip(batch, results, strict=True):
+            if result.status in (IngestStatus.STORED, IngestStatus.PENDING):
+                self._note_reading(reading, received)
+        if held is not None:
+            self.async_sequence_kept(held)
 
     async def async_reading(self, reading: Reading, received: datetime) -> bool:
         """Hand a reading to the household; False when nothing could keep it."""
@@ -226,13 +268,28 @@ class DeviceRuntime:
                 )
             return False
         self._warned_no_household = False
+        if (
+            reading.kind == "glucose"
+            and reading.sequence_number is not None
+            and ingest.from_memory(_reading_time(reading, received), received)
+        ):
+            # A stored record (RACP): kept with the others of the transfer.
+            self._batch.append((reading, received))
+            if len(self._batch) >= BATCH_MAX:
+                await self._async_flush()
+            return True
+        await self._async_flush()  # in order: earlier records first
         result = await household.async_ingest_reading(self.source, reading, received)
         if result.status in (IngestStatus.STORED, IngestStatus.PENDING):
-            when = _reading_time(reading, received)
-            if self.last_reading is None or when > self.last_reading:
-                self.last_reading = when
-                self._async_updated()
+            self._note_reading(reading, received)
         return True
+
+    @callback
+    def _note_reading(self, reading: Reading, received: datetime) -> None:
+        when = _reading_time(reading, received)
+        if self.last_reading is None or when > self.last_reading:
+            self.last_reading = when
+            self._async_updated()
 
 
 def _reading_time(reading: Reading, received: datetime) -> datetime:

@@ -137,6 +137,19 @@ class PreparedWrite:
     rollback: Callable[[], None] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Attributed:
+    """A checked device reading and whose it is, ready to store."""
+
+    person_id: str
+    samples: list[VitalSample]
+    details: dict[str, Any]
+    prefix: str | None
+    reading_id: str
+    how: str
+    history_only: bool
+
+
 class HouseholdListener:
     """What a feature hears from the household; a feature overrides what it needs.
 
@@ -385,6 +398,84 @@ class Household:
         Readings with no clinical values (intermediate cuff pressure, battery, RACP) are
         ignored here. A reading that cannot be attributed is held durably for the user.
         """
+        prepared = await self._async_prepare_ingest(source, reading, received)
+        if isinstance(prepared, IngestResult):
+            return prepared
+        stored = await self.async_record(
+            self.people[prepared.person_id],
+            prepared.samples,
+            f"device:{source.key}",
+            prepared.details,
+            prepared.prefix,
+            prepared.reading_id,
+            history_only=prepared.history_only,
+        )
+        status = IngestStatus.STORED if stored else IngestStatus.DUPLICATE
+        return IngestResult(
+            status, prepared.person_id, prepared.reading_id, prepared.how, tuple(stored)
+        )
+
+    async def async_ingest_batch(
+        self, source: DeviceSource, readings: list[tuple[Reading, datetime]]
+    ) -> list[IngestResult]:
+        """Attribute, store and publish a device's stored records (a RACP transfer) at once.
+
+        The same rules as ``async_ingest_reading``, but each person's records go to the log in
+        one transaction (one fsync) and reach the features (statistics import) in one call.
+        """
+        results: list[IngestResult | None] = []
+        by_person: dict[str, list[tuple[int, _Attributed]]] = {}
+        for reading, received in readings:
+            prepared = await self._async_prepare_ingest(source, reading, received)
+            if isinstance(prepared, IngestResult):
+                results.append(prepared)
+                continue
+            by_person.setdefault(prepared.person_id, []).append((len(results), prepared))
+            results.append(None)
+        for person_id, items in by_person.items():
+            stored_each = await self._async_record_many(
+                self.people[person_id], f"device:{source.key}", [item for _, item in items]
+            )
+            for (index, item), stored in zip(items, stored_each, strict=True):
+                status = IngestStatus.STORED if stored else IngestStatus.DUPLICATE
+                results[index] = IngestResult(
+                    status, person_id, item.reading_id, item.how, tuple(stored)
+                )
+        return [result for result in results if result is not None]
+
+    async def _async_record_many(
+        self, person: Person, source: str, items: list[_Attributed]
+    ) -> list[list[StoredMeasurement]]:
+        """Store attributed device readings of one person in one commit, then publish."""
+        batch: list[
+            tuple[list[tuple[str, float, str, datetime, str | None]], str, Mapping[str, Any], str]
+        ] = []
+        for item in items:
+            values: list[tuple[str, float, str, datetime, str | None]] = []
+            for sample in item.samples:
+                assert sample.time is not None
+                key = None if item.prefix is None else f"{item.prefix}|{sample.vital.value}"
+                values.append((sample.vital.value, sample.value, sample.unit, sample.time, key))
+            batch.append((values, source, dict(item.details), item.reading_id))
+        lock = self._record_locks.setdefault(person.person_id, asyncio.Lock())
+        async with lock:
+            stored_each: list[list[StoredMeasurement]] = await self.hass.async_add_executor_job(
+                self.store.append_readings, person.person_id, batch
+            )
+            stored_all: list[StoredMeasurement] = []
+            backfilled_all: list[StoredMeasurement] = []
+            for item, stored in zip(items, stored_each, strict=True):
+                backfilled_all += self._publish(person, stored, item.history_only)
+                stored_all += stored
+            if stored_all:
+                for listener in list(self._listeners):
+                    await listener.async_readings_stored(person, stored_all, backfilled_all)
+        return stored_each
+
+    async def _async_prepare_ingest(
+        self, source: DeviceSource, reading: Reading, received: datetime | None
+    ) -> IngestResult | _Attributed:
+        """Check and attribute a reading; hold it if nobody is sure, else say whose it is."""
         now = received or dt_util.utcnow()
         samples = reading.vitals()
         if not samples:
@@ -420,17 +511,9 @@ class Household:
                 return IngestResult(IngestStatus.DUPLICATE, reading_id=reading_id, attribution=how)
             await self._async_hold(reading_id, source, timed, details, prefix, guess)
             return IngestResult(IngestStatus.PENDING, reading_id=reading_id, attribution=how)
-        stored = await self.async_record(
-            self.people[person_id],
-            timed,
-            f"device:{source.key}",
-            details,
-            prefix,
-            reading_id,
-            history_only=ingest.from_memory(when, now),
+        return _Attributed(
+            person_id, timed, details, prefix, reading_id, how, ingest.from_memory(when, now)
         )
-        status = IngestStatus.STORED if stored else IngestStatus.DUPLICATE
-        return IngestResult(status, person_id, reading_id, how, tuple(stored))
 
     async def _async_hold(
         self,

@@ -770,6 +770,25 @@ class RecordStore:
                 self._put_alerts_in(cur, person_id, alerts, settings or {})
             return stored, together
 
+    def append_readings(
+        self,
+        person_id: str,
+        readings: list[
+            tuple[list[tuple[str, float, str, datetime, str | None]], str, Mapping[str, Any], str]
+        ],
+    ) -> list[list[StoredMeasurement]]:
+        """Many readings of a person, each (values, source, details, reading_id), one commit.
+
+        For a device's stored records (backfill): one fsync for the transfer instead of one
+        a record. Return the newly logged rows of each reading, in order.
+        """
+        stamped = [(r, [_us(item[3]) for item in r[0]]) for r in readings]  # refuse naive times
+        with self._transaction() as cur:
+            return [
+                self._append_in(cur, person_id, values, stamps, source, dict(details), group)
+                for (values, source, details, group), stamps in stamped
+            ]
+
     def _append_in(
         self,
         cur: sqlite3.Cursor,
