@@ -32,7 +32,7 @@ SAVE_DELAY: Final = 1.0  # seconds; a session end saves at once
 FAILURES_BEFORE_ISSUE: Final = 3
 # A meter's stored records are committed together (one fsync, one statistics import), at
 # the session's end or every this many records.
-BATCH_MAX: Final = 500
+BATCH_MAX: Final = 1000
 ISSUE_TRANSLATIONS: Final = {
     REASON_OUT_OF_RANGE: "device_out_of_range",
     REASON_BONDING: "device_bonding_required",
@@ -250,9 +250,13 @@ class DeviceRuntime:
             if self._failed_from is None or first < self._failed_from:
                 self._failed_from = first
             return
-        for (reading, received), result in zip(batch, results, strict=True):
-            if result.status in (IngestStatus.STORED, IngestStatus.PENDING):
-                self._note_reading(reading, received)
+        kept = [
+            _reading_time(reading, received)
+            for (reading, received), result in zip(batch, results, strict=True)
+            if result.status in (IngestStatus.STORED, IngestStatus.PENDING)
+        ]
+        if kept:
+            self._note_time(max(kept))  # one state write for the transfer
         if held is not None:
             self.async_sequence_kept(held)
 
@@ -278,7 +282,8 @@ class DeviceRuntime:
             if len(self._batch) >= BATCH_MAX:
                 await self._async_flush()
             return True
-        await self._async_flush()  # in order: earlier records first
+        if reading.vitals():
+            await self._async_flush()  # in order: earlier records first
         result = await household.async_ingest_reading(self.source, reading, received)
         if result.status in (IngestStatus.STORED, IngestStatus.PENDING):
             self._note_reading(reading, received)
@@ -286,7 +291,10 @@ class DeviceRuntime:
 
     @callback
     def _note_reading(self, reading: Reading, received: datetime) -> None:
-        when = _reading_time(reading, received)
+        self._note_time(_reading_time(reading, received))
+
+    @callback
+    def _note_time(self, when: datetime) -> None:
         if self.last_reading is None or when > self.last_reading:
             self.last_reading = when
             self._async_updated()

@@ -74,9 +74,15 @@ async def async_import_backfill(
         stats: list[StatisticData] = []
         for start in sorted(starts):
             rows_of_hour: list[StoredMeasurement] = await hass.async_add_executor_job(
-                partial(household.store.history, person.person_id, since=start, vital=vital_key)
+                partial(
+                    household.store.history,
+                    person.person_id,
+                    since=start,
+                    vital=vital_key,
+                    until=start + timedelta(hours=1),
+                )
             )
-            values = [m.value for m in rows_of_hour if m.time < start + timedelta(hours=1)]
+            values = [m.value for m in rows_of_hour]
             if not values:
                 continue
             if converter is not None and unit != CANONICAL_UNIT[vital]:

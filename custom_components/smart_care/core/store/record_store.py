@@ -1036,8 +1036,9 @@ class RecordStore:
         since: datetime | None = None,
         vital: str | None = None,
         limit: int | None = None,
+        until: datetime | None = None,
     ) -> list[StoredMeasurement]:
-        """A person's measurements in time order, optionally from ``since`` on."""
+        """A person's measurements in time order, optionally from ``since`` on, before ``until``."""
         with self._lock:
             person = self._codes.get(("p", person_id))
             if person is None:
@@ -1054,6 +1055,9 @@ class RecordStore:
             if since is not None:
                 sql += " AND time >= ?"
                 extra.append(_us(since))
+            if until is not None:
+                sql += " AND time < ?"
+                extra.append(_us(until))
             # Newest first so LIMIT keeps the most recent; reversed below into time order.
             sql += " ORDER BY time DESC, id DESC"
             if limit is not None:
