@@ -111,3 +111,15 @@ def test_reading_survives_kill_right_after_append(tmp_path: Path) -> None:
         assert store.count("p1") == 50
     finally:
         store.close()
+
+
+def test_lazy_setting_leaves_commits_fsynced(tmp_path: Path) -> None:
+    """The "announced" marker is written without fsync; every other commit still syncs."""
+    store = RecordStore(tmp_path / "record.db")
+    try:
+        store.put_setting_lazily("p1", "alert_unannounced", [["a1", "opened"]])
+        assert store.get_settings("p1") == {"alert_unannounced": [["a1", "opened"]]}
+        # 2 = FULL: the connection is back to syncing at every commit.
+        assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+    finally:
+        store.close()

@@ -328,7 +328,7 @@ class Household:
             except BaseException:
                 self._roll_back(prepared)
                 raise
-            if not together:
+            if not together or not stored:
                 # Some values were logged before: assess what was really stored instead.
                 self._roll_back(prepared)
             backfilled = self._publish(person, stored, history_only)

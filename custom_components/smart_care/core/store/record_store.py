@@ -672,12 +672,16 @@ class RecordStore:
         Only for state whose loss after a crash is harmless (the next durable commit flushes
         it anyway): e.g. "these alerts were announced", lost means announced once more.
         """
+        blob = self._seal(value, _aad("settings", person_id, key))
+        # All under one hold of the lock: no other commit may run while sync is off.
         with self._lock:
             self._conn.execute("PRAGMA synchronous=OFF")
-        try:
-            self.put_setting(person_id, key, value)
-        finally:
-            with self._lock:
+            try:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO settings (person_id, key, payload) VALUES (?, ?, ?)",
+                    (person_id, key, blob),
+                )
+            finally:
                 self._conn.execute("PRAGMA synchronous=FULL")
 
     def alerts(
