@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 import json
 from pathlib import Path
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -489,3 +491,60 @@ async def test_trends_come_from_memory_and_follow_the_window(
     gained = [a for a in alerts if a["code"] == "weight_gain_3d"]
     assert [a["action"] for a in gained] == ["opened", "resolved"]
     assert len(reads) == 1
+
+
+async def test_acknowledge_during_a_readings_commit_is_kept(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    alerts: list[dict[str, Any]],
+) -> None:
+    """An acknowledge arriving while a reading's alert changes are being committed waits for
+    that commit, so the reading (assessed before it) cannot overwrite it on disk."""
+    await record(hass, systolic=150, diastolic=85)
+    alert_id = alerts[0]["alert_id"]
+    store = loaded_household.runtime_data.household.store
+    real_append = store.append_reading
+    entered, release = threading.Event(), threading.Event()
+
+    def gated_append(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        assert release.wait(30)
+        return real_append(*args, **kwargs)
+
+    store.append_reading = gated_append
+    try:
+        # A worse reading: assessed (escalates the alert), then held before its commit.
+        # Plain service calls: each task waiting for all tasks (block_till_done) would wait
+        # for the other.
+        reading = hass.async_create_task(
+            hass.services.async_call(
+                DOMAIN,
+                "record_measurement",
+                {"person": "Grandma", "systolic": 186, "diastolic": 85},
+                blocking=True,
+            )
+        )
+        assert await hass.async_add_executor_job(entered.wait, 30)
+        acknowledge = hass.async_create_task(
+            hass.services.async_call(
+                DOMAIN, "acknowledge_alert", {"alert_id": alert_id}, blocking=True
+            )
+        )
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not acknowledge.done()  # waits for the reading in flight
+        release.set()
+        await reading
+        await acknowledge
+    finally:
+        release.set()
+        store.append_reading = real_append
+    await hass.async_block_till_done()
+    assert [a["action"] for a in alerts] == ["opened", "escalated", "acknowledged"]
+    assert await hass.config_entries.async_reload(loaded_household.entry_id)
+    await hass.async_block_till_done()
+    response = await call(hass, "get_alerts", person="Grandma")
+    (restored,) = [a for a in response["alerts"] if a["alert_id"] == alert_id]
+    assert restored["status"] == "acknowledged"
+    assert restored["severity"] == "urgent"

@@ -5,6 +5,7 @@ Notes: docs/modules.md (care/alerts.py).
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
 import copy
@@ -170,6 +171,10 @@ class AlertManager(HouseholdListener):
         self._listeners: list[Callable[[Alert, str], None]] = []
         # Per person: alert changes committed with a reading, announced once it is stored.
         self._staged: dict[str, tuple[list[tuple[Alert, str]], set[str]]] = {}
+        # Held from a reading's assessment until its commit is announced or rolled back, so an
+        # acknowledge, snooze or resolve never lands in between (the reading's alert rows,
+        # worked out before it, would overwrite it on disk, or a roll-back in memory).
+        self._in_flight: dict[str, asyncio.Lock] = {}
 
     # What the household tells ----------------------------------------------------------
 
@@ -185,6 +190,34 @@ class AlertManager(HouseholdListener):
         self, person: Person, rows: list[StoredMeasurement], backfilled: list[StoredMeasurement]
     ) -> PreparedWrite:
         """Assess a reading before it is stored: its alert changes commit with it."""
+        person_id = person.person_id
+        lock = self._person_lock(person_id)
+        await lock.acquire()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:  # once: the lock may belong to the next holder by then
+                released = True
+                lock.release()
+
+        try:
+            write = await self._async_prepare(person, rows, backfilled)
+        except BaseException:
+            release()
+            raise
+        write.finish = release
+        return write
+
+    def _person_lock(self, person_id: str) -> asyncio.Lock:
+        return self._in_flight.setdefault(person_id, asyncio.Lock())
+
+    async def _async_prepare(
+        self,
+        person: Person,
+        rows: list[StoredMeasurement],
+        backfilled: list[StoredMeasurement],
+    ) -> PreparedWrite:
         person_id = person.person_id
         tracker = self.trackers.setdefault(person_id, AlertTracker())
         tracker_before = tracker.to_dict()
@@ -227,6 +260,14 @@ class AlertManager(HouseholdListener):
         if staged is None:
             await self.async_process(person, stored)
             return
+        await self._async_announce_staged(person, stored, staged)
+
+    async def _async_announce_staged(
+        self,
+        person: Person,
+        stored: list[StoredMeasurement],
+        staged: tuple[list[tuple[Alert, str]], set[str]],
+    ) -> None:
         events, codes = staged
         if any(r.vital in {"weight", "systolic_bp", "glucose"} for r in stored):
             await self._async_window(person, dt_util.utcnow(), stored)
@@ -723,47 +764,50 @@ class AlertManager(HouseholdListener):
 
     async def async_acknowledge(self, alert_id: str, by: str) -> Alert:
         """Someone is on it: stop escalation. Resolution still needs a normal value."""
-        alert = self.get(alert_id)
-        if alert.status == STATUS_ACKNOWLEDGED:
+        async with self._person_lock(self.get(alert_id).person_id):
+            alert = self.get(alert_id)
+            if alert.status == STATUS_ACKNOWLEDGED:
+                return alert
+            now = dt_util.utcnow().isoformat()
+            alert.status = STATUS_ACKNOWLEDGED
+            alert.acknowledged_by = by
+            alert.acknowledged_at = now
+            alert.snoozed_until = None
+            alert.updated_at = now
+            self._cancel_snooze(alert_id)
+            await self._async_store(alert)
+            await self._async_fire(alert, "acknowledged")
+            async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id))
             return alert
-        now = dt_util.utcnow().isoformat()
-        alert.status = STATUS_ACKNOWLEDGED
-        alert.acknowledged_by = by
-        alert.acknowledged_at = now
-        alert.snoozed_until = None
-        alert.updated_at = now
-        self._cancel_snooze(alert_id)
-        await self._async_store(alert)
-        await self._async_fire(alert, "acknowledged")
-        async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id))
-        return alert
 
     async def async_snooze(self, alert_id: str, minutes: int, by: str) -> Alert:
         """Quiet an alert for a while; it opens again if still unresolved then."""
-        alert = self.get(alert_id)
-        now = dt_util.utcnow()
-        alert.status = STATUS_SNOOZED
-        alert.acknowledged_by = by
-        alert.snoozed_until = (now + timedelta(minutes=minutes)).isoformat()
-        alert.updated_at = now.isoformat()
-        await self._async_store(alert)
-        self._schedule_snooze_end(alert)
-        await self._async_fire(alert, "snoozed")
-        async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id))
-        return alert
+        async with self._person_lock(self.get(alert_id).person_id):
+            alert = self.get(alert_id)
+            now = dt_util.utcnow()
+            alert.status = STATUS_SNOOZED
+            alert.acknowledged_by = by
+            alert.snoozed_until = (now + timedelta(minutes=minutes)).isoformat()
+            alert.updated_at = now.isoformat()
+            await self._async_store(alert)
+            self._schedule_snooze_end(alert)
+            await self._async_fire(alert, "snoozed")
+            async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id))
+            return alert
 
     async def async_resolve(self, alert_id: str, by: str) -> Alert:
         """Close an alert by hand (e.g. a clinician has seen the person)."""
-        alert = self.get(alert_id)
-        now = dt_util.utcnow()
-        tracker = self.trackers.setdefault(alert.person_id, AlertTracker())
-        tracker.resolve(alert.code, now)
-        self._resolve(alert, now.isoformat(), by)
-        await self._async_save(alert.person_id, tracker, [alert])
-        self.alerts.pop(alert_id, None)
-        await self._async_fire(alert, "resolved")
-        async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id))
-        return alert
+        async with self._person_lock(self.get(alert_id).person_id):
+            alert = self.get(alert_id)
+            now = dt_util.utcnow()
+            tracker = self.trackers.setdefault(alert.person_id, AlertTracker())
+            tracker.resolve(alert.code, now)
+            self._resolve(alert, now.isoformat(), by)
+            await self._async_save(alert.person_id, tracker, [alert])
+            self.alerts.pop(alert_id, None)
+            await self._async_fire(alert, "resolved")
+            async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id))
+            return alert
 
     async def _async_store(self, alert: Alert) -> None:
         await self.hass.async_add_executor_job(
@@ -781,15 +825,16 @@ class AlertManager(HouseholdListener):
 
         async def _end(_now: datetime) -> None:
             self._snooze_timers.pop(alert.alert_id, None)
-            current = self.alerts.get(alert.alert_id)
-            if current is None or current.status != STATUS_SNOOZED:
-                return
-            current.status = STATUS_OPEN
-            current.snoozed_until = None
-            current.updated_at = dt_util.utcnow().isoformat()
-            await self._async_store(current)
-            await self._async_fire(current, "reopened")
-            async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(current.person_id))
+            async with self._person_lock(alert.person_id):
+                current = self.alerts.get(alert.alert_id)
+                if current is None or current.status != STATUS_SNOOZED:
+                    return
+                current.status = STATUS_OPEN
+                current.snoozed_until = None
+                current.updated_at = dt_util.utcnow().isoformat()
+                await self._async_store(current)
+                await self._async_fire(current, "reopened")
+                async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(current.person_id))
 
         self._snooze_timers[alert.alert_id] = async_track_point_in_utc_time(self.hass, _end, until)
 

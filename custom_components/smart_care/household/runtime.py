@@ -135,6 +135,8 @@ class PreparedWrite:
     settings: dict[str, Any] = field(default_factory=dict)
     # Called when the reading did not commit as planned (an error, or values already logged).
     rollback: Callable[[], None] | None = None
+    # Called once the reading is done with, however it ended (after the listeners heard it).
+    finish: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,14 +329,22 @@ class Household:
                 )
             except BaseException:
                 self._roll_back(prepared)
+                for write in prepared:
+                    if write.finish is not None:
+                        write.finish()
                 raise
-            if not together or not stored:
-                # Some values were logged before: assess what was really stored instead.
-                self._roll_back(prepared)
-            backfilled = self._publish(person, stored, history_only)
-            if stored:
-                for listener in list(self._listeners):
-                    await listener.async_readings_stored(person, stored, backfilled)
+            try:
+                if not together or not stored:
+                    # Some values were logged before: assess what was really stored instead.
+                    self._roll_back(prepared)
+                backfilled = self._publish(person, stored, history_only)
+                if stored:
+                    for listener in list(self._listeners):
+                        await listener.async_readings_stored(person, stored, backfilled)
+            finally:
+                for write in prepared:
+                    if write.finish is not None:
+                        write.finish()
         return stored
 
     @staticmethod
