@@ -76,9 +76,9 @@ from ..const import (
     SUBENTRY_CLINIC,
     TRANSPORT_FOLDER,
 )
-from ..core import outbox as outbox_module
 from ..core.fhir import MEDICATION_ANSWERS
 from ..core.outbox import (
+    BACKOFF_CAP,
     KIND_ALERT,
     KIND_ERASURE,
     KIND_MEDICATION,
@@ -250,7 +250,7 @@ class ClinicLink:
                 async_get_clientsession(self.hass),
                 config.fhir_base,
                 config.token,
-                outbox_module.SEND_TIMEOUT,
+                self.sender_profile.send_timeout,
             )
         self._transport = transport
         self.people_by_pseudonym = {
@@ -453,7 +453,7 @@ class ClinicLink:
             )
         delay = backoff_delay(self.attempts, self._rng)
         if error.retry_after is not None:
-            delay = min(outbox_module.BACKOFF_CAP, max(delay, error.retry_after))
+            delay = min(BACKOFF_CAP, max(delay, error.retry_after))
         await self.hass.async_add_executor_job(
             self.household.store.clinic_put_state,
             self.link_id,

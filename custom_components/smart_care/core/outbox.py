@@ -1335,6 +1335,7 @@ class SenderProfile:
     probe_interval: timedelta = PROBE_INTERVAL
     batch_below: int = BATCH_BELOW  # 0: readings only ever in transactions
     batch_entries: int = DEFAULT_BATCH_ENTRIES
+    send_timeout: float = SEND_TIMEOUT  # seconds for one HTTP request
 
 
 @dataclass(slots=True)
