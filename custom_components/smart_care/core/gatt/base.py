@@ -38,22 +38,6 @@ class UnknownCharacteristicError(DecodeError):
 # --------------------------------------------------------------------------- readings
 
 
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 text of a timestamp, or ``None``."""
-    return None if value is None else value.isoformat()
-
-
-def as_list(value: tuple[str, ...] | None) -> list[str] | None:
-    """A JSON-able list of names, or ``None``."""
-    return None if value is None else list(value)
-
-
-def clean(value: float) -> float:
-    """A converted value without float noise."""
-    # Drop float noise left by a unit conversion; 1e-9 is far below any device resolution.
-    return round(value, 9)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reading:
     """One decoded characteristic value.
@@ -80,16 +64,6 @@ class Reading:
     def status_flags(self) -> list[str]:
         """Device-reported problems with this reading (names from ``STATUS_FLAG_NAMES``)."""
         return []
-
-
-def bit_names(raw: int, names: tuple[str, ...], first_bit: int = 0) -> tuple[str, ...]:
-    """Names of the bits set in ``raw``; ``names[0]`` is bit ``first_bit``."""
-    return tuple(name for i, name in enumerate(names) if raw >> (first_bit + i) & 1)
-
-
-def enum_name(names: tuple[str, ...], value: int) -> str:
-    """Name of an enumerated value; "reserved" past the end of ``names``."""
-    return names[value] if value < len(names) else "reserved"
 
 
 # --------------------------------------------------------------------------- layouts

@@ -9,27 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from ..clinical.vitals import (
-    KPA_TO_MMHG,
-    Vital,
-    VitalSample,
-)
-from .base import (
-    DATE_TIME_FMT,
-    Decoder,
-    Layout,
-    Reading,
-    as_list,
-    clean,
-    fast_new,
-    iso,
-    read_date_time,
-)
-from .const import (
-    BLOOD_PRESSURE_MEASUREMENT,
-    INTERMEDIATE_CUFF_PRESSURE,
-)
+from ..clinical.vitals import KPA_TO_MMHG, Vital, VitalSample
+from .base import DATE_TIME_FMT, Decoder, Layout, Reading, fast_new, read_date_time
+from .const import BLOOD_PRESSURE_MEASUREMENT, INTERMEDIATE_CUFF_PRESSURE
 from .ieee11073 import decode_sfloat
+from .values import as_list, clean, iso
 
 # Blood pressure measurement status (BLS 1.0 §3.1.1.6 / GSS "Blood Pressure Measurement").
 _BP_STATUS_BITS: Final = (

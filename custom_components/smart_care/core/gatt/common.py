@@ -8,21 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .base import (
-    DATE_TIME_FMT,
-    Decoder,
-    Layout,
-    Reading,
-    bit_names,
-    fast_new,
-    iso,
-    read_date_time,
-)
-from .const import (
-    BATTERY_LEVEL,
-    CURRENT_TIME,
-    DATE_TIME,
-)
+from .base import DATE_TIME_FMT, Decoder, Layout, Reading, fast_new, read_date_time
+from .const import BATTERY_LEVEL, CURRENT_TIME, DATE_TIME
+from .values import bit_names, iso
 
 _DAYS_OF_WEEK: Final = (
     None,

@@ -10,29 +10,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final
 
-from ..clinical.vitals import (
-    GLUCOSE_MGDL_PER_MMOLL,
-    Vital,
-    VitalSample,
-)
-from .base import (
-    DATE_TIME_FMT,
-    Decoder,
-    Layout,
-    Reading,
-    as_list,
-    bit_names,
-    clean,
-    enum_name,
-    fast_new,
-    iso,
-    read_date_time,
-)
-from .const import (
-    GLUCOSE_MEASUREMENT,
-    GLUCOSE_MEASUREMENT_CONTEXT,
-)
+from ..clinical.vitals import GLUCOSE_MGDL_PER_MMOLL, Vital, VitalSample
+from .base import DATE_TIME_FMT, Decoder, Layout, Reading, fast_new, read_date_time
+from .const import GLUCOSE_MEASUREMENT, GLUCOSE_MEASUREMENT_CONTEXT
 from .ieee11073 import decode_sfloat
+from .values import as_list, bit_names, clean, enum_name, iso
 
 _GLUCOSE_TYPES: Final = (
     "reserved",

@@ -9,19 +9,9 @@ from dataclasses import dataclass
 import struct
 from typing import Any, Final
 
-from ..clinical.vitals import (
-    Vital,
-    VitalSample,
-)
-from .base import (
-    DecodeError,
-    Decoder,
-    Reading,
-    fast_new,
-)
-from .const import (
-    HEART_RATE_MEASUREMENT,
-)
+from ..clinical.vitals import Vital, VitalSample
+from .base import DecodeError, Decoder, Reading, fast_new
+from .const import HEART_RATE_MEASUREMENT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

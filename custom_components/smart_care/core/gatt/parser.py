@@ -9,16 +9,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from . import (
-    blood_pressure,
-    common,
-    glucose,
-    heart_rate,
-    pulse_oximeter,
-    racp,
-    thermometer,
-    weight,
-)
+from . import blood_pressure, common, glucose, heart_rate, pulse_oximeter, racp, thermometer, weight
 from .base import DecodeError, Decoder, Reading, UnknownCharacteristicError
 from .blood_pressure import BloodPressureReading, IntermediateCuffPressureReading
 from .common import BatteryReading, CurrentTimeReading, DateTimeReading

@@ -9,26 +9,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
-from ..clinical.vitals import (
-    Vital,
-    VitalSample,
-)
-from .base import (
-    DATE_TIME_FMT,
-    Decoder,
-    Layout,
-    Reading,
-    as_list,
-    bit_names,
-    fast_new,
-    iso,
-    read_date_time,
-)
-from .const import (
-    PLX_CONTINUOUS_MEASUREMENT,
-    PLX_SPOT_CHECK_MEASUREMENT,
-)
+from ..clinical.vitals import Vital, VitalSample
+from .base import DATE_TIME_FMT, Decoder, Layout, Reading, fast_new, read_date_time
+from .const import PLX_CONTINUOUS_MEASUREMENT, PLX_SPOT_CHECK_MEASUREMENT
 from .ieee11073 import decode_sfloat
+from .values import as_list, bit_names, iso
 
 # PLX Measurement Status bits 5..15 (PLXS 1.0 §3.1.1.3 / GSS).
 _PLX_MEASUREMENT_STATUS: Final = (

@@ -10,19 +10,9 @@ from datetime import datetime
 import struct
 from typing import Any, Final
 
-from .base import (
-    DATE_TIME_FMT,
-    DecodeError,
-    Decoder,
-    Layout,
-    Reading,
-    enum_name,
-    fast_new,
-    read_date_time,
-)
-from .const import (
-    RACP,
-)
+from .base import DATE_TIME_FMT, DecodeError, Decoder, Layout, Reading, fast_new, read_date_time
+from .const import RACP
+from .values import enum_name
 
 __all__ = [
     "ADJUST_EXTERNAL_REFERENCE",

@@ -8,27 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..clinical.vitals import (
-    Vital,
-    VitalSample,
-    fahrenheit_to_celsius,
-)
-from .base import (
-    DATE_TIME_FMT,
-    Decoder,
-    Layout,
-    Reading,
-    clean,
-    enum_name,
-    fast_new,
-    iso,
-    read_date_time,
-)
-from .const import (
-    INTERMEDIATE_TEMPERATURE,
-    TEMPERATURE_MEASUREMENT,
-)
+from ..clinical.vitals import Vital, VitalSample, fahrenheit_to_celsius
+from .base import DATE_TIME_FMT, Decoder, Layout, Reading, fast_new, read_date_time
+from .const import INTERMEDIATE_TEMPERATURE, TEMPERATURE_MEASUREMENT
 from .ieee11073 import decode_float
+from .values import clean, enum_name, iso
 
 _TEMPERATURE_TYPES: Final = (
     "reserved",

@@ -8,26 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..clinical.vitals import (
-    INCH_TO_CM,
-    LB_TO_KG,
-    Vital,
-    VitalSample,
-)
-from .base import (
-    DATE_TIME_FMT,
-    Decoder,
-    Layout,
-    Reading,
-    clean,
-    fast_new,
-    iso,
-    read_date_time,
-)
-from .const import (
-    BODY_COMPOSITION_MEASUREMENT,
-    WEIGHT_MEASUREMENT,
-)
+from ..clinical.vitals import INCH_TO_CM, LB_TO_KG, Vital, VitalSample
+from .base import DATE_TIME_FMT, Decoder, Layout, Reading, fast_new, read_date_time
+from .const import BODY_COMPOSITION_MEASUREMENT, WEIGHT_MEASUREMENT
+from .values import clean, iso
 
 
 def _mass_to_kg(value: float, unit: str) -> float:
