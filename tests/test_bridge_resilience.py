@@ -19,8 +19,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.smart_care.clinic.bridge import ClinicLink
 from custom_components.smart_care.const import DOMAIN
-from custom_components.smart_care.core import outbox as outbox_module
+from custom_components.smart_care.core.outbox import SenderProfile
 from custom_components.smart_care.core.store.record_store import RecordStore
 from custom_components.smart_care.household.keys import key_path, open_record
 from custom_components.smart_care.household.runtime import record_path
@@ -309,7 +310,8 @@ async def test_timeout_is_a_transient_failure(
 ) -> None:
     # Not validating: only the deliberate delay may be slow here.
     server = await start_fhir(aiohttp_server, validate=False)
-    monkeypatch.setattr(outbox_module, "SEND_TIMEOUT", 0.5)
+    # The link profile is where a link's timing lives: a short send timeout for this test.
+    monkeypatch.setattr(ClinicLink, "sender_profile", SenderProfile(send_timeout=0.5))
     await link_clinic(hass, loaded_household, url=server.base_url)
     server.delay = 2.0
     await record(hass, pulse=70)

@@ -1,4 +1,7 @@
-"""Config flow: one household entry, people as config subentries, one entry per device."""
+"""Config flow: one household entry, people as config subentries, one entry per device.
+
+Notes: docs/modules.md (config_flow.py).
+"""
 
 from __future__ import annotations
 

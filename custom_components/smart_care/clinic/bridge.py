@@ -1,23 +1,6 @@
 """Community clinic bridge: FHIR R4 out through a durable outbox, webhooks in (HA glue).
 
-Each clinic link (a ``clinic`` config subentry of the household) gets one ``ClinicLink``:
-
-* one sender task at a time, started when there is something to send (readings stored,
-  an alert changed, a summary or medication answer queued) and ending when the outbox is
-  empty, so nothing polls and ``async_block_till_done`` can wait for it;
-* after a failure no task runs at all: a single timer (exponential backoff with jitter,
-  capped at an hour) wakes the link again, and new data in the meantime does not hammer
-  a server that is down;
-* the delivery itself (``outbox.Sender``: bundle sizes learned from the server, several
-  reading bundles in flight, refused entries split off into quarantine) and why it
-  neither loses nor duplicates anything are described in ``core/outbox.py``;
-* its webhook (``clinic/webhook.py``) for the clinic's advice, thresholds, acknowledgements and
-  summary requests.
-
-Repair issues: the clinic unreachable for ``CLINIC_UNREACHABLE_HOURS``; the token refused
-(fixable: a new token), each gone with the next successful delivery; and one per reading
-or item the clinic refused for its content (fixable: send again, or discard with an audit
-row), quoting the server's OperationOutcome (redacted).
+Notes: docs/modules.md (clinic/bridge.py).
 """
 
 from __future__ import annotations
@@ -76,9 +59,9 @@ from ..const import (
     SUBENTRY_CLINIC,
     TRANSPORT_FOLDER,
 )
-from ..core import outbox as outbox_module
 from ..core.fhir import MEDICATION_ANSWERS
 from ..core.outbox import (
+    BACKOFF_CAP,
     KIND_ALERT,
     KIND_ERASURE,
     KIND_MEDICATION,
@@ -250,7 +233,7 @@ class ClinicLink:
                 async_get_clientsession(self.hass),
                 config.fhir_base,
                 config.token,
-                outbox_module.SEND_TIMEOUT,
+                self.sender_profile.send_timeout,
             )
         self._transport = transport
         self.people_by_pseudonym = {
@@ -453,7 +436,7 @@ class ClinicLink:
             )
         delay = backoff_delay(self.attempts, self._rng)
         if error.retry_after is not None:
-            delay = min(outbox_module.BACKOFF_CAP, max(delay, error.retry_after))
+            delay = min(BACKOFF_CAP, max(delay, error.retry_after))
         await self.hass.async_add_executor_job(
             self.household.store.clinic_put_state,
             self.link_id,

@@ -1,14 +1,6 @@
 """HL7 FHIR R4 (4.0.1) mapping for Smart Care (pure: no Home Assistant, no FHIR library).
 
-Builds plain JSON-able dicts in the style of the HL7 Personal Health Device (PHD)
-implementation guide: a home gateway ``Device``, one ``Device`` per measuring device
-(child of the gateway), a pseudonymous ``Patient`` and one vital-signs ``Observation``
-per reading, sent in ``transaction`` bundles whose entries are conditional creates
-(``ifNoneExist`` on a stable business identifier), so a re-sent bundle never duplicates.
-
-Everything is deterministic: the same inputs give byte-identical resources and bundles
-(no clocks, no random ids), which is what makes the outbox's at-least-once delivery safe.
-``docs/fhir.md`` holds the mapping tables and the reasons behind each resource choice.
+Notes: docs/modules.md (core/fhir.py).
 """
 
 from __future__ import annotations

@@ -1,32 +1,6 @@
 """Store-and-forward delivery to a clinic's FHIR server (no Home Assistant import).
 
-Nothing is sent that is not on disk first, and nothing on disk is forgotten before the
-server has acknowledged it:
-
-* **Readings** need no copy: the household's measurement log *is* their outbox. Each
-  clinic link keeps one cursor, the id of the last log row the server acknowledged. Rows
-  above the cursor are pending, whether they arrived a second ago or before a crash. The
-  cursor moves (in one SQLite transaction, only ever forward) after the server answered
-  2xx, never before.
-* **Everything else** (alert changes, daily summaries, medication answers, erasures) is
-  appended to the ``clinic_outbox`` table before anything is sent, and deleted by sequence
-  number after the server acknowledged the bundle that carried it.
-
-A crash between "stored" and "sent" leaves rows above the cursor or items in the table:
-they go out on the next start. A crash between "the server accepted" and "the cursor
-moved" makes the next start send the same rows again: the bundle is rebuilt byte for byte
-(``core.fhir`` is deterministic) and every Observation is a conditional create on its
-stable identifier (``ifNoneExist``), so the server answers 200 for what it already has
-and nothing is duplicated. Alerts, summaries, medication answers and the Patient are
-conditional updates (PUT by identifier): sending one twice leaves one resource.
-
-What the server refuses for its content is split off until it stands alone and then
-moved, in the same commit that moves past it, to the ``clinic_quarantine`` table (with the
-server's OperationOutcome): nothing refused blocks what follows, and nothing refused is
-forgotten (``Sender``).
-
-The transports and ``Sender`` are plain asyncio/aiohttp so the benchmark can drive
-the real delivery path outside Home Assistant; ``clinic/bridge.py`` is the Home Assistant glue.
+Notes: docs/modules.md (core/outbox.py).
 """
 
 from __future__ import annotations
@@ -1335,6 +1309,7 @@ class SenderProfile:
     probe_interval: timedelta = PROBE_INTERVAL
     batch_below: int = BATCH_BELOW  # 0: readings only ever in transactions
     batch_entries: int = DEFAULT_BATCH_ENTRIES
+    send_timeout: float = SEND_TIMEOUT  # seconds for one HTTP request
 
 
 @dataclass(slots=True)

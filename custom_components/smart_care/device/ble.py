@@ -28,6 +28,28 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from ..core.gatt import racp
+from ..core.gatt.const import (
+    BATTERY_LEVEL,
+    BATTERY_SERVICE,
+    BLOOD_PRESSURE_MEASUREMENT,
+    BODY_COMPOSITION_MEASUREMENT,
+    CURRENT_TIME,
+    CURRENT_TIME_SERVICE,
+    DEVICE_INFORMATION_SERVICE,
+    GLUCOSE_MEASUREMENT,
+    GLUCOSE_MEASUREMENT_CONTEXT,
+    GLUCOSE_SERVICE,
+    HARDWARE_REVISION,
+    HEART_RATE_MEASUREMENT,
+    MANUFACTURER_NAME,
+    MODEL_NUMBER,
+    PLX_CONTINUOUS_MEASUREMENT,
+    PLX_SPOT_CHECK_MEASUREMENT,
+    RACP,
+    SOFTWARE_REVISION,
+    TEMPERATURE_MEASUREMENT,
+    WEIGHT_MEASUREMENT,
+)
 from ..core.gatt.parser import (
     BatteryReading,
     DecodeError,
@@ -47,30 +69,25 @@ _LOGGER = logging.getLogger(__name__)
 # Measurement characteristics Smart Care subscribes to when a device has them.
 # Intermediate values (cuff pressure 0x2A36, temperature 0x2A1E) are not readings.
 MEASUREMENT_CHARACTERISTICS: Final = (
-    "2a35",  # blood pressure measurement (indicate)
-    "2a1c",  # temperature measurement (indicate)
-    "2a37",  # heart rate measurement (notify)
-    "2a18",  # glucose measurement (notify)
-    "2a34",  # glucose measurement context (notify)
-    "2a9d",  # weight measurement (indicate)
-    "2a9c",  # body composition measurement (indicate)
-    "2a5e",  # PLX spot-check measurement (indicate)
-    "2a5f",  # PLX continuous measurement (notify)
+    BLOOD_PRESSURE_MEASUREMENT,  # indicate
+    TEMPERATURE_MEASUREMENT,  # indicate
+    HEART_RATE_MEASUREMENT,  # notify
+    GLUCOSE_MEASUREMENT,  # notify
+    GLUCOSE_MEASUREMENT_CONTEXT,  # notify
+    WEIGHT_MEASUREMENT,  # indicate
+    BODY_COMPOSITION_MEASUREMENT,  # indicate
+    PLX_SPOT_CHECK_MEASUREMENT,  # indicate
+    PLX_CONTINUOUS_MEASUREMENT,  # notify
 )
-GLUCOSE_MEASUREMENT: Final = "2a18"
-RACP: Final = "2a52"
-CURRENT_TIME_SERVICE: Final = "1805"
-CURRENT_TIME: Final = "2a2b"
-BATTERY_LEVEL: Final = "2a19"
 # Device Information (0x180A) strings -> device registry fields.
 DEVICE_INFORMATION: Final = {
-    "2a29": "manufacturer",
-    "2a24": "model",
-    "2a26": "sw_version",
-    "2a27": "hw_version",
+    MANUFACTURER_NAME: "manufacturer",
+    MODEL_NUMBER: "model",
+    SOFTWARE_REVISION: "sw_version",
+    HARDWARE_REVISION: "hw_version",
 }
 # Streams (a chest strap, a continuous oximeter) would flood the record: one a minute.
-CONTINUOUS: Final = frozenset({"2a37", "2a5f"})
+CONTINUOUS: Final = frozenset({HEART_RATE_MEASUREMENT, PLX_CONTINUOUS_MEASUREMENT})
 CONTINUOUS_INTERVAL: Final = timedelta(minutes=1)
 
 CONNECT_ATTEMPTS: Final = 3
@@ -338,11 +355,11 @@ class HealthDeviceLink:
     ) -> None:
         subscribed = {c for (_, c) in chars if c in MEASUREMENT_CHARACTERISTICS}
         try:
-            if (racp_char := chars.get(("1808", RACP))) is not None and (
+            if (racp_char := chars.get((GLUCOSE_SERVICE, RACP))) is not None and (
                 GLUCOSE_MEASUREMENT in subscribed
             ):
                 await self._async_sync_records(client, racp_char)
-                if subscribed <= {GLUCOSE_MEASUREMENT, "2a34"}:
+                if subscribed <= {GLUCOSE_MEASUREMENT, GLUCOSE_MEASUREMENT_CONTEXT}:
                     # A meter sends nothing more unprompted: let it sleep.
                     return
             await self._async_wait_quiet()
@@ -371,7 +388,7 @@ class HealthDeviceLink:
         if not self._info_read:
             info: dict[str, str] = {}
             for uuid, field in DEVICE_INFORMATION.items():
-                char = chars.get(("180a", uuid))
+                char = chars.get((DEVICE_INFORMATION_SERVICE, uuid))
                 if char is None or "read" not in char.properties:
                     continue
                 with contextlib.suppress(BleakError):
@@ -381,7 +398,9 @@ class HealthDeviceLink:
             self._info_read = True
             if info:
                 self.delegate.async_device_information(info)
-        if (char := chars.get(("180f", BATTERY_LEVEL))) is not None and "read" in char.properties:
+        if (
+            char := chars.get((BATTERY_SERVICE, BATTERY_LEVEL))
+        ) is not None and "read" in char.properties:
             await self._async_read_battery(client, char)
         if (char := chars.get((CURRENT_TIME_SERVICE, CURRENT_TIME))) is not None:
             await self._async_set_clock(client, char)
