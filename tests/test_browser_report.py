@@ -150,7 +150,11 @@ def test_family_opens_the_visit_report(tmp_path: Path, loopback_sockets: None) -
         target = driver.execute_script(
             "return arguments[0].shadowRoot.querySelector('ha-card')", buttons[0]
         )
-        target.click()
+        # Cards above may still be growing as their states arrive: scroll the button into the
+        # middle of the view and press it there (a native click can land on a moving card).
+        driver.execute_script(
+            "arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", target
+        )
         _wait("the report to open in a new tab", lambda: len(driver.window_handles) > 1, 30, 0.5)
         driver.switch_to.window(next(h for h in driver.window_handles if h != home))
         _wait(
