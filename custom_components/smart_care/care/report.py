@@ -1,11 +1,4 @@
-"""The visit report in Home Assistant (glue): a service for automations, a page for people.
-
-``smart_care.visit_report`` returns the figures of ``core.clinical.report`` for a person and a
-period (default: the 4 weeks before today). ``/smart_care/report/<person id>`` serves the
-printable page to logged-in users, in the reader's language (``?lang=`` or their profile
-language, else the household's); identity fields appear only for administrators. The
-dashboard opens it through a signed path (``auth/sign_path``), as HA's own media links do.
-"""
+"""The visit report in Home Assistant: the service and the printable page (docs/visit-report.md)."""
 
 from __future__ import annotations
 

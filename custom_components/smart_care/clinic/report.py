@@ -1,9 +1,4 @@
-"""The visit report for the clinics (glue): queued as a FHIR document through the outbox.
-
-``care/report.py`` builds the report; this queues it for every link whose consent includes
-the summary scope (the outbox turns it into a ``Composition`` document Bundle with
-``core/fhir_report.py``). Handed to the report service by ``__init__``.
-"""
+"""The visit report for the clinics: queued as a FHIR document (docs/visit-report.md)."""
 
 from __future__ import annotations
 

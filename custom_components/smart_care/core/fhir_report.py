@@ -1,14 +1,4 @@
-"""The visit report as a FHIR R4 document: a ``Composition`` in a ``document`` Bundle.
-
-Pure: no Home Assistant. One section per part of the report (home blood pressure,
-glucose, weight, SpO2, temperature, NEWS2 episodes, alerts, medication, advice), each with
-a short human-readable narrative and ``entry`` references to the Observations its
-figures rest on. The document carries everything it references (the Patient as the
-clinic knows them: pseudonymous unless the link shares identity, the gateway Device,
-the measuring Devices and Observations), so it reads on its own, as FHIR requires of a
-document. It travels to the clinic as a conditional update of ``Bundle`` keyed by
-person + period: a later report of the same weeks replaces the earlier one.
-"""
+"""The visit report as a FHIR R4 document Bundle with a Composition (docs/visit-report.md)."""
 
 from __future__ import annotations
 

@@ -1,22 +1,4 @@
-"""The visit report: the weeks between two visits in figures a doctor reads in a minute.
-
-Pure: no Home Assistant. The glue (``report.py``) reads the record and hands over plain
-rows; everything clinical is decided here and tested on hand-made series.
-
-Rules the figures follow:
-
-* Every figure carries ``n``, the number of readings (or doses, alerts) it rests on, and
-  the ``minimum`` it needs. Below the minimum its ``value`` is ``None``: "not enough data",
-  never a number computed from one or two readings.
-* Home blood pressure follows the ESC/ESH home monitoring protocol: readings in the
-  morning and in the evening, the first day of measurement discarded, averages per week
-  and overall (at least 12 readings for the overall average), and the share of readings at
-  or above the person's home target (ESH: 135/85 unless the clinic set another).
-* Days, weeks and morning/evening are taken in the household's local time zone, so a
-  daylight-saving change moves no reading to another day or session.
-* Values stored in another unit (mg/dL, °F, lb, kPa) are converted to the canonical unit
-  before anything is computed; a unit that cannot be converted is left out and counted.
-"""
+"""The visit report's figures, from plain rows (pure; rules in docs/visit-report.md)."""
 
 from __future__ import annotations
 

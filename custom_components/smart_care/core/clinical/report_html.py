@@ -1,10 +1,4 @@
-"""The visit report as one printable HTML page (pure: no Home Assistant).
-
-One A4 page at a glance, then the details: every figure with the number of readings it
-rests on, "not enough data" instead of a number from too few readings. Texts come from the
-integration's translations (``report_*`` keys of ``common``); numbers and dates are
-formatted for the reader's language here.
-"""
+"""The visit report as one printable HTML page (pure; docs/visit-report.md)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,4 @@
-"""Charts of the visit report as SVG text, drawn by our own code (pure: no plotting library).
-
-Made for paper as much as for screens: black and greys only, systolic and diastolic told
-apart by marker shape (not colour), the person's limits drawn as labelled dashed lines,
-days ticked in the household's local time. Every element a test or a reader looks for has
-a class: ``point systolic``, ``limit glucose-high`` and so on.
-"""
+"""The visit report's charts as SVG text, drawn by our own code (pure; docs/visit-report.md)."""
 
 from __future__ import annotations
 
