@@ -21,7 +21,7 @@ from homeassistant.core import (
     SupportsResponse,
 )
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
@@ -46,6 +46,7 @@ from ..core.clinical.report import (
 )
 from ..core.clinical.report_html import render_html
 from ..household.alert_text import _async_user_language, async_common_texts, supported_language
+from ..household.calls import require_household, resolve_person
 from ..household.profile import as_items
 from ..household.runtime import get_household
 from .alerts import SETTING_THRESHOLDS
@@ -157,27 +158,9 @@ async def async_build(
     return report
 
 
-def _person(hass: HomeAssistant, household: Household, data: dict[str, Any]) -> Person:
-    person: Person | None = None
-    if "device_id" in data:
-        device = dr.async_get(hass).async_get(data["device_id"])
-        for domain, ident in device.identifiers if device else ():
-            if domain == DOMAIN and ident in household.people:
-                person = household.people[ident]
-    elif "person" in data:
-        person = household.person_by_alias(data["person"])
-    else:
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="person_required")
-    if person is None:
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="unknown_person")
-    return person
-
-
 async def _async_visit_report(call: ServiceCall) -> ServiceResponse:
-    household = get_household(call.hass)
-    if household is None:
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_household")
-    person = _person(call.hass, household, dict(call.data))
+    household = require_household(call.hass)
+    person = resolve_person(call.hass, household, dict(call.data))
     try:
         period = report_period(call.data.get("start"), call.data.get("end"))
     except ValueError as err:
