@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 import contextlib
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import partial
 import logging
@@ -16,7 +15,7 @@ from pathlib import Path
 import random
 from typing import TYPE_CHECKING, Any, Protocol
 
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Event, HassJob, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -29,21 +28,7 @@ from ..care.medication import async_get_medications
 from ..const import (
     CLINIC_UNREACHABLE_HOURS,
     CONF_BIRTH_DATE,
-    CONF_CLINIC_NAME,
-    CONF_FHIR_BASE,
-    CONF_FOLDER,
-    CONF_HMAC_SECRET,
     CONF_ID_NUMBER,
-    CONF_IDENTIFIED,
-    CONF_LINK_ID,
-    CONF_LINKED_AT,
-    CONF_PSEUDONYM_KEY,
-    CONF_SCOPES,
-    CONF_START_ROW,
-    CONF_TOKEN,
-    CONF_TOTP_SECRET,
-    CONF_TRANSPORT,
-    CONF_WEBHOOK_ID,
     DOMAIN,
     EVENT_MEDICATION_ANSWERED,
     ISSUE_CLINIC_AUTH,
@@ -83,6 +68,7 @@ from ..core.outbox import (
 )
 from ..core.security import redact_text
 from ..household.runtime import HouseholdListener, loaded_runtime
+from .types import LinkConfig
 from .webhook import ClinicWebhook
 
 if TYPE_CHECKING:
@@ -99,50 +85,6 @@ SUMMARY_TIME = time(0, 5)
 SUMMARY_CATCH_UP_DAYS = 7
 # Medication reminder answers -> FHIR answer vocabulary.
 MEDICATION_STATUS = {"taken": "taken", "skipped": "skipped", "snoozed": "snoozed"}
-
-
-@dataclass(frozen=True, slots=True)
-class LinkConfig:
-    """A clinic link as stored in its subentry."""
-
-    subentry_id: str
-    link_id: str
-    name: str
-    transport: str
-    fhir_base: str | None
-    token: str | None
-    folder: str | None
-    scopes: frozenset[str]
-    identified: bool
-    webhook_id: str
-    hmac_secret: str
-    totp_secret: str
-    pseudonym_key: bytes
-    start_row: int
-    linked_at: datetime
-
-    @classmethod
-    def from_subentry(cls, subentry: ConfigSubentry) -> LinkConfig:
-        """Read a clinic subentry."""
-        data = subentry.data
-        linked = dt_util.parse_datetime(str(data.get(CONF_LINKED_AT, ""))) or dt_util.utcnow()
-        return cls(
-            subentry_id=subentry.subentry_id,
-            link_id=data[CONF_LINK_ID],
-            name=data[CONF_CLINIC_NAME],
-            transport=data[CONF_TRANSPORT],
-            fhir_base=data.get(CONF_FHIR_BASE),
-            token=data.get(CONF_TOKEN) or None,
-            folder=data.get(CONF_FOLDER),
-            scopes=frozenset(data.get(CONF_SCOPES, [])),
-            identified=bool(data.get(CONF_IDENTIFIED, False)),
-            webhook_id=data[CONF_WEBHOOK_ID],
-            hmac_secret=data[CONF_HMAC_SECRET],
-            totp_secret=data[CONF_TOTP_SECRET],
-            pseudonym_key=bytes.fromhex(data[CONF_PSEUDONYM_KEY]),
-            start_row=int(data.get(CONF_START_ROW, 0)),
-            linked_at=linked,
-        )
 
 
 def _parse_time(value: Any) -> datetime | None:

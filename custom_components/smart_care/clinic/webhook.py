@@ -10,7 +10,7 @@ from functools import partial
 import logging
 import math
 import re
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 import uuid
 
 from aiohttp import web
@@ -53,9 +53,7 @@ from .http import (
     response,
 )
 from .subscription import SubscriptionEndpoint
-
-if TYPE_CHECKING:
-    from .bridge import ClinicLink
+from .types import Link
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -150,7 +148,7 @@ def webhook_of(hass: HomeAssistant, link_id: str) -> ClinicWebhook | None:
 class ClinicWebhook:
     """The webhook of one clinic link."""
 
-    def __init__(self, link: ClinicLink) -> None:
+    def __init__(self, link: Link) -> None:
         """Bind to the link; ``async_start`` registers the webhook."""
         self.link = link
         self.hass = link.hass

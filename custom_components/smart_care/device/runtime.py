@@ -18,7 +18,7 @@ from homeassistant.util import dt as dt_util
 
 from ..const import CONF_ADDRESS, CONF_OWNER, CONF_USER_MAP, DOMAIN, ISSUE_CONNECTION, IngestStatus
 from ..core import ingest
-from ..core.gatt.parser import Reading
+from ..core.gatt import Reading
 from ..household.runtime import DeviceSource, get_household
 from .ble import REASON_BONDING, REASON_OUT_OF_RANGE, REASON_PAIRING_MODE, HealthDeviceLink
 

@@ -40,7 +40,7 @@ from ..const import (
 from ..core import ingest
 from ..core.clinical.plausibility import ImplausibleValueError, check_set
 from ..core.clinical.vitals import Vital, VitalSample
-from ..core.gatt.parser import Reading
+from ..core.gatt import Reading
 from ..core.store.record_store import RecordStore, StoredMeasurement
 from .alert_text import describe_values
 
