@@ -10,14 +10,12 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .care.alerts import Alert
 from .core.clinical.assessment import FindingKind, Level
-from .entity import SmartCarePersonEntity
-from .household.people import async_on_person_added
-from .household.runtime import Person
+from .entity import SmartCarePersonEntity, async_add_person_entities
 from .types import SmartCareConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -55,17 +53,12 @@ async def async_setup_entry(
 ) -> None:
     """Two problem sensors per person."""
     data = entry.runtime_data
-
-    @callback
-    def _add_person(person: Person) -> None:
-        async_add_entities(
-            [AlertBinarySensor(data, person, d) for d in BINARY_SENSORS],
-            config_subentry_id=person.subentry_id,
-        )
-
-    for person in data.household.people.values():
-        _add_person(person)
-    async_on_person_added(hass, entry, _add_person)
+    async_add_person_entities(
+        hass,
+        entry,
+        async_add_entities,
+        lambda person: [AlertBinarySensor(data, person, d) for d in BINARY_SENSORS],
+    )
 
 
 class AlertBinarySensor(SmartCarePersonEntity, BinarySensorEntity):

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import logging
 from pathlib import Path
 import shutil
-import sys
 from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.components.repairs import ConfirmRepairFlow
@@ -28,11 +27,7 @@ import voluptuous as vol
 from .const import DOMAIN, ISSUE_INSTALL_BLUEPRINTS
 
 if TYPE_CHECKING:
-    # HA 2026 (the only HA on Python 3.14 we support) types repairs flows with their own result.
-    if sys.version_info >= (3, 14):
-        from homeassistant.components.repairs import RepairsFlowResult
-    else:
-        from homeassistant.data_entry_flow import FlowResult as RepairsFlowResult
+    from .household.repair_flow import RepairsFlowResult
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -7,9 +7,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .care.alerts import Alert
-from .entity import SmartCarePersonEntity
-from .household.people import async_on_person_added
-from .household.runtime import Person
+from .entity import SmartCarePersonEntity, async_add_person_entities
 from .types import SmartCareConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -28,17 +26,12 @@ async def async_setup_entry(
 ) -> None:
     """One alert event entity per person."""
     data = entry.runtime_data
-
-    @callback
-    def _add_person(person: Person) -> None:
-        async_add_entities(
-            [AlertEventEntity(data, person, DESCRIPTION)],
-            config_subentry_id=person.subentry_id,
-        )
-
-    for person in data.household.people.values():
-        _add_person(person)
-    async_on_person_added(hass, entry, _add_person)
+    async_add_person_entities(
+        hass,
+        entry,
+        async_add_entities,
+        lambda person: [AlertEventEntity(data, person, DESCRIPTION)],
+    )
 
 
 class AlertEventEntity(SmartCarePersonEntity, EventEntity):

@@ -573,9 +573,7 @@ class Keyring:
         """Create a new key file at ``path``; refuse if one exists (it may guard data)."""
         keyring = cls.generate()
         key_id, _ = keyring.current()
-        # Raises FileExistsError (also for a dangling symlink) without touching it.
-        _atomic_write(path, keyring._serialize(keyring._keys, key_id), exclusive=True)
-        keyring._path = path
+        keyring.save(path, exclusive=True)
         return keyring
 
     @classmethod
@@ -660,13 +658,17 @@ class Keyring:
         }
         return json.dumps(doc, indent=2).encode() + b"\n"
 
-    def save(self, path: Path | None = None) -> None:
-        """Write the key file atomically with mode 0600 (to ``path`` or the backing file)."""
+    def save(self, path: Path | None = None, *, exclusive: bool = False) -> None:
+        """Write the key file atomically with mode 0600 (to ``path`` or the backing file).
+
+        ``exclusive``: raise FileExistsError (also for a dangling symlink) without touching
+        a file already at ``path``: a new key file never replaces keys that may guard data.
+        """
         with self._lock:
             target = path or self._path
             if target is None:
                 raise ValueError("no key file path")
-            _atomic_write(target, self._serialize(self._keys, self._current))
+            _atomic_write(target, self._serialize(self._keys, self._current), exclusive=exclusive)
             self._path = target
 
     def _commit(self, keys: dict[str, bytes], current: str) -> None:
