@@ -10,13 +10,10 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .care.alerts import Alert
 from .core.clinical.assessment import FindingKind, Level
-from .entity import SmartCarePersonEntity, async_add_person_entities
-from .types import SmartCareConfigEntry
+from .entity import SmartCarePersonEntity, person_platform
 
 PARALLEL_UPDATES = 0
 
@@ -46,19 +43,10 @@ BINARY_SENSORS: tuple[AlertBinarySensorDescription, ...] = (
 )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: SmartCareConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Two problem sensors per person."""
-    data = entry.runtime_data
-    async_add_person_entities(
-        hass,
-        entry,
-        async_add_entities,
-        lambda person: [AlertBinarySensor(data, person, d) for d in BINARY_SENSORS],
-    )
+# Two problem sensors per person.
+async_setup_entry = person_platform(
+    lambda data, person: [AlertBinarySensor(data, person, d) for d in BINARY_SENSORS]
+)
 
 
 class AlertBinarySensor(SmartCarePersonEntity, BinarySensorEntity):

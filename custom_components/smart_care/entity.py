@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
@@ -34,6 +34,26 @@ def async_add_person_entities(
     for person in entry.runtime_data.household.people.values():
         _add_person(person)
     async_on_person_added(hass, entry, _add_person)
+
+
+def person_platform(
+    entities: Callable[[SmartCareData, Person], Iterable[Entity]],
+) -> Callable[
+    [HomeAssistant, SmartCareConfigEntry, AddConfigEntryEntitiesCallback], Awaitable[None]
+]:
+    """A platform's ``async_setup_entry`` that gives every person ``entities(data, person)``."""
+
+    async def async_setup_entry(
+        hass: HomeAssistant,
+        entry: SmartCareConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        data = entry.runtime_data
+        async_add_person_entities(
+            hass, entry, async_add_entities, lambda person: entities(data, person)
+        )
+
+    return async_setup_entry
 
 
 class SmartCarePersonEntity(Entity):

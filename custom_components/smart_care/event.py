@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.core import callback
 
 from .care.alerts import Alert
-from .entity import SmartCarePersonEntity, async_add_person_entities
-from .types import SmartCareConfigEntry
+from .entity import SmartCarePersonEntity, person_platform
 
 PARALLEL_UPDATES = 0
 
@@ -19,19 +17,10 @@ DESCRIPTION = EventEntityDescription(
 )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: SmartCareConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """One alert event entity per person."""
-    data = entry.runtime_data
-    async_add_person_entities(
-        hass,
-        entry,
-        async_add_entities,
-        lambda person: [AlertEventEntity(data, person, DESCRIPTION)],
-    )
+# One alert event entity per person.
+async_setup_entry = person_platform(
+    lambda data, person: [AlertEventEntity(data, person, DESCRIPTION)]
+)
 
 
 class AlertEventEntity(SmartCarePersonEntity, EventEntity):

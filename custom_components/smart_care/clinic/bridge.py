@@ -13,7 +13,7 @@ from functools import partial
 import logging
 from pathlib import Path
 import random
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Event, HassJob, HomeAssistant, callback
@@ -44,7 +44,7 @@ from ..const import (
     SUBENTRY_CLINIC,
     TRANSPORT_FOLDER,
 )
-from ..core.fhir import MEDICATION_ANSWERS
+from ..core.fhir import MEDICATION_ANSWERS, MedicationDose
 from ..core.outbox import (
     BACKOFF_CAP,
     KIND_ALERT,
@@ -99,6 +99,9 @@ class ClinicLink:
         self.bridge: ClinicBridge = bridge
         self.hass: HomeAssistant = bridge.hass
         self.config: LinkConfig = config
+        self.link_id = config.link_id  # stable for the link's life
+        self.household: Household = bridge.household
+        self.alerts: AlertManager = bridge.alerts
         self.pending: int | None = None
         self.last_success: datetime | None = None
         self.failing_since: datetime | None = None
@@ -120,11 +123,6 @@ class ClinicLink:
     sender_profile = SenderProfile()
 
     @property
-    def link_id(self) -> str:
-        """The link's id (stable for its life)."""
-        return self.config.link_id
-
-    @property
     def outbox_ready(self) -> bool:
         """Whether ``async_start`` got as far as opening the outbox."""
         return self._outbox is not None
@@ -134,11 +132,6 @@ class ClinicLink:
         """The link's outbox (after ``async_start``)."""
         assert self._outbox is not None
         return self._outbox
-
-    @property
-    def household(self) -> Household:
-        """The household this link shares from."""
-        return self.bridge.household
 
     def _run_blocking(self, target: Any, *args: Any) -> asyncio.Future[Any]:
         return self.hass.async_add_executor_job(target, *args)
@@ -686,35 +679,26 @@ class ClinicBridge(HouseholdListener):
                 await link.async_enqueue([item])
         return len(links)
 
-    async def async_enqueue_medication(
-        self,
-        person_id: str,
-        *,
-        medication: str,
-        answer: str,
-        scheduled: datetime,
-        answered: datetime | None = None,
-        dosage: str | None = None,
-        reason: str | None = None,
-    ) -> int:
+    async def async_enqueue_medication(self, person_id: str, **dose: Unpack[MedicationDose]) -> int:
         """Queue one dose's reminder answer as a MedicationStatement; return links queued.
 
         ``answer`` is taken | skipped | snoozed | unanswered (``fhir.MEDICATION_ANSWERS``).
         Raises ``ValueError`` for an unknown answer. A later answer for the same dose
         replaces the earlier one at the clinic (conditional update).
         """
-        if answer not in MEDICATION_ANSWERS:
+        if dose["answer"] not in MEDICATION_ANSWERS:
             raise ValueError(f"answer must be one of {sorted(MEDICATION_ANSWERS)}")
+        scheduled, answered = dose["scheduled"], dose.get("answered")
+        # As JSON for the outbox, which builds the MedicationStatement when it sends.
         payload = {
             "person_id": person_id,
-            "medication": medication,
-            "answer": answer,
+            **dose,
             "scheduled": scheduled.isoformat(),
             "answered": answered.isoformat() if answered else None,
-            "dosage": dosage,
-            "reason": reason,
+            "dosage": dose.get("dosage"),
+            "reason": dose.get("reason"),
         }
-        key = f"{person_id}|{medication}|{dt_util.as_utc(scheduled).isoformat()}"
+        key = f"{person_id}|{dose['medication']}|{dt_util.as_utc(scheduled).isoformat()}"
         links = self.links_with(SCOPE_MEDICATION)
         async with self._lock:
             for link in links:

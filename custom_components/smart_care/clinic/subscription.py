@@ -232,7 +232,7 @@ class SubscriptionEndpoint:
             reference = doc.get("patient")
         else:
             reference = doc.get("subject")
-        alert = self.hook.link.bridge.alerts.alerts.get(alert_id)
+        alert = self.hook.link.alerts.alerts.get(alert_id)
         person_id = alert.person_id if alert is not None else None
         named = _identifier(reference, PSEUDONYM_SYSTEM)
         link = self.hook.link

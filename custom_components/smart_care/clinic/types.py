@@ -68,40 +68,19 @@ class LinkConfig:
         )
 
 
-class LinkBridge(Protocol):
-    """What a link's webhook uses of the bridge: the household's alerts."""
-
-    @property
-    def alerts(self) -> AlertManager:
-        """The alert manager the link reports and acknowledges through."""
-        ...
-
-
 class Link(Protocol):
     """What a link's webhook uses of the link that owns it (``bridge.ClinicLink``)."""
 
     hass: HomeAssistant
     config: LinkConfig
+    link_id: str
+    household: Household
+    alerts: AlertManager
     people_by_pseudonym: dict[str, str]
 
     @property
-    def link_id(self) -> str:
-        """The link's id."""
-        ...
-
-    @property
-    def household(self) -> Household:
-        """The household the link shares from."""
-        ...
-
-    @property
     def outbox(self) -> Outbox:
-        """The link's outbox."""
-        ...
-
-    @property
-    def bridge(self) -> LinkBridge:
-        """The bridge that runs the link."""
+        """The link's outbox (once the link has started)."""
         ...
 
 

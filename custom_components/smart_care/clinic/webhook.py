@@ -474,7 +474,7 @@ class ClinicWebhook:
         if (totp := await self._async_totp(request, audit)).status:
             return totp
         person = self.link.household.people[person_id]
-        await self.link.bridge.alerts.async_set_thresholds(person, overrides)
+        await self.link.alerts.async_set_thresholds(person, overrides)
         return Reply(200, {"status": "updated"}, "updated")
 
     async def _async_acknowledge(
@@ -489,7 +489,7 @@ class ClinicWebhook:
             return error_reply(403, "scope_not_granted", message=SCOPE_ALERTS)
         if person_id is None:
             return error_reply(404, "unknown_person")
-        alerts = self.link.bridge.alerts
+        alerts = self.link.alerts
         alert = alerts.alerts.get(alert_id)
         if alert is None or alert.person_id != person_id:
             return error_reply(404, "unknown_alert")
@@ -511,7 +511,7 @@ class ClinicWebhook:
             return totp
         alerts = []
         if SCOPE_ALERTS in self.link.config.scopes:
-            alerts = [a.as_record() for a in self.link.bridge.alerts.active_alerts(person_id)]
+            alerts = [a.as_record() for a in self.link.alerts.active_alerts(person_id)]
         bundle = await self.hass.async_add_executor_job(
             partial(
                 self.link.outbox.pull_summary,
