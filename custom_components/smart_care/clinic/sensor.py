@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from homeassistant.components.sensor import (
-    SensorDeviceClass,
-    SensorEntity,
-    SensorEntityDescription,
-    SensorStateClass,
-)
+from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from ..const import DOMAIN, SIGNAL_CLINIC_UPDATED
+from ..household.value_sensor import ValueSensorDescription
 from .bridge import ClinicBridge, ClinicLink
 
-
-@dataclass(frozen=True, kw_only=True)
-class ClinicSensorDescription(SensorEntityDescription):
-    """A value of a clinic link's delivery state."""
-
-    value_fn: Callable[[ClinicLink], int | datetime | None]
-
+ClinicSensorDescription = ValueSensorDescription[ClinicLink]
 
 CLINIC_SENSORS: tuple[ClinicSensorDescription, ...] = (
     ClinicSensorDescription(

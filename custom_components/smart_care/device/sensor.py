@@ -5,31 +5,18 @@ Notes: docs/modules.md (device/sensor.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from homeassistant.components.sensor import (
-    SensorDeviceClass,
-    SensorEntity,
-    SensorEntityDescription,
-    SensorStateClass,
-)
+from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
 from homeassistant.const import PERCENTAGE, SIGNAL_STRENGTH_DECIBELS_MILLIWATT, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from ..household.value_sensor import ValueSensorDescription
 from .runtime import DeviceConfigEntry, DeviceRuntime
 
-
-@dataclass(frozen=True, kw_only=True)
-class DeviceSensorDescription(SensorEntityDescription):
-    """A sensor reading one value of the device runtime."""
-
-    value_fn: Callable[[DeviceRuntime], int | datetime | None]
-    available_fn: Callable[[DeviceRuntime], bool] = lambda runtime: True
-
+DeviceSensorDescription = ValueSensorDescription[DeviceRuntime]
 
 DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
     DeviceSensorDescription(
