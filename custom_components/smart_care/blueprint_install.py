@@ -25,9 +25,10 @@ from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
 from .const import DOMAIN, ISSUE_INSTALL_BLUEPRINTS
+from .household.issues import async_raise_issue
 
 if TYPE_CHECKING:
-    from .household.repair_flow import RepairsFlowResult
+    from .household.repairs import RepairsFlowResult
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -107,18 +108,15 @@ async def async_check_blueprints(hass: HomeAssistant) -> None:
     if not missing:
         ir.async_delete_issue(hass, DOMAIN, ISSUE_INSTALL_BLUEPRINTS)
         return
-    ir.async_create_issue(
+    async_raise_issue(
         hass,
-        DOMAIN,
         ISSUE_INSTALL_BLUEPRINTS,
-        is_fixable=True,
-        is_persistent=False,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key=ISSUE_INSTALL_BLUEPRINTS,
-        translation_placeholders={
+        ISSUE_INSTALL_BLUEPRINTS,
+        {
             "blueprints": ", ".join(missing),
             "folder": "/".join(TARGET_PARTS),
         },
+        fixable=True,
     )
 
 

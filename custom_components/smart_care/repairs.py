@@ -13,10 +13,10 @@ from .blueprint_install import InstallBlueprintsFlow
 from .clinic.bridge import get_bridge
 from .clinic.flow import ClinicReauthFlow
 from .const import DOMAIN, ISSUE_CLINIC_AUTH, ISSUE_INSTALL_BLUEPRINTS
-from .household.repair_flow import HouseholdRepairFlow
+from .household.repairs import HouseholdRepairFlow
 
 if TYPE_CHECKING:
-    from .household.repair_flow import RepairsFlowResult
+    from .household.repairs import RepairsFlowResult
     from .household.runtime import Household
 
 CONF_PERSON = "person"

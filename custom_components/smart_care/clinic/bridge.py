@@ -67,6 +67,7 @@ from ..core.outbox import (
     backoff_delay,
 )
 from ..core.security import redact_text
+from ..household.issues import async_raise_issue
 from ..household.runtime import HouseholdListener, loaded_runtime
 from .types import LinkConfig
 from .webhook import ClinicWebhook
@@ -416,15 +417,13 @@ class ClinicLink:
         fixable: bool = False,
         severity: ir.IssueSeverity = ir.IssueSeverity.WARNING,
     ) -> None:
-        ir.async_create_issue(
+        async_raise_issue(
             self.hass,
-            DOMAIN,
             issue.format(self.link_id),
-            is_fixable=fixable,
-            is_persistent=False,
+            key,
+            {"clinic": self.config.name, **placeholders},
+            fixable=fixable,
             severity=severity,
-            translation_key=key,
-            translation_placeholders={"clinic": self.config.name, **placeholders},
             data={"subentry_id": self.config.subentry_id, "link_id": self.link_id},
         )
 
@@ -496,15 +495,11 @@ class ClinicLink:
                 continue
             label = q.get("label") or {}
             outcome = await self._async_redact(str(q.get("outcome") or "")) or "—"
-            ir.async_create_issue(
+            async_raise_issue(
                 self.hass,
-                DOMAIN,
                 issue_id,
-                is_fixable=True,
-                is_persistent=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key="clinic_quarantined",
-                translation_placeholders={
+                "clinic_quarantined",
+                {
                     "clinic": self.config.name,
                     "time": str(label.get("time") or "—"),
                     "what": str(label.get("what") or q["kind"]),
@@ -512,6 +507,8 @@ class ClinicLink:
                     "status": str(q.get("status") or "—"),
                     "outcome": outcome,
                 },
+                fixable=True,
+                severity=ir.IssueSeverity.ERROR,
                 data={"link_id": self.link_id, "qid": int(q["qid"])},
             )
 

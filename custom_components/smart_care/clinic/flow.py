@@ -63,11 +63,11 @@ from ..core.security import (
     new_totp_secret,
     provisioning_uri,
 )
-from ..household.repair_flow import HouseholdRepairFlow
+from ..household.repairs import HouseholdRepairFlow
 from ..household.runtime import get_household
 
 if TYPE_CHECKING:
-    from ..household.repair_flow import RepairsFlowResult
+    from ..household.repairs import RepairsFlowResult
     from ..household.runtime import Household
 
 MAX_NAME: Final = 60

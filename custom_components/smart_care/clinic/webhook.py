@@ -42,6 +42,7 @@ from ..core.security import (
     TotpThrottle,
     TotpVerifier,
 )
+from ..household.issues import async_raise_issue
 from .http import (
     MAX_BODY,
     PSEUDONYM_RE,
@@ -262,18 +263,15 @@ class ClinicWebhook:
                 self.link.config.name,
                 type(err).__name__,
             )
-            ir.async_create_issue(
+            async_raise_issue(
                 self.hass,
-                DOMAIN,
                 ISSUE_AUDIT_FAILED,
-                is_fixable=False,
-                is_persistent=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_AUDIT_FAILED,
-                translation_placeholders={
+                ISSUE_AUDIT_FAILED,
+                {
                     "clinic": self.link.config.name,
                     "error": type(err).__name__,
                 },
+                severity=ir.IssueSeverity.ERROR,
             )
 
     def _prune(self, now: float) -> None:
@@ -369,15 +367,11 @@ class ClinicWebhook:
                     self.link.config.name,
                     locked,
                 )
-                ir.async_create_issue(
+                async_raise_issue(
                     self.hass,
-                    DOMAIN,
                     ISSUE_TOTP_LOCKED.format(self.link.link_id),
-                    is_fixable=False,
-                    is_persistent=False,
-                    severity=ir.IssueSeverity.WARNING,
-                    translation_key="clinic_totp_locked",
-                    translation_placeholders={
+                    "clinic_totp_locked",
+                    {
                         "clinic": self.link.config.name,
                         "minutes": str(locked // 60),
                     },

@@ -29,6 +29,7 @@ from ..core.security import (
     Keyring,
 )
 from ..core.store.record_store import RecordStore, SchemaError
+from .issues import async_raise_issue
 from .runtime import get_household, record_path
 
 _LOGGER = logging.getLogger(__name__)
@@ -164,15 +165,13 @@ def _async_issue(
     *,
     persistent: bool = False,
 ) -> None:
-    ir.async_create_issue(
+    async_raise_issue(
         hass,
-        DOMAIN,
         _issue_id(kind, entry.entry_id),
-        is_fixable=False,
-        is_persistent=persistent,
+        kind,
+        placeholders,
+        persistent=persistent,
         severity=severity,
-        translation_key=kind,
-        translation_placeholders=placeholders,
     )
 
 
