@@ -48,14 +48,14 @@ from _common import (  # noqa: E402
 
 from custom_components.smart_care.household.keys import open_record  # noqa: E402
 from custom_components.smart_care.household.runtime import Household  # noqa: E402
-from tests.ble_fakes import (  # noqa: E402
+from tests.conftest import add_person  # noqa: E402
+from tests.fakes.ble_fakes import (  # noqa: E402
     GlucoseMeter,
     add_device_entry,
     fast_link,
     patch_gatt,
     wake,
 )
-from tests.conftest import add_person  # noqa: E402
 
 pytest_plugins = ["tests.conftest"]
 

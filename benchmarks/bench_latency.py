@@ -67,7 +67,7 @@ from _common import (  # noqa: E402
 )
 
 from custom_components.smart_care.const import CONF_OWNER, EVENT_ALERT  # noqa: E402
-from tests.ble_fakes import (  # noqa: E402
+from tests.fakes.ble_fakes import (  # noqa: E402
     Thermometer,
     add_device_entry,
     fast_link,

@@ -10,7 +10,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN
 
-from .ble_fakes import (
+from .conftest import add_person
+from .fakes.ble_fakes import (
     BloodPressureCuff,
     GlucoseMeter,
     WeightScale,
@@ -19,7 +20,6 @@ from .ble_fakes import (
     patch_gatt,
     service_info,
 )
-from .conftest import add_person
 
 CUFF = "A4:C1:38:00:00:01"
 METER = "C4:7C:8D:00:00:01"

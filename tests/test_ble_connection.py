@@ -24,7 +24,7 @@ from custom_components.smart_care.device.ble import (
     failure_reason,
 )
 
-from .ble_fakes import (
+from .fakes.ble_fakes import (
     INDICATE,
     NOTIFY,
     BloodPressureCuff,

@@ -31,7 +31,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.device import ble
 
-from .ble_fakes import (
+from .conftest import add_person
+from .fakes.ble_fakes import (
     BloodPressureCuff,
     WeightScale,
     add_device_entry,
@@ -42,8 +43,7 @@ from .ble_fakes import (
     wake,
     weight,
 )
-from .conftest import add_person
-from .device_lookup import find_device
+from .support.device_lookup import find_device
 
 CUFF = "A4:C1:38:00:00:01"
 SCALE = "A4:C1:38:00:00:02"

@@ -19,8 +19,16 @@ from custom_components.smart_care.const import DOMAIN, EVENT_MEASUREMENT
 from custom_components.smart_care.device import ble
 from custom_components.smart_care.household.runtime import Household, IngestResult
 
-from .ble_fakes import NOTIFY, READ, GlucoseMeter, add_device_entry, fast_link, patch_gatt, wake
 from .conftest import add_person
+from .fakes.ble_fakes import (
+    NOTIFY,
+    READ,
+    GlucoseMeter,
+    add_device_entry,
+    fast_link,
+    patch_gatt,
+    wake,
+)
 
 METER = "C4:7C:8D:00:00:01"
 

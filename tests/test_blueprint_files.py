@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUs
 
 from custom_components.smart_care.const import DOMAIN
 
-from .test_blueprint_support import (
+from .support.blueprint_support import (
     BLUEPRINT_FILES,
     BLUEPRINTS,
     BUNDLED,

@@ -16,7 +16,7 @@ from custom_components.smart_care.care.medication import SETTING_ADHERENCE
 from custom_components.smart_care.core.clinical.medication import medication_id
 
 from .conftest import SENTINEL_ID, SENTINEL_TEXT, add_person
-from .test_blueprint_support import (
+from .support.blueprint_support import (
     Phone,
     PhoneFactory,
     config_dir_fixture,  # noqa: F401  (autouse fixture)

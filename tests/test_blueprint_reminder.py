@@ -15,7 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.smart_care.const import DOMAIN
 
 from .conftest import add_person
-from .test_blueprint_support import (
+from .support.blueprint_support import (
     PhoneFactory,
     at,
     config_dir_fixture,  # noqa: F401  (autouse fixture)

@@ -22,9 +22,17 @@ from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.core import fhir
 from custom_components.smart_care.core.store.record_store import RecordStore
 
-from .clinic_support import bridge, household, link_clinic, only_link, record, settle, start_fhir
 from .conftest import add_person
-from .fhir_medplum import MedplumServer
+from .support.clinic_support import (
+    bridge,
+    household,
+    link_clinic,
+    only_link,
+    record,
+    settle,
+    start_fhir,
+)
+from .support.fhir_medplum import MedplumServer
 
 # (vital, value, unit) of one reading; a blood pressure reading is one panel.
 EVERY_VITAL: list[list[tuple[str, float, str]]] = [

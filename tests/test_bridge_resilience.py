@@ -26,7 +26,9 @@ from custom_components.smart_care.core.store.record_store import RecordStore
 from custom_components.smart_care.household.keys import key_path, open_record
 from custom_components.smart_care.household.runtime import record_path
 
-from .clinic_support import (
+from .conftest import SENTINEL_BIRTH
+from .fakes.fhir_server import FhirServer
+from .support.clinic_support import (
     household,
     link_clinic,
     observation_values,
@@ -36,8 +38,6 @@ from .clinic_support import (
     start_fhir,
     validate_bundle,
 )
-from .conftest import SENTINEL_BIRTH
-from .fhir_server import FhirServer
 
 
 @pytest.fixture

@@ -37,7 +37,9 @@ from custom_components.smart_care.core import fhir, outbox as outbox_module
 from custom_components.smart_care.core.clinical.medication import medication_id
 from custom_components.smart_care.core.store.record_store import RecordStore
 
-from .clinic_support import (
+from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT, add_person
+from .fakes.fhir_server import FhirServer
+from .support.clinic_support import (
     alerts,
     bridge,
     household,
@@ -49,8 +51,6 @@ from .clinic_support import (
     start_fhir,
     validate_bundle,
 )
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT, add_person
-from .fhir_server import FhirServer
 
 PENDING = "sensor.community_clinic_waiting_to_be_sent"
 LAST_SYNC = "sensor.community_clinic_last_successful_sync"

@@ -27,7 +27,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.smart_care.clinic.flow import check_url, discovered_url
 from custom_components.smart_care.const import DOMAIN, SUBENTRY_CLINIC
 
-from .clinic_support import (
+from .fakes.fhir_server import FhirServer
+from .support.clinic_support import (
     ALL_SCOPES,
     bridge,
     link_clinic,
@@ -36,7 +37,6 @@ from .clinic_support import (
     settle,
     start_fhir,
 )
-from .fhir_server import FhirServer
 
 SERVICE = "Community Clinic._smartcare._tcp.local."
 

@@ -27,7 +27,7 @@ from custom_components.smart_care.household.contacts import notify_targets
 from custom_components.smart_care.household.profile import migrate_profiles
 
 from .conftest import SENTINEL_ID, SENTINEL_TEXT, add_person
-from .test_blueprint_support import PhoneFactory, phone_factory_fixture, record  # noqa: F401
+from .support.blueprint_support import PhoneFactory, phone_factory_fixture, record  # noqa: F401
 
 
 def _as_frontend_sees_it(schema: Any) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.dashboard import STRATEGY_URL, async_register_strategy
 
 from .conftest import add_person
-from .test_blueprint_support import record
+from .support.blueprint_support import record
 
 COMPONENT_JS = (
     Path(__file__).resolve().parents[1]

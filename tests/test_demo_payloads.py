@@ -27,7 +27,8 @@ from custom_components.smart_care.core.gatt.parser import (
     WeightReading,
     decode,
 )
-from tests.module_loader import load_module
+
+from .support.module_loader import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scripts" / "demo_components" / "smart_care_demo"

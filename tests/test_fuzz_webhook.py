@@ -21,8 +21,8 @@ import pytest
 
 from custom_components.smart_care.core.security import signed_headers
 
-from .clinic_support import alerts, household, record
-from .fuzz_bodies import hostile_bodies, kinds
+from .support.clinic_support import alerts, household, record
+from .support.fuzz_bodies import hostile_bodies, kinds
 from .test_webhook import Clinic, clinic  # noqa: F401 (fixture)
 
 BODIES = int(os.environ.get("SMART_CARE_FUZZ_BODIES", "10000"))  # at least 10,000 in CI

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.module_loader import load_module
+from .support.module_loader import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "custom_components" / "smart_care" / "core"

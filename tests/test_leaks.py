@@ -17,7 +17,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from .ble_fakes import (
+from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
+from .fakes.ble_fakes import (
     BloodPressureCuff,
     add_device_entry,
     blood_pressure,
@@ -25,8 +26,7 @@ from .ble_fakes import (
     patch_gatt,
     wake,
 )
-from .clinic_support import alerts, household, link_clinic, only_link, record, settle
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
+from .support.clinic_support import alerts, household, link_clinic, only_link, record, settle
 from .test_webhook import Clinic
 
 IDENTITY = (SENTINEL_NAME, SENTINEL_ID, SENTINEL_TEXT, SENTINEL_BIRTH)

@@ -18,9 +18,9 @@ from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.core import fhir
 from custom_components.smart_care.core.fhir_report import VISIT_REPORT_SYSTEM
 
-from .clinic_support import link_clinic, only_link, settle
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID
-from .fhir_medplum import MedplumServer
+from .support.clinic_support import link_clinic, only_link, settle
+from .support.fhir_medplum import MedplumServer
 
 
 async def _measure_two_weeks(hass: HomeAssistant) -> None:

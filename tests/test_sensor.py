@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.smart_care.const import DOMAIN, EVENT_MEASUREMENT
 
 from .conftest import add_person
-from .device_lookup import find_device
+from .support.device_lookup import find_device
 
 
 async def _record(hass: HomeAssistant, **data: object) -> dict[str, object]:

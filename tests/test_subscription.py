@@ -30,8 +30,8 @@ from custom_components.smart_care.core.security import (
     subscription_token,
 )
 
-from .clinic_support import alerts, household, link_clinic, only_link, record
-from .fhir_medplum import MedplumServer
+from .support.clinic_support import alerts, household, link_clinic, only_link, record
+from .support.fhir_medplum import MedplumServer
 
 SECRET_EXTENSION = "https://www.medplum.com/fhir/StructureDefinition/subscription-secret"
 ADVICE_TEXT = "Please measure your blood pressure every morning this week."

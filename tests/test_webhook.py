@@ -29,7 +29,8 @@ from custom_components.smart_care.core import fhir
 from custom_components.smart_care.core.clinical.assessment import DEFAULT_THRESHOLDS
 from custom_components.smart_care.core.security import signed_headers
 
-from .clinic_support import (
+from .conftest import SENTINEL_BIRTH, SENTINEL_ID
+from .support.clinic_support import (
     alerts,
     household,
     link_clinic,
@@ -38,7 +39,6 @@ from .clinic_support import (
     settle,
     validate_bundle,
 )
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID
 
 ADVICE_TEXT = "Please take your blood pressure twice daily this week. sentinel-advice-text"
 

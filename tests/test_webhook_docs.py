@@ -20,7 +20,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from .clinic_support import household, link_clinic, only_link
+from .support.clinic_support import household, link_clinic, only_link
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "clinic.md"
 

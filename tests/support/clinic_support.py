@@ -16,8 +16,7 @@ from custom_components.smart_care.care.alerts import AlertManager, get_alerts
 from custom_components.smart_care.clinic.bridge import ClinicBridge, ClinicLink, get_bridge
 from custom_components.smart_care.const import DOMAIN, SUBENTRY_CLINIC
 from custom_components.smart_care.household.runtime import Household, get_household
-
-from .fhir_server import FhirServer
+from tests.fakes.fhir_server import FhirServer
 
 ALL_SCOPES = ["vital_signs", "alerts", "daily_summary", "medication"]
 

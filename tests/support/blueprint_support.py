@@ -34,7 +34,7 @@ from custom_components.smart_care.const import DOMAIN
 
 from .device_lookup import all_devices, find_device
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BLUEPRINTS = ROOT / "blueprints" / "automation" / "smart_care"
 BUNDLED = ROOT / "custom_components" / "smart_care" / "blueprints"
 BLUEPRINT_FILES = sorted(p.name for p in BLUEPRINTS.glob("*.yaml"))

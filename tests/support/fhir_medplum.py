@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-SERVER_DIR = Path(__file__).parent / "medplum"
+SERVER_DIR = Path(__file__).parents[1] / "medplum"
 SERVER_SCRIPT = SERVER_DIR / "server.mjs"
 LOCK_FILE = SERVER_DIR / "package-lock.json"
 INSTALLED_MARK = SERVER_DIR / "node_modules" / ".package-lock.json"
