@@ -19,8 +19,7 @@ from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.core.security import DecryptError, EncryptionCodec
 from custom_components.smart_care.household.keys import INDEX_KEY_ID, key_path, open_record, rotate
 from custom_components.smart_care.household.runtime import Household, record_path
-
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT
+from tests.conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT
 
 T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 # Identity field names: even the shape of a profile must not show.

@@ -11,8 +11,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.core.clinical.vitals import Vital
 from custom_components.smart_care.household.sources import to_canonical
-
-from .conftest import add_person
+from tests.conftest import add_person
 
 
 @pytest.fixture

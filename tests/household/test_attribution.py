@@ -15,8 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.core.gatt import decode
 from custom_components.smart_care.household.runtime import DeviceSource, Household, IngestResult
-
-from .conftest import add_person
+from tests.conftest import add_person
 
 DOMAIN = "smart_care"
 SCALE = "11:22:33:44:55:66"
