@@ -14,8 +14,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN
-
-from .conftest import SENTINEL_TEXT, add_person
+from tests.conftest import SENTINEL_TEXT, add_person
 
 
 async def _notes(hass: HomeAssistant) -> dict[str, Any]:

@@ -19,9 +19,8 @@ from custom_components.smart_care.const import (
     EVENT_MEDICATION_DUE,
 )
 from custom_components.smart_care.core.clinical.medication import medication_id
-
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT, add_person
-from .support.blueprint_support import private_config, settle
+from tests.conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT, add_person
+from tests.support.blueprint_support import private_config, settle
 
 MEDICATIONS = "Metformin 500 mg 08:00, 20:00\nAmlodipine 5 mg 08:00\nParacetamol 500 mg when needed"
 

@@ -20,9 +20,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.smart_care.care.report import async_register_report_panel
 from custom_components.smart_care.const import DOMAIN
-
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT
-from .support.clinic_support import alerts
+from tests.conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT
+from tests.support.clinic_support import alerts
 
 TZ = "Asia/Shanghai"
 TODAY = "2026-03-16T09:00:00+08:00"

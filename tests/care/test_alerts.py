@@ -29,8 +29,7 @@ from custom_components.smart_care.core.clinical.vitals import Vital, VitalSample
 from custom_components.smart_care.core.store.record_store import StoredMeasurement
 from custom_components.smart_care.household.keys import key_path
 from custom_components.smart_care.household.runtime import record_path
-
-from .conftest import add_person
+from tests.conftest import add_person
 
 PAYLOAD_KEYS = {
     "alert_id",
@@ -299,7 +298,7 @@ async def test_alert_committed_then_killed_is_there_and_announced_on_restart(
     assert "spo2_low" in staged  # and NEWS2, from the same low value
     entry_id = loaded_household.entry_id
     job = {
-        "root": str(Path(__file__).resolve().parents[1]),
+        "root": str(Path(__file__).resolve().parents[2]),
         "db": str(record_path(hass, entry_id)),
         "keys": str(key_path(hass, entry_id)),
         "person_id": person.person_id,

@@ -15,9 +15,8 @@ from custom_components.smart_care.const import DOMAIN, EVENT_ALERT
 from custom_components.smart_care.core.gatt import decode
 from custom_components.smart_care.core.outbox import alert_fields
 from custom_components.smart_care.household.runtime import DeviceSource
-
-from .conftest import add_person
-from .test_attribution import bp_bytes
+from tests.conftest import add_person
+from tests.household.test_attribution import bp_bytes
 
 SPO2_85_EN = (
     "Oxygen saturation 85 % is at or below the critical limit of 87 %. Measure again now and "
