@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import emit, scaled  # noqa: E402
 
+from tests.clinic.test_fuzz_webhook import fuzz  # noqa: E402
+from tests.clinic.test_webhook import Clinic, clinic  # noqa: E402, F401 (fixture)
 from tests.support.clinic_support import alerts, record  # noqa: E402
 from tests.support.fuzz_bodies import hostile_bodies, kinds  # noqa: E402
-from tests.test_fuzz_webhook import fuzz  # noqa: E402
-from tests.test_webhook import Clinic, clinic  # noqa: E402, F401 (fixture)
 
 pytest_plugins = ["tests.conftest"]
 

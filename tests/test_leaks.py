@@ -17,6 +17,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from .clinic.test_webhook import Clinic
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
 from .fakes.ble_fakes import (
     BloodPressureCuff,
@@ -27,7 +28,6 @@ from .fakes.ble_fakes import (
     wake,
 )
 from .support.clinic_support import alerts, household, link_clinic, only_link, record, settle
-from .test_webhook import Clinic
 
 IDENTITY = (SENTINEL_NAME, SENTINEL_ID, SENTINEL_TEXT, SENTINEL_BIRTH)
 ADVICE_SENTINEL = f"Advice for {SENTINEL_NAME}: {SENTINEL_TEXT} sentinel-advice-body"

@@ -14,6 +14,8 @@ from custom_components.smart_care.clinic.services import SETTING_LOCATION_LOG
 from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.privacy import LOCAL_AUDIT_LINK, PRIVACY_SERVICES
 
+from .clinic.test_bridge_sync import fhir_server  # noqa: F401 (fixture)
+from .clinic.test_webhook import ADVICE_TEXT, Clinic, advice, clinic  # noqa: F401 (fixture)
 from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
 from .fakes.fhir_server import FhirServer
 from .support.clinic_support import (
@@ -25,8 +27,6 @@ from .support.clinic_support import (
     settle,
     validate_bundle,
 )
-from .test_bridge_sync import fhir_server  # noqa: F401 (fixture)
-from .test_webhook import ADVICE_TEXT, Clinic, advice, clinic  # noqa: F401 (fixture)
 
 IDENTITY = (SENTINEL_NAME, SENTINEL_ID, SENTINEL_TEXT, SENTINEL_BIRTH)
 

@@ -26,9 +26,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.smart_care.clinic.flow import check_url, discovered_url
 from custom_components.smart_care.const import DOMAIN, SUBENTRY_CLINIC
-
-from .fakes.fhir_server import FhirServer
-from .support.clinic_support import (
+from tests.fakes.fhir_server import FhirServer
+from tests.support.clinic_support import (
     ALL_SCOPES,
     bridge,
     link_clinic,

@@ -36,10 +36,9 @@ from custom_components.smart_care.const import DOMAIN, EVENT_MEDICATION_ANSWERED
 from custom_components.smart_care.core import fhir, outbox as outbox_module
 from custom_components.smart_care.core.clinical.medication import medication_id
 from custom_components.smart_care.core.store.record_store import RecordStore
-
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT, add_person
-from .fakes.fhir_server import FhirServer
-from .support.clinic_support import (
+from tests.conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT, add_person
+from tests.fakes.fhir_server import FhirServer
+from tests.support.clinic_support import (
     alerts,
     bridge,
     household,

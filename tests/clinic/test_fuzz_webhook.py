@@ -20,9 +20,9 @@ from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.smart_care.core.security import signed_headers
+from tests.support.clinic_support import alerts, household, record
+from tests.support.fuzz_bodies import hostile_bodies, kinds
 
-from .support.clinic_support import alerts, household, record
-from .support.fuzz_bodies import hostile_bodies, kinds
 from .test_webhook import Clinic, clinic  # noqa: F401 (fixture)
 
 BODIES = int(os.environ.get("SMART_CARE_FUZZ_BODIES", "10000"))  # at least 10,000 in CI

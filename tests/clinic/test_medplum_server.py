@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .support.fhir_medplum import MedplumServer
+from tests.support.fhir_medplum import MedplumServer
 
 SYSTEM = "urn:smart-care:test"
 

@@ -28,9 +28,8 @@ from custom_components.smart_care.const import DOMAIN, EVENT_ADVICE
 from custom_components.smart_care.core import fhir
 from custom_components.smart_care.core.clinical.assessment import DEFAULT_THRESHOLDS
 from custom_components.smart_care.core.security import signed_headers
-
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID
-from .support.clinic_support import (
+from tests.conftest import SENTINEL_BIRTH, SENTINEL_ID
+from tests.support.clinic_support import (
     alerts,
     household,
     link_clinic,

@@ -21,9 +21,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.core import fhir
 from custom_components.smart_care.core.store.record_store import RecordStore
-
-from .conftest import add_person
-from .support.clinic_support import (
+from tests.conftest import add_person
+from tests.support.clinic_support import (
     bridge,
     household,
     link_clinic,
@@ -32,7 +31,7 @@ from .support.clinic_support import (
     settle,
     start_fhir,
 )
-from .support.fhir_medplum import MedplumServer
+from tests.support.fhir_medplum import MedplumServer
 
 # (vital, value, unit) of one reading; a blood pressure reading is one panel.
 EVERY_VITAL: list[list[tuple[str, float, str]]] = [

@@ -25,8 +25,8 @@ from custom_components.smart_care.clinic.webhook import TOTP_HEADER
 from custom_components.smart_care.const import DOMAIN, ISSUE_AUDIT_FAILED, ISSUE_TOTP_LOCKED
 from custom_components.smart_care.core.clinical.assessment import DEFAULT_THRESHOLDS
 from custom_components.smart_care.core.security import signed_headers
+from tests.support.clinic_support import alerts, household, only_link
 
-from .support.clinic_support import alerts, household, only_link
 from .test_webhook import Clinic, advice, clinic, nothing_changed  # noqa: F401 (fixture)
 
 

@@ -17,10 +17,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.core import fhir
 from custom_components.smart_care.core.fhir_report import VISIT_REPORT_SYSTEM
-
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID
-from .support.clinic_support import link_clinic, only_link, settle
-from .support.fhir_medplum import MedplumServer
+from tests.conftest import SENTINEL_BIRTH, SENTINEL_ID
+from tests.support.clinic_support import link_clinic, only_link, settle
+from tests.support.fhir_medplum import MedplumServer
 
 
 async def _measure_two_weeks(hass: HomeAssistant) -> None:

@@ -25,10 +25,9 @@ from custom_components.smart_care.core.outbox import SenderProfile
 from custom_components.smart_care.core.store.record_store import RecordStore
 from custom_components.smart_care.household.keys import key_path, open_record
 from custom_components.smart_care.household.runtime import record_path
-
-from .conftest import SENTINEL_BIRTH
-from .fakes.fhir_server import FhirServer
-from .support.clinic_support import (
+from tests.conftest import SENTINEL_BIRTH
+from tests.fakes.fhir_server import FhirServer
+from tests.support.clinic_support import (
     household,
     link_clinic,
     observation_values,

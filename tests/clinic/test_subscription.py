@@ -29,9 +29,8 @@ from custom_components.smart_care.core.security import (
     subscription_secret,
     subscription_token,
 )
-
-from .support.clinic_support import alerts, household, link_clinic, only_link, record
-from .support.fhir_medplum import MedplumServer
+from tests.support.clinic_support import alerts, household, link_clinic, only_link, record
+from tests.support.fhir_medplum import MedplumServer
 
 SECRET_EXTENSION = "https://www.medplum.com/fhir/StructureDefinition/subscription-secret"
 ADVICE_TEXT = "Please measure your blood pressure every morning this week."
@@ -316,7 +315,7 @@ async def test_documented_credentials_match_openssl(setup: Setup) -> None:
 
 async def test_documented_subscription_delivers_advice(hass: HomeAssistant, setup: Setup) -> None:
     """docs/clinic.md section 4, run as written: credentials, Subscription, Communication."""
-    doc = (Path(__file__).parents[1] / "docs" / "clinic.md").read_text()
+    doc = (Path(__file__).parents[2] / "docs" / "clinic.md").read_text()
 
     def block(name: str) -> str:
         found = re.search(rf"<!-- tested-example: {name} -->\s*```\w*\n(.*?)```", doc, re.S)

@@ -20,9 +20,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from .support.clinic_support import household, link_clinic, only_link
+from tests.support.clinic_support import household, link_clinic, only_link
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "clinic.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "clinic.md"
 
 pytestmark = pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in ("bash", "curl", "openssl")),
