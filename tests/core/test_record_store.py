@@ -82,7 +82,7 @@ def test_delete_person(store: RecordStore) -> None:
 def test_reading_survives_kill_right_after_append(tmp_path: Path) -> None:
     """A reading acknowledged to the caller is on disk even if the process dies at once."""
     db = tmp_path / "record.db"
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     code = textwrap.dedent(
         f"""
         import os, signal, sys

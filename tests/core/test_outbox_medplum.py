@@ -27,8 +27,7 @@ from custom_components.smart_care.core.outbox import (
 )
 from custom_components.smart_care.core.security import new_pseudonym_key
 from custom_components.smart_care.core.store.record_store import RecordStore
-
-from .support.fhir_medplum import MedplumServer
+from tests.support.fhir_medplum import MedplumServer
 
 START = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
 

@@ -38,9 +38,8 @@ from custom_components.smart_care.core.outbox import (
 )
 from custom_components.smart_care.core.security import new_pseudonym_key
 from custom_components.smart_care.core.store.record_store import RecordStore
-
-from .fakes.fhir_server import FhirServer
-from .support.clinic_support import start_fhir, validate_bundle
+from tests.fakes.fhir_server import FhirServer
+from tests.support.clinic_support import start_fhir, validate_bundle
 
 TZ = ZoneInfo("Asia/Shanghai")
 ADDRESS = "A4:C1:38:12:34:56"

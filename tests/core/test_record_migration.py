@@ -15,8 +15,7 @@ import pytest
 
 from custom_components.smart_care.core.security import DecryptError, EncryptionCodec
 from custom_components.smart_care.household.keys import INDEX_KEY_ID, open_record, rotate
-
-from .support.legacy import record_store_v2 as v2
+from tests.support.legacy import record_store_v2 as v2
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 365 * 5
