@@ -12,9 +12,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN, EVENT_MEASUREMENT
-
-from .conftest import add_person
-from .support.device_lookup import find_device
+from tests.conftest import add_person
+from tests.support.device_lookup import find_device
 
 
 async def _record(hass: HomeAssistant, **data: object) -> dict[str, object]:

@@ -16,8 +16,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.smart_care.const import DOMAIN
-
-from .conftest import add_person
+from tests.conftest import add_person
 
 ENTITY = "sensor.grandma_systolic_blood_pressure"
 

@@ -25,9 +25,12 @@ from custom_components.smart_care.config_flow import default_glucose_unit
 from custom_components.smart_care.const import DOMAIN, SUBENTRY_PERSON
 from custom_components.smart_care.household.contacts import notify_targets
 from custom_components.smart_care.household.profile import migrate_profiles
-
-from .conftest import SENTINEL_ID, SENTINEL_TEXT, add_person
-from .support.blueprint_support import PhoneFactory, phone_factory_fixture, record  # noqa: F401
+from tests.conftest import SENTINEL_ID, SENTINEL_TEXT, add_person
+from tests.support.blueprint_support import (  # noqa: F401
+    PhoneFactory,
+    phone_factory_fixture,
+    record,
+)
 
 
 def _as_frontend_sees_it(schema: Any) -> list[dict[str, Any]]:

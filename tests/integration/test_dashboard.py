@@ -24,12 +24,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.dashboard import STRATEGY_URL, async_register_strategy
-
-from .conftest import add_person
-from .support.blueprint_support import record
+from tests.conftest import add_person
+from tests.support.blueprint_support import record
 
 COMPONENT_JS = (
-    Path(__file__).resolve().parents[1]
+    Path(__file__).resolve().parents[2]
     / "custom_components"
     / "smart_care"
     / "frontend"

@@ -13,12 +13,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUs
 from custom_components.smart_care.clinic.services import SETTING_LOCATION_LOG
 from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.privacy import LOCAL_AUDIT_LINK, PRIVACY_SERVICES
-
-from .clinic.test_bridge_sync import fhir_server  # noqa: F401 (fixture)
-from .clinic.test_webhook import ADVICE_TEXT, Clinic, advice, clinic  # noqa: F401 (fixture)
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
-from .fakes.fhir_server import FhirServer
-from .support.clinic_support import (
+from tests.clinic.test_bridge_sync import fhir_server  # noqa: F401 (fixture)
+from tests.clinic.test_webhook import ADVICE_TEXT, Clinic, advice, clinic  # noqa: F401 (fixture)
+from tests.conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
+from tests.fakes.fhir_server import FhirServer
+from tests.support.clinic_support import (
     alerts,
     household,
     link_clinic,

@@ -17,9 +17,9 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from .clinic.test_webhook import Clinic
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
-from .fakes.ble_fakes import (
+from tests.clinic.test_webhook import Clinic
+from tests.conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
+from tests.fakes.ble_fakes import (
     BloodPressureCuff,
     add_device_entry,
     blood_pressure,
@@ -27,7 +27,7 @@ from .fakes.ble_fakes import (
     patch_gatt,
     wake,
 )
-from .support.clinic_support import alerts, household, link_clinic, only_link, record, settle
+from tests.support.clinic_support import alerts, household, link_clinic, only_link, record, settle
 
 IDENTITY = (SENTINEL_NAME, SENTINEL_ID, SENTINEL_TEXT, SENTINEL_BIRTH)
 ADVICE_SENTINEL = f"Advice for {SENTINEL_NAME}: {SENTINEL_TEXT} sentinel-advice-body"

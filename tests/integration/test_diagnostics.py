@@ -14,8 +14,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.smart_care.const import DOMAIN
-
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT, add_person
+from tests.conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_TEXT, add_person
 
 SENTINELS = (SENTINEL_ID, SENTINEL_TEXT, SENTINEL_BIRTH, "Grandma", "notify.family")
 

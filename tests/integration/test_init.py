@@ -9,8 +9,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN
 from custom_components.smart_care.household.runtime import record_path
-
-from .support.device_lookup import in_subentry
+from tests.support.device_lookup import in_subentry
 
 
 async def test_setup_unload_reload(
