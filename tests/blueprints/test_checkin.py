@@ -9,7 +9,7 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_service,
 )
 
-from .support.blueprint_support import (
+from tests.support.blueprint_support import (
     Phone,
     PhoneFactory,
     at,

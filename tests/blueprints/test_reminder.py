@@ -13,9 +13,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN
-
-from .conftest import add_person
-from .support.blueprint_support import (
+from tests.conftest import add_person
+from tests.support.blueprint_support import (
     PhoneFactory,
     at,
     config_dir_fixture,  # noqa: F401  (autouse fixture)

@@ -12,9 +12,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 
 from custom_components.smart_care.const import CONF_GLUCOSE_UNIT, CONF_SHARE_LOCATION, DOMAIN
-
-from .conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
-from .support.blueprint_support import (
+from tests.conftest import SENTINEL_BIRTH, SENTINEL_ID, SENTINEL_NAME, SENTINEL_TEXT, add_person
+from tests.support.blueprint_support import (
     config_dir_fixture,  # noqa: F401  (autouse fixture)
     record,
     settle,

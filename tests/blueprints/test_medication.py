@@ -14,9 +14,8 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.smart_care.care.medication import SETTING_ADHERENCE
 from custom_components.smart_care.core.clinical.medication import medication_id
-
-from .conftest import SENTINEL_ID, SENTINEL_TEXT, add_person
-from .support.blueprint_support import (
+from tests.conftest import SENTINEL_ID, SENTINEL_TEXT, add_person
+from tests.support.blueprint_support import (
     Phone,
     PhoneFactory,
     config_dir_fixture,  # noqa: F401  (autouse fixture)

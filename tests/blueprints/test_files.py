@@ -17,8 +17,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
 from custom_components.smart_care.const import DOMAIN
-
-from .support.blueprint_support import (
+from tests.support.blueprint_support import (
     BLUEPRINT_FILES,
     BLUEPRINTS,
     BUNDLED,
