@@ -29,7 +29,7 @@ import urllib.request
 
 import pytest
 
-from .test_browser import (
+from .test_demo import (
     ARTIFACTS,
     CARD_TEXT,
     CHROMEDRIVER,

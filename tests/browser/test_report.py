@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .test_browser import (
+from .test_demo import (
     ARTIFACTS,
     CARD_TEXT,
     CHROMEDRIVER,
