@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from .support.module_loader import load_module
+from tests.support.module_loader import load_module
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "custom_components" / "smart_care" / "core"
 
 GRAPH = load_module("import_graph", ROOT / "scripts" / "import_graph.py")

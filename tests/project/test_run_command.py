@@ -13,7 +13,7 @@ from pathlib import Path
 import subprocess
 import sys
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEVICES = ("Demo BP Cuff", "Demo Oximeter", "Demo Scale", "Demo Glucose Meter")
 
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPONENT = ROOT / "custom_components" / "smart_care"
-I18N = Path(__file__).resolve().parent / "i18n"
+I18N = Path(__file__).resolve().parents[1] / "i18n"
 SOURCES = {
     "strings.json": ("en", COMPONENT / "strings.json"),
     "en.json": ("en", COMPONENT / "translations" / "en.json"),

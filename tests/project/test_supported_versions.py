@@ -13,7 +13,7 @@ import re
 
 from homeassistant.const import __version__ as HA_VERSION
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pin(side: str) -> str:

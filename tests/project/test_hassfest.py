@@ -11,7 +11,7 @@ from typing import Any
 from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPONENT = ROOT / "custom_components" / "smart_care"
 
 MANIFEST = json.loads((COMPONENT / "manifest.json").read_text())

@@ -27,10 +27,9 @@ from custom_components.smart_care.core.gatt.parser import (
     WeightReading,
     decode,
 )
+from tests.support.module_loader import load_module
 
-from .support.module_loader import load_module
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "scripts" / "demo_components" / "smart_care_demo"
 WHEN = datetime(2026, 3, 14, 7, 31, 5)
 
