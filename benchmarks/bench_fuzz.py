@@ -4,7 +4,7 @@ Run from the repository root (also ``benchmarks/run fuzz``):
 
     .venv/bin/python -m pytest benchmarks/bench_fuzz.py -s -q [-p no:sugar]
 
-The same checks as ``tests/test_fuzz_webhook.py`` (every answer 2xx/4xx with a JSON body,
+The same checks as ``tests/clinic/test_fuzz_webhook.py`` (every answer 2xx/4xx with a JSON body,
 one audit row per request, nothing changed by a refusal, no error or traceback in the
 log) over more bodies: ``SMART_CARE_FUZZ_BODIES`` (default 50,000; 2,000 under --quick).
 Prints bodies/s for drawing and for posting.

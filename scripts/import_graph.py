@@ -6,7 +6,7 @@ Reads the source with ast (imports nothing), so it runs on any checkout:
 Imports under ``if TYPE_CHECKING:`` are arrows too (marked ``(t)``): they must respect the
 layers. Only a cycle of executed imports is an import cycle; a type-only back-reference inside
 one package (a webhook naming the link that owns it) is listed but allowed.
-The layer rules are in docs/architecture.md; tests/test_import_graph.py enforces them.
+The layer rules are in docs/architecture.md; tests/project/test_import_graph.py enforces them.
 """
 
 from __future__ import annotations

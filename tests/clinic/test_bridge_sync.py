@@ -1,6 +1,6 @@
 """Clinic bridge: readings, alerts, summaries and medication answers reach a FHIR server.
 
-Every test talks to a real FHIR R4 server (``tests/fhir_server.py`` on 127.0.0.1) that
+Every test talks to a real FHIR R4 server (``tests/fakes/fhir_server.py`` on 127.0.0.1) that
 enforces conditional create / update and validates every bundle with fhir.resources R4B;
 the tests validate every bundle received once more.
 """

@@ -2,7 +2,7 @@
 
 Issue 17: for every body a 2xx or 4xx (never a 500, never HA's empty 200), no traceback in
 the log, exactly one audit row, and nothing changed when refused. Bodies come from
-``tests/fuzz_bodies.py`` (hypothesis, derandomized), are signed like a clinic signs, and go
+``tests/support/fuzz_bodies.py`` (hypothesis, derandomized), are signed like a clinic signs, and go
 through HA's HTTP server to the registered handler. ``benchmarks/run fuzz`` runs more.
 """
 

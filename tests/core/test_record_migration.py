@@ -1,6 +1,6 @@
 """A schema-2 record (JSON blob and text keys per value) migrates to the compact schema 3.
 
-The schema-2 record is written by ``tests/legacy/record_store_v2.py``, a frozen copy of the
+The schema-2 record is written by ``tests/support/legacy/record_store_v2.py``, a frozen copy of the
 store as the previous release shipped it, through the same keys the household uses.
 """
 

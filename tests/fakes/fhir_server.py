@@ -30,7 +30,7 @@ It can be told to fail: ``fail(status, times=..., diagnostics=...)`` for the nex
 requests, ``down(status)`` until ``recover()``, ``delay`` seconds before answering
 (timeouts), ``token`` to require a bearer token (401 otherwise). It counts every request.
 
-Run standalone (the benchmark does): ``python tests/fhir_server.py --port 8765``.
+Run standalone (the benchmark does): ``python tests/fakes/fhir_server.py --port 8765``.
 """
 
 from __future__ import annotations
