@@ -49,7 +49,7 @@ from custom_components.smart_care.core import fhir, outbox  # noqa: E402
 from custom_components.smart_care.core.security import new_pseudonym_key  # noqa: E402
 from custom_components.smart_care.core.store.record_store import RecordStore  # noqa: E402
 from custom_components.smart_care.household.keys import open_record  # noqa: E402
-from tests.fhir_medplum import MedplumServer  # noqa: E402
+from tests.support.fhir_medplum import MedplumServer  # noqa: E402
 
 SCOPES = frozenset({"vital_signs"})
 # (vital, value, unit) cycle: one reading each, a blood pressure reading has two values.

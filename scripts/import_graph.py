@@ -6,7 +6,7 @@ Reads the source with ast (imports nothing), so it runs on any checkout:
 Imports under ``if TYPE_CHECKING:`` are arrows too (marked ``(t)``): they must respect the
 layers, and no loop may close through them either (a type-only back-reference still ties two
 modules together: name a Protocol in a module both depend on instead, as clinic/types.py does).
-The layer rules are in docs/architecture.md; tests/test_import_graph.py enforces them.
+The layer rules are in docs/architecture.md; tests/project/test_import_graph.py enforces them.
 """
 
 from __future__ import annotations

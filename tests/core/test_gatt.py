@@ -32,7 +32,7 @@ from custom_components.smart_care.core.gatt import (
     full_uuid,
     short_uuid,
 )
-from tests.module_loader import load_module
+from tests.support.module_loader import load_module
 
 
 def _load_vectors() -> ModuleType:

@@ -189,25 +189,6 @@ _NEW_PLX_SPOT: Final = fast_new(PlxSpotCheckReading)
 _NEW_PLX_CONT: Final = fast_new(PlxContinuousReading)
 
 
-def _plx_tail(
-    flags: int, v: tuple[Any, ...], i: int, bit: int
-) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None, float | None]:
-    """Measurement status, device and sensor status and PAI, at ``v[i]``: both layouts end so.
-
-    ``bit`` is the flag of the measurement status; the next two flags are the others'.
-    """
-    measurement = device = pai = None
-    if flags & bit:
-        measurement = _plx_measurement_status(v[i] & 0xFFE0)
-        i += 1
-    if flags & bit << 1:
-        device = _plx_device_status(v[i])  # v[i + 1] holds reserved bits 16..23
-        i += 2
-    if flags & bit << 2:
-        pai = decode_sfloat(v[i])
-    return measurement, device, pai
-
-
 _PLX_SPOT = Layout(
     PLX_SPOT_CHECK_MEASUREMENT,
     "plx_spot_check",
@@ -226,14 +207,21 @@ _PLX_SPOT = Layout(
 def _decode_plx_spot_check(data: bytes) -> Reading:
     flags, v = _PLX_SPOT.unpack(data)
     clock_set = not flags & 0x10
-    timestamp = None
+    timestamp = measurement = device = pai = None
     i = 3
     if flags & 0x01:
         # Validated even when the clock is not set; the value is then withheld.
         sent = read_date_time(_PLX_SPOT, "timestamp", v, i)
         timestamp = sent if clock_set else None
         i += 6
-    measurement, device, pai = _plx_tail(flags, v, i, 0x02)
+    if flags & 0x02:
+        measurement = _plx_measurement_status(v[i] & 0xFFE0)
+        i += 1
+    if flags & 0x04:
+        device = _plx_device_status(v[i])  # v[i + 1] holds reserved bits 16..23
+        i += 2
+    if flags & 0x08:
+        pai = decode_sfloat(v[i])
     return _NEW_PLX_SPOT(
         characteristic=PLX_SPOT_CHECK_MEASUREMENT,
         kind="plx_spot_check",
@@ -267,7 +255,7 @@ _PLX_CONT = Layout(
 
 def _decode_plx_continuous(data: bytes) -> Reading:
     flags, v = _PLX_CONT.unpack(data)
-    spo2_fast = pr_fast = spo2_slow = pr_slow = None
+    spo2_fast = pr_fast = spo2_slow = pr_slow = measurement = device = pai = None
     i = 3
     if flags & 0x01:
         spo2_fast = decode_sfloat(v[i])
@@ -277,7 +265,14 @@ def _decode_plx_continuous(data: bytes) -> Reading:
         spo2_slow = decode_sfloat(v[i])
         pr_slow = decode_sfloat(v[i + 1])
         i += 2
-    measurement, device, pai = _plx_tail(flags, v, i, 0x04)
+    if flags & 0x04:
+        measurement = _plx_measurement_status(v[i] & 0xFFE0)
+        i += 1
+    if flags & 0x08:
+        device = _plx_device_status(v[i])
+        i += 2
+    if flags & 0x10:
+        pai = decode_sfloat(v[i])
     return _NEW_PLX_CONT(
         characteristic=PLX_CONTINUOUS_MEASUREMENT,
         kind="plx_continuous",
