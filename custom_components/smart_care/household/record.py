@@ -200,6 +200,10 @@ class AsyncRecord:
         """Store a clinic's advice; False if it was stored before."""
         return await self._run(self._store.put_advice, advice_id, link_id, person_id, payload)
 
+    async def advice(self, person_id: str | None = None) -> list[dict[str, Any]]:
+        """Clinic advice (for a person), oldest first."""
+        return await self._run(self._store.advice, person_id)
+
     async def clinic_audit(
         self,
         link_id: str,
