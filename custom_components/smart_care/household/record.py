@@ -1,4 +1,7 @@
-"""The household's record store for the event loop: each call runs in HA's executor."""
+"""The household's record store for the event loop: each call runs in HA's executor.
+
+Notes: docs/modules.md (household/record.py).
+"""
 
 from __future__ import annotations
 
