@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from functools import partial
 from statistics import fmean
 from typing import Any, cast
 
@@ -73,14 +72,8 @@ async def async_import_backfill(
         converter = CONVERTERS.get(vital)
         stats: list[StatisticData] = []
         for start in sorted(starts):
-            rows_of_hour: list[StoredMeasurement] = await hass.async_add_executor_job(
-                partial(
-                    household.store.history,
-                    person.person_id,
-                    since=start,
-                    vital=vital_key,
-                    until=start + timedelta(hours=1),
-                )
+            rows_of_hour = await household.record.history(
+                person.person_id, since=start, vital=vital_key, until=start + timedelta(hours=1)
             )
             values = [m.value for m in rows_of_hour]
             if not values:
