@@ -18,14 +18,14 @@ import yaml
 
 from custom_components.smart_care.core.clinical.plausibility import check_set
 from custom_components.smart_care.core.clinical.vitals import Vital
-from custom_components.smart_care.core.gatt import racp
-from custom_components.smart_care.core.gatt.parser import (
+from custom_components.smart_care.core.gatt import (
     BloodPressureReading,
     GlucoseReading,
     PlxSpotCheckReading,
     RacpReading,
     WeightReading,
     decode,
+    racp,
 )
 from tests.support.module_loader import load_module
 

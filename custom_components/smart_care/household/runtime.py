@@ -40,9 +40,10 @@ from ..const import (
 from ..core import ingest
 from ..core.clinical.plausibility import ImplausibleValueError, check_set
 from ..core.clinical.vitals import Vital, VitalSample
-from ..core.gatt.parser import Reading
+from ..core.gatt import Reading
 from ..core.store.record_store import RecordStore, StoredMeasurement
 from .alert_text import describe_values
+from .issues import async_raise_issue
 from .profile import migrate_profiles
 from .record import AsyncRecord
 
@@ -555,15 +556,11 @@ class Household:
     def _async_pending_issue(self, reading_id: str, payload: Mapping[str, Any]) -> None:
         guess = payload.get("guess")
         first = payload["samples"][0]
-        ir.async_create_issue(
+        async_raise_issue(
             self.hass,
-            DOMAIN,
             ISSUE_PENDING.format(reading_id),
-            is_fixable=True,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="reading_needs_person",
-            translation_placeholders={
+            "reading_needs_person",
+            {
                 "device": str(payload["device_name"]),
                 "time": dt_util.as_local(datetime.fromisoformat(first["time"])).strftime(
                     "%Y-%m-%d %H:%M"
@@ -575,6 +572,7 @@ class Household:
                 "guess": self.people[guess].alias if guess in self.people else "—",
                 "reading_id": reading_id,
             },
+            fixable=True,
             data={"reading_id": reading_id},
         )
 
