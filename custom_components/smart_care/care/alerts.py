@@ -6,7 +6,6 @@ Notes: docs/modules.md (care/alerts.py).
 from __future__ import annotations
 
 import asyncio
-from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
 import copy
 from dataclasses import asdict, dataclass, field
@@ -31,11 +30,11 @@ from ..core.clinical.assessment import (
     FindingKind,
     Level,
     Thresholds,
+    TrendState,
     assess_device_flags,
     assess_news2,
     assess_sample,
     assess_stale,
-    assess_trends,
     threshold_codes,
 )
 from ..core.clinical.news2 import News2Result
@@ -164,9 +163,8 @@ class AlertManager(HouseholdListener):
         self.news2: dict[str, News2Result] = {}
         self.trend_notes: dict[str, list[Finding]] = {}
         # Each person's trend window, read from the record once and then kept up to date
-        # from the rows stored: (time, row id, sample), in time order, ids to skip repeats.
-        self._windows: dict[str, list[tuple[datetime, int, VitalSample]]] = {}
-        self._window_ids: dict[str, set[int]] = {}
+        # from the rows stored.
+        self._windows: dict[str, TrendState] = {}
         self._snooze_timers: dict[str, CALLBACK_TYPE] = {}
         self._listeners: list[Callable[[Alert, str], None]] = []
         # Per person: alert changes committed with a reading, announced once it is stored.
@@ -290,7 +288,6 @@ class AlertManager(HouseholdListener):
         """Assess readings given to the person."""
         # The rows left someone else's window: read the windows again when next needed.
         self._windows.clear()
-        self._window_ids.clear()
         await self.async_process(person, moved)
 
     @callback
@@ -492,49 +489,25 @@ class AlertManager(HouseholdListener):
         return []
 
     async def _async_window(
-        self,
-        person: Person,
-        now: datetime,
-        stored: Iterable[StoredMeasurement],
-        pending: Iterable[StoredMeasurement] = (),
-    ) -> list[VitalSample]:
-        """The person's samples of the last TREND_WINDOW, oldest first, from memory."""
+        self, person: Person, now: datetime, stored: Iterable[StoredMeasurement]
+    ) -> TrendState:
+        """The person's trend window (the last TREND_WINDOW), from memory once read."""
         person_id = person.person_id
         since = now - TREND_WINDOW
         window = self._windows.get(person_id)
-        ids = self._window_ids.setdefault(person_id, set())
         if window is None:
             rows = await self.hass.async_add_executor_job(
                 lambda: self.household.store.history(person_id, since=since)
             )
-            window = [
-                (r.time, r.row_id, VitalSample(Vital(r.vital), r.value, r.time)) for r in rows
-            ]
-            ids.clear()
-            ids.update(r.row_id for r in rows)
+            window = TrendState()
+            for r in rows:
+                window.add(r.row_id, VitalSample(Vital(r.vital), r.value, r.time))
             self._windows[person_id] = window
         for row in stored:
-            if row.row_id not in ids and row.time >= since:
-                ids.add(row.row_id)
-                insort(
-                    window,
-                    (row.time, row.row_id, VitalSample(Vital(row.vital), row.value, row.time)),
-                    key=lambda item: (item[0], item[1]),
-                )
-        # Drop what left the window (the list is in time order).
-        cut = bisect_left(window, since, key=lambda item: item[0])
-        if cut:
-            for _, row_id, _ in window[:cut]:
-                ids.discard(row_id)
-            del window[:cut]
-        # Rows not stored yet are seen, not kept (their row ids come with the commit).
-        extra = [(r.time, VitalSample(Vital(r.vital), r.value, r.time)) for r in pending]
-        if not extra:
-            return [sample for _, _, sample in window]
-        timed = [(when, sample) for when, _, sample in window]
-        timed += [item for item in extra if item[0] >= since]
-        timed.sort(key=lambda item: item[0])
-        return [sample for _, sample in timed]
+            if row.time >= since:
+                window.add(row.row_id, VitalSample(Vital(row.vital), row.value, row.time))
+        window.prune(since)
+        return window
 
     async def _trend_updates(
         self,
@@ -544,12 +517,16 @@ class AlertManager(HouseholdListener):
         stored: Iterable[StoredMeasurement] = (),
         pending: bool = False,
     ) -> list[tuple[AlertUpdate, Finding | None]]:
-        if pending:
-            history = await self._async_window(person, now, (), stored)
-        else:
-            history = await self._async_window(person, now, stored)
-        findings = assess_trends(
-            history, now, thresholds=self.thresholds.get(person.person_id, DEFAULT_THRESHOLDS)
+        # Rows not stored yet (pending) are seen, not kept: their row ids come with the commit.
+        window = await self._async_window(person, now, () if pending else stored)
+        findings = window.assess(
+            now,
+            thresholds=self.thresholds.get(person.person_id, DEFAULT_THRESHOLDS),
+            pending=[
+                VitalSample(Vital(r.vital), r.value, r.time)
+                for r in (stored if pending else ())
+                if r.time >= now - TREND_WINDOW
+            ],
         )
         # Informational trends (e.g. a 7-day mean in the stage-1 range) feed the health
         # knowledge notes, not alarms.
