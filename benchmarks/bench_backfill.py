@@ -26,6 +26,7 @@ from pathlib import Path
 import pstats
 import sys
 import time
+from typing import Any
 
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
@@ -61,6 +62,16 @@ pytest_plugins = ["tests.conftest"]
 
 RECORDS = scaled(1000, 200)
 METER = "C4:7C:8D:00:00:09"
+
+
+@pytest.fixture
+def recorder_config() -> dict[str, Any]:
+    """The recorder as HA ships it: one commit every 5 s (the test fixture commits each event).
+
+    The timed part ends with the recorder forced to commit what it holds
+    (``async_wait_recording_done``), so nothing it was given goes untimed.
+    """
+    return {"commit_interval": 5}
 
 
 @pytest.fixture(autouse=True)

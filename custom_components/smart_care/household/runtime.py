@@ -474,9 +474,13 @@ class Household:
             )
             stored_all: list[StoredMeasurement] = []
             backfilled_all: list[StoredMeasurement] = []
+            latest_before = dict(person.latest)
             for item, stored in zip(items, stored_each, strict=True):
-                backfilled_all += self._publish(person, stored, item.history_only)
+                backfilled_all += self._publish(person, stored, item.history_only, signal=False)
                 stored_all += stored
+            # One entity update for the batch, not one per record.
+            if person.latest != latest_before:
+                async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
             if stored_all:
                 for listener in list(self._listeners):
                     await listener.async_readings_stored(person, stored_all, backfilled_all)
@@ -618,7 +622,11 @@ class Household:
 
     @callback
     def _publish(
-        self, person: Person, stored: list[StoredMeasurement], history_only: bool = False
+        self,
+        person: Person,
+        stored: list[StoredMeasurement],
+        history_only: bool = False,
+        signal: bool = True,
     ) -> list[StoredMeasurement]:
         """Update latest values and tell listeners; return the rows kept out of the state."""
         changed = False
@@ -648,7 +656,7 @@ class Household:
                     "source": row.source,
                 },
             )
-        if changed:
+        if changed and signal:
             async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
         return backfilled
 
