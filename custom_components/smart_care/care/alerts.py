@@ -147,6 +147,15 @@ def get_alerts(hass: HomeAssistant) -> AlertManager | None:
     return None if runtime is None else runtime.alerts
 
 
+@dataclass(slots=True)
+class _Staged:
+    """A reading's alert changes, committed with it, to announce once it is stored."""
+
+    events: list[tuple[Alert, str]]
+    codes: set[str]
+    fired: bool = False  # the events went out right after the commit
+
+
 class AlertManager(HouseholdListener):
     """Assessment and alert lifecycle for every person of a household."""
 
@@ -168,7 +177,7 @@ class AlertManager(HouseholdListener):
         self._snooze_timers: dict[str, CALLBACK_TYPE] = {}
         self._listeners: list[Callable[[Alert, str], None]] = []
         # Per person: alert changes committed with a reading, announced once it is stored.
-        self._staged: dict[str, tuple[list[tuple[Alert, str]], set[str]]] = {}
+        self._staged: dict[str, _Staged] = {}
         # Held from a reading's assessment until its commit is announced or rolled back, so an
         # acknowledge, snooze or resolve never lands in between (the reading's alert rows,
         # worked out before it, would overwrite it on disk, or a roll-back in memory).
@@ -228,7 +237,7 @@ class AlertManager(HouseholdListener):
         latest = {row.vital: row for row in rows if id(row) not in kept_out}
         updates, codes = await self._async_assess(person, tracker, rows, latest=latest)
         events = await self._async_stage(person, updates)
-        self._staged[person_id] = (events, codes)
+        staged = self._staged[person_id] = _Staged(events, codes)
 
         def rollback() -> None:
             self._staged.pop(person_id, None)
@@ -248,6 +257,18 @@ class AlertManager(HouseholdListener):
                 SETTING_TRACKER: tracker.to_dict(),
                 SETTING_UNANNOUNCED: [[a.alert_id, action] for a, action in events if action],
             }
+        if any(action for _, action in events):
+            # Looked up now, so the events can go out the moment the reading is committed,
+            # before its entities and the rest of what follows a reading.
+            languages = await async_device_languages(self.hass)
+
+            def announce() -> None:
+                for alert, action in events:
+                    if action:
+                        self._fire(alert, action, languages)
+                staged.fired = True
+
+            write.announce = announce
         return write
 
     async def async_readings_stored(
@@ -261,16 +282,13 @@ class AlertManager(HouseholdListener):
         await self._async_announce_staged(person, stored, staged)
 
     async def _async_announce_staged(
-        self,
-        person: Person,
-        stored: list[StoredMeasurement],
-        staged: tuple[list[tuple[Alert, str]], set[str]],
+        self, person: Person, stored: list[StoredMeasurement], staged: _Staged
     ) -> None:
-        events, codes = staged
+        events, codes = staged.events, staged.codes
         if any(r.vital in {"weight", "systolic_bp", "glucose"} for r in stored):
             await self._async_window(person, dt_util.utcnow(), stored)
         if events:
-            await self._async_announce(person, events)
+            await self._async_announce(person, events, fired=staged.fired)
             if any(action for _, action in events):
                 await self.hass.async_add_executor_job(
                     self.household.store.put_setting_lazily,
@@ -612,12 +630,14 @@ class AlertManager(HouseholdListener):
             await self._async_render(alert)
         return events
 
-    async def _async_announce(self, person: Person, events: list[tuple[Alert, str]]) -> None:
-        """Saved alert changes: forget resolved ones, fire the events."""
+    async def _async_announce(
+        self, person: Person, events: list[tuple[Alert, str]], fired: bool = False
+    ) -> None:
+        """Saved alert changes: forget resolved ones, fire the events (unless ``fired``)."""
         for alert, action in events:
             if not alert.active:
                 self.alerts.pop(alert.alert_id, None)
-            if action:
+            if action and not fired:
                 await self._async_fire(alert, action)
         async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
 
@@ -713,8 +733,10 @@ class AlertManager(HouseholdListener):
         alert.message = messages.get(system) or messages.get("en") or alert.clinical_message
 
     async def _async_fire(self, alert: Alert, action: str) -> None:
-        languages = await async_device_languages(self.hass)
-        self.hass.bus.async_fire(EVENT_ALERT, alert.payload(action, languages))
+        self._fire(alert, action, await async_device_languages(self.hass))
+
+    def _fire(self, alert: Alert, action: str, languages: Mapping[str, str]) -> None:
+        self.hass.bus.async_fire(EVENT_ALERT, alert.payload(action, dict(languages)))
         for listener in list(self._listeners):
             listener(alert, action)
 

@@ -137,6 +137,9 @@ class PreparedWrite:
     rollback: Callable[[], None] | None = None
     # Called once the reading is done with, however it ended (after the listeners heard it).
     finish: Callable[[], None] | None = None
+    # Called right after the reading and these rows committed, before anything else the
+    # reading causes (entities, listeners): what must go out first (alert events).
+    announce: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +340,13 @@ class Household:
                 if not together or not stored:
                     # Some values were logged before: assess what was really stored instead.
                     self._roll_back(prepared)
+                else:
+                    announcing = [w.announce for w in prepared if w.announce is not None]
+                    for announce in announcing:
+                        announce()
+                    if announcing:
+                        # Let the automations the events trigger start before the entities.
+                        await asyncio.sleep(0)
                 backfilled = self._publish(person, stored, history_only)
                 if stored:
                     for listener in list(self._listeners):
