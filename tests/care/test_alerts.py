@@ -334,6 +334,27 @@ async def test_alert_committed_then_killed_is_there_and_announced_on_restart(
     assert (staged["spo2_low"], "resolved") in [(a["alert_id"], a["action"]) for a in alerts]
 
 
+async def test_alert_goes_out_right_after_the_commit_before_the_entities(
+    hass: HomeAssistant, grandma: str, loaded_household: MockConfigEntry
+) -> None:
+    """The event is the first thing a committed reading causes: its values are in the
+    record when it fires, the sensors show them only afterwards, and it fires once."""
+    await record(hass, systolic=120, diastolic=80)
+    store = loaded_household.runtime_data.household.store
+    seen: list[tuple[str, str, float]] = []
+
+    @callback
+    def _listen(event: Event) -> None:
+        newest = store.latest(event.data["person_id"])["systolic_bp"]
+        sensor = state(hass, "sensor.grandma_systolic_blood_pressure")
+        seen.append((event.data["action"], sensor, newest.value))
+
+    hass.bus.async_listen(EVENT_ALERT, _listen)
+    await record(hass, systolic=150, diastolic=85)
+    assert seen == [("opened", "120.0", 150.0)]
+    assert state(hass, "sensor.grandma_systolic_blood_pressure") == "150.0"
+
+
 async def test_backfilled_reading_does_not_alert(
     hass: HomeAssistant, grandma: str, alerts: list[dict[str, Any]]
 ) -> None:

@@ -15,7 +15,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_care.const import DOMAIN, EVENT_MEASUREMENT
+from custom_components.smart_care.const import DOMAIN, EVENT_MEASUREMENT, EVENT_MEASUREMENTS
 from custom_components.smart_care.device import ble
 from custom_components.smart_care.household.runtime import Household, IngestResult
 from tests.conftest import add_person
@@ -151,6 +151,8 @@ async def test_records_sent_twice_count_once(
 ) -> None:
     events: list[Event] = []
     hass.bus.async_listen(EVENT_MEASUREMENT, callback(lambda event: events.append(event)))
+    batches: list[Event] = []
+    hass.bus.async_listen(EVENT_MEASUREMENTS, callback(lambda event: batches.append(event)))
     meter = _meter(3)
     meter.ignore_filter = True  # re-sends its whole memory every time
     with patch_gatt(meter):
@@ -160,7 +162,17 @@ async def test_records_sent_twice_count_once(
         await wake(hass, meter)
 
     assert await _count(hass, loaded_household) == 4
-    assert sorted(e.data["value"] for e in events) == [5.1, 5.2, 5.3, 6.6]
+    # Stored records are told of per transfer (one event for its rows), not one event each;
+    # the third transfer stored nothing new and tells nothing.
+    assert events == []
+    assert [[m["value"] for m in e.data["measurements"]] for e in batches] == [
+        [5.1, 5.2, 5.3],
+        [6.6],
+    ]
+    household: Household = loaded_household.runtime_data.household
+    grandma_person = household.person_by_alias("Grandma")
+    assert grandma_person is not None
+    assert {e.data["person_id"] for e in batches} == {grandma_person.person_id}
 
 
 async def test_restart_resumes_from_persisted_sequence(

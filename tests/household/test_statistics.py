@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from homeassistant.components.recorder import Recorder
 from homeassistant.components.recorder.statistics import statistics_during_period
@@ -15,6 +15,8 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.smart_care.const import DOMAIN
+from custom_components.smart_care.core.store.record_store import StoredMeasurement
+from custom_components.smart_care.household.statistics import async_import_backfill
 from tests.conftest import add_person
 
 
@@ -77,3 +79,59 @@ async def test_backfilled_hour_is_imported(
     # Glucose statistics follow the unit the sensor shows (mg/dL here).
     (glu_row,) = stats["sensor.grandma_blood_glucose"]
     assert glu_row["mean"] == pytest.approx(6.0 * 18.016, abs=0.5)
+
+
+async def test_backfill_reads_the_imported_hours_only(
+    hass: HomeAssistant, household_entry: MockConfigEntry
+) -> None:
+    """A transfer's hours are read in runs (one range each), yet each hour gets its own rows:
+    a logged value in a gap between them, inside a run, is not imported with them."""
+    household_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(household_entry.entry_id)
+    await hass.async_block_till_done()
+    await add_person(hass, household_entry, alias="Grandma")
+    household = household_entry.runtime_data.household
+    person = household.person_by_alias("Grandma")
+    assert person is not None
+    first = (dt_util.utcnow() - timedelta(days=10)).replace(minute=0, second=0, microsecond=0)
+    second = first + timedelta(hours=3)  # same run as ``first``
+    third = first + timedelta(days=5)  # a run of its own (more than two days later)
+    between = first + timedelta(hours=1, minutes=30)  # logged, not part of the transfer
+
+    def log(when: datetime, value: float) -> list[StoredMeasurement]:
+        return household.store.append_many(
+            person.person_id, [("weight", value, "kg", when, None)], "manual"
+        )
+
+    transfer: list[StoredMeasurement] = []
+    for when, value in (
+        (first + timedelta(minutes=10), 70.0),
+        (first + timedelta(minutes=50), 71.0),
+        (second + timedelta(minutes=5), 72.0),
+        (third + timedelta(minutes=59), 73.0),
+    ):
+        transfer += await hass.async_add_executor_job(log, when, value)
+    await hass.async_add_executor_job(log, between, 99.0)
+
+    imported = await async_import_backfill(hass, household, person, transfer)
+    assert imported == 3
+    await async_wait_recording_done(hass)
+    stats = await hass.async_add_executor_job(
+        statistics_during_period,
+        hass,
+        first - timedelta(hours=1),
+        third + timedelta(hours=2),
+        {"sensor.grandma_weight"},
+        "hour",
+        None,
+        {"mean", "min", "max"},
+    )
+    rows = {
+        dt_util.utc_from_timestamp(row["start"]): (row["mean"], row["min"], row["max"])
+        for row in stats["sensor.grandma_weight"]
+    }
+    assert rows == {
+        first: (70.5, 70.0, 71.0),
+        second: (72.0, 72.0, 72.0),
+        third: (73.0, 73.0, 73.0),
+    }

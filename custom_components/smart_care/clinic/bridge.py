@@ -9,7 +9,6 @@ import asyncio
 from collections.abc import Mapping
 import contextlib
 from datetime import date, datetime, time, timedelta
-from functools import partial
 import logging
 from pathlib import Path
 import random
@@ -74,7 +73,7 @@ from .webhook import ClinicWebhook
 
 if TYPE_CHECKING:
     from ..care.alerts import Alert, AlertManager
-    from ..core.store.record_store import StoredMeasurement
+    from ..core.store.record_store import RecordStore, StoredMeasurement
     from ..household.runtime import Household, Person
 
 _LOGGER = logging.getLogger(__name__)
@@ -145,10 +144,10 @@ class ClinicLink:
 
     async def async_start(self, version: str) -> None:
         """Load the link's state, catch up what a shutdown missed, start the webhook."""
-        store = self.household.store
         config = self.config
+        # The outbox (pure core) runs its store calls through the sender's executor runner.
         self._outbox = Outbox(
-            store,
+            self.household.store,
             LinkProfile(
                 link_id=config.link_id,
                 scopes=config.scopes,
@@ -175,9 +174,7 @@ class ClinicLink:
         self.people_by_pseudonym = {
             self.outbox.pseudonym(pid): pid for pid in self.household.people
         }
-        state: dict[str, Any] = await self.hass.async_add_executor_job(
-            store.clinic_state, config.link_id
-        )
+        state = await self.household.record.clinic_state(config.link_id)
         self._sender = Sender(
             self.outbox,
             transport,
@@ -226,9 +223,7 @@ class ClinicLink:
         """Put items durably into the outbox, then wake the sender."""
         if not items and not state:
             return
-        await self.hass.async_add_executor_job(
-            self.household.store.clinic_enqueue, self.link_id, items, state
-        )
+        await self.household.record.clinic_enqueue(self.link_id, items, state)
         self.async_wake()
 
     async def _async_catch_up_alerts(self, state: Mapping[str, Any]) -> None:
@@ -241,12 +236,9 @@ class ClinicLink:
         """
         checked = _parse_time(state.get("alerts_checked")) or self.config.linked_at
         now = dt_util.utcnow()
-        store = self.household.store
         items: list[tuple[str, str, str | None, Mapping[str, Any]]] = []
         if SCOPE_ALERTS in self.config.scopes:
-            rows: list[dict[str, Any]] = await self.hass.async_add_executor_job(
-                store.alerts_updated_since, checked
-            )
+            rows = await self.household.record.alerts_updated_since(checked)
             items = [
                 (KIND_ALERT, row["alert_id"], row["person_id"], row)
                 for row in rows
@@ -257,9 +249,7 @@ class ClinicLink:
     async def async_queue_summaries(self, state: Mapping[str, Any] | None = None) -> None:
         """Queue the daily summaries of every finished local day not yet queued."""
         if state is None:
-            state = await self.hass.async_add_executor_job(
-                self.household.store.clinic_state, self.link_id
-            )
+            state = await self.household.record.clinic_state(self.link_id)
         today = dt_util.now().date()
         last_text = state.get("summary_day")
         # Consent is prospective: the first summary is of the first full day after linking.
@@ -373,8 +363,7 @@ class ClinicLink:
         delay = backoff_delay(self.attempts, self._rng)
         if error.retry_after is not None:
             delay = min(BACKOFF_CAP, max(delay, error.retry_after))
-        await self.hass.async_add_executor_job(
-            self.household.store.clinic_put_state,
+        await self.household.record.clinic_put_state(
             self.link_id,
             {"attempts": self.attempts, "failing_since": self.failing_since.isoformat()},
         )
@@ -431,12 +420,12 @@ class ClinicLink:
         """The server's words without anything that names or identifies a person."""
         if not text:
             return ""
-        store = self.household.store
+        record = self.household.record
         terms: list[str] = [self.config.token or "", self.config.hmac_secret]
         terms += [self.config.totp_secret, self.config.webhook_id]
         for person_id, person in self.household.people.items():
             terms += [person_id, person.alias, self.outbox.pseudonym(person_id)]
-            profile = await self.hass.async_add_executor_job(store.get_profile, person_id) or {}
+            profile = await record.get_profile(person_id) or {}
             terms += [str(profile.get(k) or "") for k in (CONF_BIRTH_DATE, CONF_ID_NUMBER)]
         return redact_text(text, [t for t in terms if len(t) >= 2])
 
@@ -479,10 +468,7 @@ class ClinicLink:
 
     async def _async_sync_quarantine(self) -> None:
         """One repair issue per quarantined reading or item of this link (and no other)."""
-        store = self.household.store
-        held: list[dict[str, Any]] = await self.hass.async_add_executor_job(
-            store.clinic_quarantined, self.link_id
-        )
+        held = await self.household.record.clinic_quarantined(self.link_id)
         self.quarantined = held
         wanted = {ISSUE_CLINIC_QUARANTINE.format(self.link_id, q["qid"]): q for q in held}
         prefix = ISSUE_CLINIC_QUARANTINE.format(self.link_id, "")
@@ -514,13 +500,8 @@ class ClinicLink:
 
     async def async_release(self, qid: int, *, retry: bool) -> bool:
         """Send a quarantined entry again, or discard it (audited); False if it is gone."""
-        done = await self.hass.async_add_executor_job(
-            partial(
-                self.household.store.clinic_quarantine_release,
-                qid,
-                retry=retry,
-                actor="user (repair)",
-            )
+        done = await self.household.record.clinic_quarantine_release(
+            qid, retry=retry, actor="user (repair)"
         )
         await self._async_sync_quarantine()
         if retry and done:
@@ -602,11 +583,10 @@ class ClinicBridge(HouseholdListener):
 
     async def _async_reconcile(self) -> None:
         """Forget removed links; ask clinics to erase people removed from the household."""
-        store = self.household.store
         people = set(self.household.people)
         links = list(self.links.values())
 
-        def _work() -> tuple[set[str], list[str]]:
+        def _work(store: RecordStore) -> tuple[set[str], list[str]]:
             forgotten = store.clinic_link_ids() - {link.link_id for link in links}
             for link_id in forgotten:
                 store.clinic_forget_link(link_id)
@@ -634,7 +614,7 @@ class ClinicBridge(HouseholdListener):
                 store.delete_clinic_advice(person_id)
             return forgotten, erased
 
-        forgotten, erased = await self.hass.async_add_executor_job(_work)
+        forgotten, erased = await self.household.record.batch(_work)
         registry = ir.async_get(self.hass)
         for link_id in forgotten:
             # An unlinked clinic's notices go with it.

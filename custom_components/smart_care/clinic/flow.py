@@ -214,7 +214,7 @@ async def async_new_link(
     data = dict(settings)
     if data[CONF_TRANSPORT] == TRANSPORT_FOLDER and not data.get(CONF_FOLDER):
         data[CONF_FOLDER] = hass.config.path(OUTBOX_FOLDER, link_id)
-    start_row = await hass.async_add_executor_job(household.store.max_measurement_id)
+    start_row = await household.record.max_measurement_id()
     data.update(
         {
             CONF_LINK_ID: link_id,

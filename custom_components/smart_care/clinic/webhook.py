@@ -176,12 +176,8 @@ class ClinicWebhook:
             clock=_now, state=throttle_state if isinstance(throttle_state, dict) else None
         )
         since = dt_util.utcnow().timestamp() - 2 * DEFAULT_WINDOW
-        rows = await self.hass.async_add_executor_job(
-            partial(
-                self.link.household.store.clinic_audit_rows,
-                config.link_id,
-                dt_util.utc_from_timestamp(since),
-            )
+        rows = await self.link.household.record.clinic_audit_rows(
+            config.link_id, dt_util.utc_from_timestamp(since)
         )
         for row in rows:
             if row["signature"]:
@@ -245,17 +241,14 @@ class ClinicWebhook:
         if person is not None and not PSEUDONYM_RE.match(person):
             person = safe_text(person)
         try:
-            await self.hass.async_add_executor_job(
-                partial(
-                    self.link.household.store.clinic_audit,
-                    self.link.link_id,
-                    safe_text(audit.request_type, 32),
-                    person,
-                    reply.status,
-                    safe_text(reply.outcome, 64),
-                    audit.authority,
-                    audit.signature,
-                )
+            await self.link.household.record.clinic_audit(
+                self.link.link_id,
+                safe_text(audit.request_type, 32),
+                person,
+                reply.status,
+                safe_text(reply.outcome, 64),
+                audit.authority,
+                audit.signature,
             )
         except Exception as err:
             _LOGGER.error(
@@ -348,7 +341,7 @@ class ClinicWebhook:
 
     async def _async_totp(self, request: web.Request, audit: Audit) -> Reply:
         assert self._totp is not None
-        store = self.link.household.store
+        record = self.link.household.record
         if (wait := self.throttle.retry_after()) > 0:
             # Not even checked: a guesser learns nothing while the link is locked.
             return self._locked(wait)
@@ -358,9 +351,7 @@ class ClinicWebhook:
             if err.reason is not AuthReason.BAD_TOTP:
                 return error_reply(403, err.reason.value)
             locked = self.throttle.failed()
-            await self.hass.async_add_executor_job(
-                store.clinic_put_state, self.link.link_id, {"totp_throttle": self.throttle.state}
-            )
+            await record.clinic_put_state(self.link.link_id, {"totp_throttle": self.throttle.state})
             if locked:
                 _LOGGER.warning(
                     "Clinic %s: too many wrong TOTP codes; codes refused for %d s",
@@ -380,11 +371,7 @@ class ClinicWebhook:
             return error_reply(403, err.reason.value)
         audit.authority = AUTHORITY_TOTP
         # Persisted before acting: a restart cannot make this code valid again.
-        await self.hass.async_add_executor_job(
-            store.clinic_put_state,
-            self.link.link_id,
-            {"totp_last_step": self._totp.last_step},
-        )
+        await record.clinic_put_state(self.link.link_id, {"totp_last_step": self._totp.last_step})
         return Reply(0, None, "")
 
     def _locked(self, wait: int) -> Reply:
@@ -395,10 +382,8 @@ class ClinicWebhook:
     async def async_clear_lockout(self) -> None:
         """The household lifts a TOTP lockout (service ``clear_totp_lockout``)."""
         self.throttle.clear()
-        await self.hass.async_add_executor_job(
-            self.link.household.store.clinic_put_state,
-            self.link.link_id,
-            {"totp_throttle": self.throttle.state},
+        await self.link.household.record.clinic_put_state(
+            self.link.link_id, {"totp_throttle": self.throttle.state}
         )
         ir.async_delete_issue(self.hass, DOMAIN, ISSUE_TOTP_LOCKED.format(self.link.link_id))
 
@@ -430,8 +415,8 @@ class ClinicWebhook:
             "clinic": self.link.config.name,
             "clinic_advice_id": clinic_id,
         }
-        stored = await self.hass.async_add_executor_job(
-            self.link.household.store.put_advice, advice_id, self.link.link_id, person_id, payload
+        stored = await self.link.household.record.put_advice(
+            advice_id, self.link.link_id, person_id, payload
         )
         reply_id = clinic_id or advice_id
         if not stored:

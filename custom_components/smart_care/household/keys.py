@@ -227,7 +227,7 @@ async def async_rotate_key(call: ServiceCall) -> None:
     if not isinstance(codec, EncryptionCodec):
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_household")
     try:
-        result = await hass.async_add_executor_job(rotate, household.store, codec.keyring)
+        result = await household.record.batch(lambda store: rotate(store, codec.keyring))
     except DecryptError as err:
         # Nothing changed in the database; the new key is current for new rows.
         _LOGGER.error("Key rotation stopped: a stored row cannot be decrypted (%s)", err)

@@ -31,6 +31,7 @@ from ..const import (
     DOMAIN,
     ENTRY_TYPE_HOUSEHOLD,
     EVENT_MEASUREMENT,
+    EVENT_MEASUREMENTS,
     ISSUE_PENDING,
     RECORD_DB_NAME,
     SIGNAL_PERSON_UPDATED,
@@ -44,6 +45,8 @@ from ..core.gatt import Reading
 from ..core.store.record_store import RecordStore, StoredMeasurement
 from .alert_text import describe_values
 from .issues import async_raise_issue
+from .profile import migrate_profiles
+from .record import AsyncRecord
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -138,6 +141,25 @@ class PreparedWrite:
     rollback: Callable[[], None] | None = None
     # Called once the reading is done with, however it ended (after the listeners heard it).
     finish: Callable[[], None] | None = None
+    # Called right after the reading and these rows committed, before anything else the
+    # reading causes (entities, listeners): what must go out first (alert events).
+    announce: Callable[[], None] | None = None
+
+
+# Rows per smart_care_measurements event: well under the recorder's 32 KiB of event data.
+_BATCH_EVENT_ROWS = 100
+
+
+def _event_row(row: StoredMeasurement) -> dict[str, Any]:
+    """A stored row as the measurement events carry it."""
+    return {
+        "reading_id": row.reading_id,
+        "vital": row.vital,
+        "value": row.value,
+        "unit": row.unit,
+        "time": row.time.isoformat(),
+        "source": row.source,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +220,7 @@ class Household:
         self.hass = hass
         self.entry = entry
         self.store = store
+        self.record = AsyncRecord(hass, store)
         self.people: dict[str, Person] = {}
         self._listeners: list[HouseholdListener] = []
         # Medical-card claims: person_id and when the card was scanned.
@@ -214,14 +237,16 @@ class Household:
 
     async def async_load(self) -> None:
         """Build people from the subentries and their latest values from the log."""
+        # Conditions, allergies and medications were one text each before they became lists.
+        await self.record.batch(migrate_profiles)
         for subentry in self.entry.subentries.values():
             if subentry.subentry_type == SUBENTRY_PERSON:
                 await self.async_add_person(subentry)
         # A person whose subentry was removed is removed from the record with it.
-        stored = await self.hass.async_add_executor_job(self.store.person_ids)
+        stored = await self.record.person_ids()
         for person_id in stored:
             if person_id not in self.people:
-                await self.hass.async_add_executor_job(self.store.delete_person, person_id)
+                await self.record.delete_person(person_id)
                 _LOGGER.info("Removed the health record of a person no longer in the household")
         for listener in list(self._listeners):
             await listener.async_household_loaded()
@@ -242,7 +267,7 @@ class Household:
             },
             sources=dict(data.get(CONF_SOURCES, {})),
         )
-        person.latest = await self.hass.async_add_executor_job(self.store.latest, person.person_id)
+        person.latest = await self.record.latest(person.person_id)
         person.last_seen = {vital: row.time for vital, row in person.latest.items()}
         self.people[person.person_id] = person
         return person
@@ -318,8 +343,7 @@ class Household:
                         prepared.append(write)
                 alerts = [row for write in prepared for row in write.alerts]
                 settings = {k: v for write in prepared for k, v in write.settings.items()}
-                stored, together = await self.hass.async_add_executor_job(
-                    self.store.append_reading,
+                stored, together = await self.record.append_reading(
                     person.person_id,
                     values,
                     source,
@@ -338,6 +362,13 @@ class Household:
                 if not together or not stored:
                     # Some values were logged before: assess what was really stored instead.
                     self._roll_back(prepared)
+                else:
+                    announcing = [w.announce for w in prepared if w.announce is not None]
+                    for announce in announcing:
+                        announce()
+                    if announcing:
+                        # Let the automations the events trigger start before the entities.
+                        await asyncio.sleep(0)
                 backfilled = self._publish(person, stored, history_only)
                 if stored:
                     for listener in list(self._listeners):
@@ -470,14 +501,30 @@ class Household:
             batch.append((values, source, dict(item.details), item.reading_id))
         lock = self._record_locks.setdefault(person.person_id, asyncio.Lock())
         async with lock:
-            stored_each: list[list[StoredMeasurement]] = await self.hass.async_add_executor_job(
-                self.store.append_readings, person.person_id, batch
+            stored_each: list[list[StoredMeasurement]] = await self.record.append_readings(
+                person.person_id, batch
             )
             stored_all: list[StoredMeasurement] = []
             backfilled_all: list[StoredMeasurement] = []
+            latest_before = dict(person.latest)
             for item, stored in zip(items, stored_each, strict=True):
-                backfilled_all += self._publish(person, stored, item.history_only)
+                backfilled_all += self._publish(person, stored, item.history_only, batch=True)
                 stored_all += stored
+            # One entity update for the batch and an event per _BATCH_EVENT_ROWS rows, not
+            # one of each per record (the recorder writes every event).
+            if person.latest != latest_before:
+                async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
+            for start in range(0, len(stored_all), _BATCH_EVENT_ROWS):
+                self.hass.bus.async_fire(
+                    EVENT_MEASUREMENTS,
+                    {
+                        "person_id": person.person_id,
+                        "source": source,
+                        "measurements": [
+                            _event_row(row) for row in stored_all[start : start + _BATCH_EVENT_ROWS]
+                        ],
+                    },
+                )
             if stored_all:
                 for listener in list(self._listeners):
                     await listener.async_readings_stored(person, stored_all, backfilled_all)
@@ -515,9 +562,7 @@ class Household:
         details["attribution"] = how
         if person_id is None:
             # Re-sent from the device after the household already assigned it.
-            known: bool = prefix is not None and await self.hass.async_add_executor_job(
-                self.store.has_reading, reading_id
-            )
+            known: bool = prefix is not None and await self.record.has_reading(reading_id)
             if known:
                 return IngestResult(IngestStatus.DUPLICATE, reading_id=reading_id, attribution=how)
             await self._async_hold(reading_id, source, timed, details, prefix, guess)
@@ -547,7 +592,7 @@ class Household:
             "dedupe_prefix": prefix,
             "guess": guess,
         }
-        await self.hass.async_add_executor_job(self.store.put_pending, reading_id, payload)
+        await self.record.put_pending(reading_id, payload)
         self._async_pending_issue(reading_id, payload)
 
     @callback
@@ -576,13 +621,13 @@ class Household:
 
     async def async_restore_pending_issues(self) -> None:
         """Repairs are not persistent: raise them again for readings still held."""
-        pending = await self.hass.async_add_executor_job(self.store.list_pending)
+        pending = await self.record.list_pending()
         for reading_id, payload in pending.items():
             self._async_pending_issue(reading_id, payload)
 
     async def async_assign(self, reading_id: str, person: Person) -> list[StoredMeasurement]:
         """Give a held or stored reading to a person, keeping its original time."""
-        pending = await self.hass.async_add_executor_job(self.store.list_pending)
+        pending = await self.record.list_pending()
         if reading_id in pending:
             payload = pending[reading_id]
             samples = [
@@ -593,12 +638,10 @@ class Household:
             stored = await self.async_record(
                 person, samples, payload["source"], details, payload["dedupe_prefix"], reading_id
             )
-            await self.hass.async_add_executor_job(self.store.delete_pending, reading_id)
+            await self.record.delete_pending(reading_id)
             ir.async_delete_issue(self.hass, DOMAIN, ISSUE_PENDING.format(reading_id))
             return stored
-        moved: list[StoredMeasurement] = await self.hass.async_add_executor_job(
-            self.store.reassign, reading_id, person.person_id
-        )
+        moved: list[StoredMeasurement] = await self.record.reassign(reading_id, person.person_id)
         if not moved:
             raise KeyError(reading_id)
         for other in self.people.values():
@@ -610,13 +653,17 @@ class Household:
         return moved
 
     async def _async_refresh_latest(self, person: Person) -> None:
-        person.latest = await self.hass.async_add_executor_job(self.store.latest, person.person_id)
+        person.latest = await self.record.latest(person.person_id)
         person.last_seen = {vital: row.time for vital, row in person.latest.items()}
         async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
 
     @callback
     def _publish(
-        self, person: Person, stored: list[StoredMeasurement], history_only: bool = False
+        self,
+        person: Person,
+        stored: list[StoredMeasurement],
+        history_only: bool = False,
+        batch: bool = False,
     ) -> list[StoredMeasurement]:
         """Update latest values and tell listeners; return the rows kept out of the state."""
         changed = False
@@ -633,18 +680,11 @@ class Household:
                 changed = True
             else:
                 backfilled.append(row)
+        if batch:  # the caller tells of the whole batch at once
+            return backfilled
         for row in stored:
             self.hass.bus.async_fire(
-                EVENT_MEASUREMENT,
-                {
-                    "person_id": person.person_id,
-                    "reading_id": row.reading_id,
-                    "vital": row.vital,
-                    "value": row.value,
-                    "unit": row.unit,
-                    "time": row.time.isoformat(),
-                    "source": row.source,
-                },
+                EVENT_MEASUREMENT, {"person_id": person.person_id, **_event_row(row)}
             )
         if changed:
             async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
@@ -654,4 +694,4 @@ class Household:
         """Stop timers and close the store."""
         for listener in list(self._listeners):
             listener.async_household_closing()
-        await self.hass.async_add_executor_job(self.store.close)
+        await self.record.close()
