@@ -5,7 +5,7 @@ Run (benchmarks/run does this):
     .venv/bin/python -m pytest benchmarks/bench_backfill.py -p no:cacheprovider -s -q
 
 A household with one person and HA's recorder (the statistics import is part of the path).
-The meter is ``tests/ble_fakes.py``'s ``GlucoseMeter`` holding 1,000 records, one every
+The meter is ``tests/fakes/ble_fakes.py``'s ``GlucoseMeter`` holding 1,000 records, one every
 4 hours back from now (so every record is history: log and statistics, never the state).
 Timed: from the meter's advertisement to the end of the transfer (the session ends after
 the RACP "success"), i.e. notification -> decode -> attribution -> record (one fsync'd
@@ -51,14 +51,14 @@ from _common import (  # noqa: E402
 
 from custom_components.smart_care.household.keys import open_record  # noqa: E402
 from custom_components.smart_care.household.runtime import Household  # noqa: E402
-from tests.ble_fakes import (  # noqa: E402
+from tests.conftest import add_person  # noqa: E402
+from tests.fakes.ble_fakes import (  # noqa: E402
     GlucoseMeter,
     add_device_entry,
     fast_link,
     patch_gatt,
     wake,
 )
-from tests.conftest import add_person  # noqa: E402
 
 pytest_plugins = ["tests.conftest"]
 

@@ -64,7 +64,7 @@ from custom_components.smart_care.core.gatt import decode  # noqa: E402
 from custom_components.smart_care.core.store.record_store import RecordStore  # noqa: E402
 from custom_components.smart_care.household.keys import key_path, open_record  # noqa: E402
 from custom_components.smart_care.household.runtime import DeviceSource, record_path  # noqa: E402
-from tests.ble_fakes import (  # noqa: E402
+from tests.fakes.ble_fakes import (  # noqa: E402
     blood_pressure,
     glucose_measurement,
     sfloat,

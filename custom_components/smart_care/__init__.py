@@ -41,7 +41,6 @@ from .household.keys import (
     unreadable_error,
 )
 from .household.people import LivePeople
-from .household.profile import migrate_profiles
 from .household.runtime import Household, record_path
 from .household.statistics import BackfillStatistics
 from .services import async_setup_services
@@ -85,8 +84,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
     household.async_add_listener(knowledge)
     schedule = MedicationSchedule(hass, household)
     try:
-        # Conditions, allergies and medications were one text each before they became lists.
-        await hass.async_add_executor_job(migrate_profiles, record.store)
         await household.async_load()
         await household.async_restore_pending_issues()
     except DecryptError as err:

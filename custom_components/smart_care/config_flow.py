@@ -71,7 +71,7 @@ from .const import (
     SUBENTRY_PERSON,
     USER_SLOTS,
 )
-from .core.gatt.parser import UnknownCharacteristicError, short_uuid
+from .core.gatt import UnknownCharacteristicError, short_uuid
 from .household.contacts import contact_selector, valid_contact
 from .household.profile import LIST_FIELDS, as_items
 from .household.runtime import get_household
@@ -529,9 +529,7 @@ class PersonSubentryFlow(ConfigSubentryFlow):
                 person_id = uuid.uuid4().hex
                 data, profile = self._split(user_input, person_id)
                 # Identity goes to the record store first; the subentry only names the person.
-                await self.hass.async_add_executor_job(
-                    household.store.put_profile, person_id, profile
-                )
+                await household.record.put_profile(person_id, profile)
                 return self.async_create_entry(
                     title=data[CONF_ALIAS], data=data, unique_id=person_id
                 )
@@ -555,17 +553,13 @@ class PersonSubentryFlow(ConfigSubentryFlow):
             errors = self._validate(user_input, subentry.subentry_id)
             if not errors:
                 data, profile = self._split(user_input, person_id)
-                await self.hass.async_add_executor_job(
-                    household.store.put_profile, person_id, profile
-                )
+                await household.record.put_profile(person_id, profile)
                 return self.async_update_and_abort(
                     self._get_entry(), subentry, title=data[CONF_ALIAS], data=data
                 )
         current = user_input
         if current is None:
-            stored: dict[str, Any] | None = await self.hass.async_add_executor_job(
-                household.store.get_profile, person_id
-            )
+            stored = await household.record.get_profile(person_id)
             current = {**dict(subentry.data), **(stored or {})}
             for key in LIST_FIELDS:
                 current[key] = as_items(current.get(key))

@@ -41,8 +41,8 @@ async def async_get_config_entry_diagnostics(
         return cast(DeviceConfigEntry, entry).runtime_data.diagnostics()
     data = cast(SmartCareConfigEntry, entry).runtime_data
     household = data.household
-    counts = await hass.async_add_executor_job(
-        lambda: {pid: household.store.count(pid) for pid in household.people}
+    counts = await household.record.batch(
+        lambda store: {pid: store.count(pid) for pid in household.people}
     )
     people = [
         {

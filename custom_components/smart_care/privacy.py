@@ -85,9 +85,10 @@ def _links(household: Household) -> dict[str, ClinicLink]:
 # Audit trail ---------------------------------------------------------------------------
 
 
-def audit_entries(household: Household, person_id: str | None = None) -> list[dict[str, Any]]:
-    """Every disclosure and refused request, oldest first (blocking: run in an executor)."""
-    store = household.store
+def audit_entries(
+    store: RecordStore, household: Household, person_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Every disclosure and refused request, oldest first (blocking: ``record.batch``)."""
     links = dict(_links(household))
     entries: list[dict[str, Any]] = []
     # Pseudonym (per link) -> person id, for the people of the household.
@@ -179,9 +180,8 @@ async def _async_get_audit(call: ServiceCall) -> ServiceResponse:
     await async_require_admin(call)
     household = require_household(call.hass)
     person = _optional_person(call, household)
-    entries = await call.hass.async_add_executor_job(
-        audit_entries, household, person.person_id if person else None
-    )
+    person_id = person.person_id if person else None
+    entries = await household.record.batch(lambda store: audit_entries(store, household, person_id))
     return {
         "entries": cast(list[JsonValueType], entries),
         "disclosures": sum(1 for e in entries if e.get("disclosure")),
@@ -189,15 +189,18 @@ async def _async_get_audit(call: ServiceCall) -> ServiceResponse:
     }
 
 
-def _audit_local(store: RecordStore, kind: str, person_id: str, outcome: str, by: str) -> None:
-    store.clinic_audit(LOCAL_AUDIT_LINK, kind, person_id, 200, outcome, by)
+async def _async_audit_local(
+    household: Household, kind: str, person_id: str, outcome: str, by: str
+) -> None:
+    await household.record.clinic_audit(LOCAL_AUDIT_LINK, kind, person_id, 200, outcome, by)
 
 
 # Export --------------------------------------------------------------------------------
 
 
-def _export(household: Household, person: Person, now: datetime) -> dict[str, Any]:
-    store = household.store
+def _export(
+    store: RecordStore, household: Household, person: Person, now: datetime
+) -> dict[str, Any]:
     pid = person.person_id
     subentry = household.entry.subentries[person.subentry_id]
     settings = store.get_settings(pid)
@@ -244,7 +247,7 @@ def _export(household: Household, person: Person, now: datetime) -> dict[str, An
         "advice": store.advice(pid),
         "adherence": settings.get(SETTING_ADHERENCE, []),
         "settings": {k: v for k, v in settings.items() if k != SETTING_ADHERENCE},
-        "audit": audit_entries(household, pid),
+        "audit": audit_entries(store, household, pid),
         "fhir": bundle,
     }
 
@@ -254,13 +257,11 @@ async def _async_export_person(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
     household = require_household(hass)
     person = resolve_person(hass, household, dict(call.data))
-    store = household.store
     # Recorded first: an export that fails half-way was still attempted.
-    await hass.async_add_executor_job(
-        _audit_local, store, KIND_EXPORT, person.person_id, "exported", by
-    )
+    await _async_audit_local(household, KIND_EXPORT, person.person_id, "exported", by)
     _LOGGER.info("Exported a person's health record (caller: %s)", by.partition(":")[0])
-    result = await hass.async_add_executor_job(_export, household, person, dt_util.utcnow())
+    now = dt_util.utcnow()
+    result = await household.record.batch(lambda store: _export(store, household, person, now))
     return cast(ServiceResponse, result)
 
 
@@ -277,14 +278,15 @@ def _person_entity_ids(hass: HomeAssistant, household: Household, person: Person
     )
 
 
-def _forget_clinic_items(household: Household, person_id: str) -> tuple[int, int, list[str]]:
+def _forget_clinic_items(
+    store: RecordStore, household: Household, person_id: str
+) -> tuple[int, int, list[str]]:
     """Drop held readings guessed for the person and their waiting clinic items.
 
     Returns (held readings dropped, clinic items dropped, ids of the held readings). A
     link that already received the person's data keeps its note, so the reload asks that
     clinic to erase it.
     """
-    store = household.store
     held = [
         reading_id
         for reading_id, payload in store.list_pending().items()
@@ -328,16 +330,15 @@ async def _async_forget_person(call: ServiceCall) -> ServiceResponse:
     person_id = person.person_id
     entry = household.entry
     entity_ids = _person_entity_ids(hass, household, person)
-    store = household.store
     links = len(_links(household))
-    held, items, held_ids = await hass.async_add_executor_job(
-        _forget_clinic_items, household, person_id
+    held, items, held_ids = await household.record.batch(
+        lambda store: _forget_clinic_items(store, household, person_id)
     )
     for reading_id in held_ids:
         ir.async_delete_issue(hass, DOMAIN, ISSUE_PENDING.format(reading_id))
     recorder = await _async_clear_recorder(hass, call, entity_ids)
     # Ids only: the trail must outlive the person without naming them.
-    await hass.async_add_executor_job(_audit_local, store, KIND_ERASURE, person_id, "forgotten", by)
+    await _async_audit_local(household, KIND_ERASURE, person_id, "forgotten", by)
     # The reload this triggers deletes the record and tells the clinics (see module doc).
     hass.config_entries.async_remove_subentry(entry, person.subentry_id)
     _LOGGER.info("Erasing a person's health record (caller: %s)", by.partition(":")[0])

@@ -245,9 +245,7 @@ async def _async_get_alerts(call: ServiceCall) -> ServiceResponse:
     if ATTR_PERSON in call.data or ATTR_DEVICE_ID in call.data:
         person_id = resolve_person(call.hass, household, dict(call.data)).person_id
     if call.data[ATTR_INCLUDE_RESOLVED]:
-        rows = await call.hass.async_add_executor_job(
-            lambda: household.store.alerts(person_id=person_id)
-        )
+        rows = await household.record.alerts(person_id=person_id)
     else:
         rows = [a.as_record() for a in _alerts(call.hass).active_alerts(person_id)]
     return {"alerts": cast(list[JsonValueType], rows)}

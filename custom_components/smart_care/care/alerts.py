@@ -290,11 +290,8 @@ class AlertManager(HouseholdListener):
         if events:
             await self._async_announce(person, events, fired=staged.fired)
             if any(action for _, action in events):
-                await self.hass.async_add_executor_job(
-                    self.household.store.put_setting_lazily,
-                    person.person_id,
-                    SETTING_UNANNOUNCED,
-                    [],
+                await self.household.record.put_setting_lazily(
+                    person.person_id, SETTING_UNANNOUNCED, []
                 )
         async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
         if codes:
@@ -318,10 +315,10 @@ class AlertManager(HouseholdListener):
     async def async_load(self) -> None:
         """Restore open alerts, trackers and thresholds; recompute NEWS2."""
         await async_preload(self.hass)
-        store = self.household.store
+        record = self.household.record
         unannounced: dict[str, list[list[str]]] = {}
         for person_id, person in self.household.people.items():
-            settings = await self.hass.async_add_executor_job(store.get_settings, person_id)
+            settings = await record.get_settings(person_id)
             self.trackers[person_id] = (
                 AlertTracker.from_dict(settings[SETTING_TRACKER])
                 if SETTING_TRACKER in settings
@@ -335,7 +332,7 @@ class AlertManager(HouseholdListener):
             self._update_news2(person, dt_util.utcnow())
             if settings.get(SETTING_UNANNOUNCED):
                 unannounced[person_id] = settings[SETTING_UNANNOUNCED]
-        for data in await self.hass.async_add_executor_job(lambda: store.alerts(active_only=True)):
+        for data in await record.alerts(active_only=True):
             alert = Alert(**data)
             if alert.person_id in self.household.people:
                 await self._async_render(alert)
@@ -349,9 +346,7 @@ class AlertManager(HouseholdListener):
         """Announce alert changes committed just before a crash, before their events went out."""
         stored = {
             data["alert_id"]: data
-            for data in await self.hass.async_add_executor_job(
-                lambda: self.household.store.alerts(person_id=person_id)
-            )
+            for data in await self.household.record.alerts(person_id=person_id)
         }
         for alert_id, action in pending:
             alert = self.alerts.get(alert_id)
@@ -360,9 +355,7 @@ class AlertManager(HouseholdListener):
                 await self._async_render(alert)
             if alert is not None:
                 await self._async_fire(alert, action)
-        await self.hass.async_add_executor_job(
-            self.household.store.put_setting_lazily, person_id, SETTING_UNANNOUNCED, []
-        )
+        await self.household.record.put_setting_lazily(person_id, SETTING_UNANNOUNCED, [])
 
     @callback
     def async_unload(self) -> None:
@@ -514,9 +507,7 @@ class AlertManager(HouseholdListener):
         since = now - TREND_WINDOW
         window = self._windows.get(person_id)
         if window is None:
-            rows = await self.hass.async_add_executor_job(
-                lambda: self.household.store.history(person_id, since=since)
-            )
+            rows = await self.household.record.history(person_id, since=since)
             window = TrendState()
             for r in rows:
                 window.add(r.row_id, VitalSample(Vital(r.vital), r.value, r.time))
@@ -697,14 +688,11 @@ class AlertManager(HouseholdListener):
         self._cancel_snooze(alert.alert_id)
 
     async def _async_save(self, person_id: str, tracker: AlertTracker, alerts: list[Alert]) -> None:
-        store = self.household.store
         state = tracker.to_dict()
 
         rows = [(a.alert_id, a.status, a.as_record()) for a in alerts]
         # One transaction: an alert the tracker forgets is on disk with the tracker's state.
-        await self.hass.async_add_executor_job(
-            store.put_alerts_and_setting, person_id, rows, SETTING_TRACKER, state
-        )
+        await self.household.record.put_alerts_and_setting(person_id, rows, SETTING_TRACKER, state)
 
     async def _async_render(self, alert: Alert) -> None:
         """Render the family's texts in every shipped language from the translation key."""
@@ -751,9 +739,7 @@ class AlertManager(HouseholdListener):
     ) -> Thresholds:
         """Personalise a person's limits (validated; ValueError names the bad field)."""
         thresholds = DEFAULT_THRESHOLDS.with_overrides(overrides)
-        await self.hass.async_add_executor_job(
-            self.household.store.put_setting, person.person_id, SETTING_THRESHOLDS, overrides
-        )
+        await self.household.record.put_setting(person.person_id, SETTING_THRESHOLDS, overrides)
         self.thresholds[person.person_id] = thresholds
         return thresholds
 
@@ -809,8 +795,7 @@ class AlertManager(HouseholdListener):
             return alert
 
     async def _async_store(self, alert: Alert) -> None:
-        await self.hass.async_add_executor_job(
-            self.household.store.put_alert,
+        await self.household.record.put_alert(
             alert.alert_id,
             alert.person_id,
             alert.status,

@@ -57,25 +57,21 @@ class KnowledgeDelivery(HouseholdListener):
 
     async def async_consider_conditions(self, person: Person) -> None:
         """Notes matched to the conditions in the person's private record."""
-        profile = await self.hass.async_add_executor_job(
-            self.household.store.get_profile, person.person_id
-        )
+        profile = await self.household.record.get_profile(person.person_id)
         conditions = as_text((profile or {}).get(CONF_CONDITIONS))
         for note in for_conditions(conditions):
             await self._async_deliver(person, note)
 
     async def _async_deliver(self, person: Person, note: Note) -> datetime | None:
-        store = self.household.store
-        settings = await self.hass.async_add_executor_job(store.get_settings, person.person_id)
+        record = self.household.record
+        settings = await record.get_settings(person.person_id)
         sent: dict[str, str] = dict(settings.get(SETTING_SENT, {}))
         now = dt_util.utcnow()
         last = sent.get(note.topic)
         if last is not None and now - datetime.fromisoformat(last) < REPEAT_AFTER:
             return None
         sent[note.topic] = now.isoformat()
-        await self.hass.async_add_executor_job(
-            store.put_setting, person.person_id, SETTING_SENT, sent
-        )
+        await record.put_setting(person.person_id, SETTING_SENT, sent)
         title, body = note.render(self.hass.config.language)
         persistent_notification.async_create(
             self.hass,

@@ -49,6 +49,7 @@ from ..household.profile import as_text
 from ..household.runtime import HouseholdListener, get_household
 
 if TYPE_CHECKING:
+    from ..core.store.record_store import RecordStore
     from ..household.runtime import Household, Person
 
 _LOGGER = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ async def async_get_medications(
     hass: HomeAssistant, household: Household, person_id: str
 ) -> dict[str, Medication]:
     """The person's medications by id, parsed from the private record."""
-    profile = await hass.async_add_executor_job(household.store.get_profile, person_id)
+    profile = await household.record.get_profile(person_id)
     medications: dict[str, Medication] = {}
     for parsed in parse_medications(as_text((profile or {}).get(CONF_MEDICATIONS))):
         med_id = medication_id(person_id, parsed.text)
@@ -127,9 +128,8 @@ async def async_record_answer(
         "answered_at": dt_util.utcnow().isoformat(),
         "by": by,
     }
-    store = household.store
 
-    def _save() -> None:
+    def _save(store: RecordStore) -> None:
         log = [
             item
             for item in store.get_settings(person.person_id).get(SETTING_ADHERENCE, [])
@@ -138,7 +138,8 @@ async def async_record_answer(
         log.append(entry)
         store.put_setting(person.person_id, SETTING_ADHERENCE, log[-MAX_ADHERENCE:])
 
-    await hass.async_add_executor_job(_save)
+    # One executor job: read, change and write the log together.
+    await household.record.batch(_save)
     hass.bus.async_fire(
         EVENT_MEDICATION_ANSWERED,
         {

@@ -116,23 +116,16 @@ async def async_build(
     hass: HomeAssistant, household: Household, person: Person, period: ReportPeriod
 ) -> dict[str, Any]:
     """Read what the period needs from the record and compute the report."""
-    store = household.store
+    record = household.record
     person_id = person.person_id
-
-    def _read() -> tuple[list[Any], list[Any], dict[str, Any], list[Any]]:
-        rows = [
-            row
-            for row in store.history(person_id, since=period.start_utc)
-            if row.time < period.end_utc
-        ]
-        return (
-            rows,
-            store.alerts(person_id=person_id),
-            store.get_settings(person_id),
-            store.advice(person_id),
-        )
-
-    rows, alert_records, settings, advice = await hass.async_add_executor_job(_read)
+    rows = [
+        row
+        for row in await record.history(person_id, since=period.start_utc)
+        if row.time < period.end_utc
+    ]
+    alert_records = await record.alerts(person_id=person_id)
+    settings = await record.get_settings(person_id)
+    advice = await record.advice(person_id)
     medications = await async_get_medications(hass, household, person_id)
     report = build_report(
         period=period,
@@ -215,9 +208,7 @@ class VisitReportView(HomeAssistantView):
         report = await async_build(hass, household, person, period)
         identity = None
         if user.is_admin:
-            profile = await hass.async_add_executor_job(
-                household.store.get_profile, person.person_id
-            )
+            profile = await household.record.get_profile(person.person_id)
             identity = _identity(profile or {})
         page = render_html(
             report,

@@ -8,15 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 import contextlib
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import partial
 import logging
 from pathlib import Path
 import random
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Event, HassJob, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -29,21 +27,7 @@ from ..care.medication import async_get_medications
 from ..const import (
     CLINIC_UNREACHABLE_HOURS,
     CONF_BIRTH_DATE,
-    CONF_CLINIC_NAME,
-    CONF_FHIR_BASE,
-    CONF_FOLDER,
-    CONF_HMAC_SECRET,
     CONF_ID_NUMBER,
-    CONF_IDENTIFIED,
-    CONF_LINK_ID,
-    CONF_LINKED_AT,
-    CONF_PSEUDONYM_KEY,
-    CONF_SCOPES,
-    CONF_START_ROW,
-    CONF_TOKEN,
-    CONF_TOTP_SECRET,
-    CONF_TRANSPORT,
-    CONF_WEBHOOK_ID,
     DOMAIN,
     EVENT_MEDICATION_ANSWERED,
     ISSUE_CLINIC_AUTH,
@@ -59,7 +43,7 @@ from ..const import (
     SUBENTRY_CLINIC,
     TRANSPORT_FOLDER,
 )
-from ..core.fhir import MEDICATION_ANSWERS
+from ..core.fhir import MEDICATION_ANSWERS, MedicationDose
 from ..core.outbox import (
     BACKOFF_CAP,
     KIND_ALERT,
@@ -82,12 +66,14 @@ from ..core.outbox import (
     backoff_delay,
 )
 from ..core.security import redact_text
+from ..household.issues import async_raise_issue
 from ..household.runtime import HouseholdListener, loaded_runtime
+from .types import LinkConfig
 from .webhook import ClinicWebhook
 
 if TYPE_CHECKING:
     from ..care.alerts import Alert, AlertManager
-    from ..core.store.record_store import StoredMeasurement
+    from ..core.store.record_store import RecordStore, StoredMeasurement
     from ..household.runtime import Household, Person
 
 _LOGGER = logging.getLogger(__name__)
@@ -99,50 +85,6 @@ SUMMARY_TIME = time(0, 5)
 SUMMARY_CATCH_UP_DAYS = 7
 # Medication reminder answers -> FHIR answer vocabulary.
 MEDICATION_STATUS = {"taken": "taken", "skipped": "skipped", "snoozed": "snoozed"}
-
-
-@dataclass(frozen=True, slots=True)
-class LinkConfig:
-    """A clinic link as stored in its subentry."""
-
-    subentry_id: str
-    link_id: str
-    name: str
-    transport: str
-    fhir_base: str | None
-    token: str | None
-    folder: str | None
-    scopes: frozenset[str]
-    identified: bool
-    webhook_id: str
-    hmac_secret: str
-    totp_secret: str
-    pseudonym_key: bytes
-    start_row: int
-    linked_at: datetime
-
-    @classmethod
-    def from_subentry(cls, subentry: ConfigSubentry) -> LinkConfig:
-        """Read a clinic subentry."""
-        data = subentry.data
-        linked = dt_util.parse_datetime(str(data.get(CONF_LINKED_AT, ""))) or dt_util.utcnow()
-        return cls(
-            subentry_id=subentry.subentry_id,
-            link_id=data[CONF_LINK_ID],
-            name=data[CONF_CLINIC_NAME],
-            transport=data[CONF_TRANSPORT],
-            fhir_base=data.get(CONF_FHIR_BASE),
-            token=data.get(CONF_TOKEN) or None,
-            folder=data.get(CONF_FOLDER),
-            scopes=frozenset(data.get(CONF_SCOPES, [])),
-            identified=bool(data.get(CONF_IDENTIFIED, False)),
-            webhook_id=data[CONF_WEBHOOK_ID],
-            hmac_secret=data[CONF_HMAC_SECRET],
-            totp_secret=data[CONF_TOTP_SECRET],
-            pseudonym_key=bytes.fromhex(data[CONF_PSEUDONYM_KEY]),
-            start_row=int(data.get(CONF_START_ROW, 0)),
-            linked_at=linked,
-        )
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -157,6 +99,9 @@ class ClinicLink:
         self.bridge: ClinicBridge = bridge
         self.hass: HomeAssistant = bridge.hass
         self.config: LinkConfig = config
+        self.link_id = config.link_id  # stable for the link's life
+        self.household: Household = bridge.household
+        self.alerts: AlertManager = bridge.alerts
         self.pending: int | None = None
         self.last_success: datetime | None = None
         self.failing_since: datetime | None = None
@@ -178,11 +123,6 @@ class ClinicLink:
     sender_profile = SenderProfile()
 
     @property
-    def link_id(self) -> str:
-        """The link's id (stable for its life)."""
-        return self.config.link_id
-
-    @property
     def outbox_ready(self) -> bool:
         """Whether ``async_start`` got as far as opening the outbox."""
         return self._outbox is not None
@@ -192,11 +132,6 @@ class ClinicLink:
         """The link's outbox (after ``async_start``)."""
         assert self._outbox is not None
         return self._outbox
-
-    @property
-    def household(self) -> Household:
-        """The household this link shares from."""
-        return self.bridge.household
 
     def _run_blocking(self, target: Any, *args: Any) -> asyncio.Future[Any]:
         return self.hass.async_add_executor_job(target, *args)
@@ -209,10 +144,10 @@ class ClinicLink:
 
     async def async_start(self, version: str) -> None:
         """Load the link's state, catch up what a shutdown missed, start the webhook."""
-        store = self.household.store
         config = self.config
+        # The outbox (pure core) runs its store calls through the sender's executor runner.
         self._outbox = Outbox(
-            store,
+            self.household.store,
             LinkProfile(
                 link_id=config.link_id,
                 scopes=config.scopes,
@@ -239,9 +174,7 @@ class ClinicLink:
         self.people_by_pseudonym = {
             self.outbox.pseudonym(pid): pid for pid in self.household.people
         }
-        state: dict[str, Any] = await self.hass.async_add_executor_job(
-            store.clinic_state, config.link_id
-        )
+        state = await self.household.record.clinic_state(config.link_id)
         self._sender = Sender(
             self.outbox,
             transport,
@@ -290,9 +223,7 @@ class ClinicLink:
         """Put items durably into the outbox, then wake the sender."""
         if not items and not state:
             return
-        await self.hass.async_add_executor_job(
-            self.household.store.clinic_enqueue, self.link_id, items, state
-        )
+        await self.household.record.clinic_enqueue(self.link_id, items, state)
         self.async_wake()
 
     async def _async_catch_up_alerts(self, state: Mapping[str, Any]) -> None:
@@ -305,12 +236,9 @@ class ClinicLink:
         """
         checked = _parse_time(state.get("alerts_checked")) or self.config.linked_at
         now = dt_util.utcnow()
-        store = self.household.store
         items: list[tuple[str, str, str | None, Mapping[str, Any]]] = []
         if SCOPE_ALERTS in self.config.scopes:
-            rows: list[dict[str, Any]] = await self.hass.async_add_executor_job(
-                store.alerts_updated_since, checked
-            )
+            rows = await self.household.record.alerts_updated_since(checked)
             items = [
                 (KIND_ALERT, row["alert_id"], row["person_id"], row)
                 for row in rows
@@ -321,9 +249,7 @@ class ClinicLink:
     async def async_queue_summaries(self, state: Mapping[str, Any] | None = None) -> None:
         """Queue the daily summaries of every finished local day not yet queued."""
         if state is None:
-            state = await self.hass.async_add_executor_job(
-                self.household.store.clinic_state, self.link_id
-            )
+            state = await self.household.record.clinic_state(self.link_id)
         today = dt_util.now().date()
         last_text = state.get("summary_day")
         # Consent is prospective: the first summary is of the first full day after linking.
@@ -437,8 +363,7 @@ class ClinicLink:
         delay = backoff_delay(self.attempts, self._rng)
         if error.retry_after is not None:
             delay = min(BACKOFF_CAP, max(delay, error.retry_after))
-        await self.hass.async_add_executor_job(
-            self.household.store.clinic_put_state,
+        await self.household.record.clinic_put_state(
             self.link_id,
             {"attempts": self.attempts, "failing_since": self.failing_since.isoformat()},
         )
@@ -481,15 +406,13 @@ class ClinicLink:
         fixable: bool = False,
         severity: ir.IssueSeverity = ir.IssueSeverity.WARNING,
     ) -> None:
-        ir.async_create_issue(
+        async_raise_issue(
             self.hass,
-            DOMAIN,
             issue.format(self.link_id),
-            is_fixable=fixable,
-            is_persistent=False,
+            key,
+            {"clinic": self.config.name, **placeholders},
+            fixable=fixable,
             severity=severity,
-            translation_key=key,
-            translation_placeholders={"clinic": self.config.name, **placeholders},
             data={"subentry_id": self.config.subentry_id, "link_id": self.link_id},
         )
 
@@ -497,12 +420,12 @@ class ClinicLink:
         """The server's words without anything that names or identifies a person."""
         if not text:
             return ""
-        store = self.household.store
+        record = self.household.record
         terms: list[str] = [self.config.token or "", self.config.hmac_secret]
         terms += [self.config.totp_secret, self.config.webhook_id]
         for person_id, person in self.household.people.items():
             terms += [person_id, person.alias, self.outbox.pseudonym(person_id)]
-            profile = await self.hass.async_add_executor_job(store.get_profile, person_id) or {}
+            profile = await record.get_profile(person_id) or {}
             terms += [str(profile.get(k) or "") for k in (CONF_BIRTH_DATE, CONF_ID_NUMBER)]
         return redact_text(text, [t for t in terms if len(t) >= 2])
 
@@ -545,10 +468,7 @@ class ClinicLink:
 
     async def _async_sync_quarantine(self) -> None:
         """One repair issue per quarantined reading or item of this link (and no other)."""
-        store = self.household.store
-        held: list[dict[str, Any]] = await self.hass.async_add_executor_job(
-            store.clinic_quarantined, self.link_id
-        )
+        held = await self.household.record.clinic_quarantined(self.link_id)
         self.quarantined = held
         wanted = {ISSUE_CLINIC_QUARANTINE.format(self.link_id, q["qid"]): q for q in held}
         prefix = ISSUE_CLINIC_QUARANTINE.format(self.link_id, "")
@@ -561,15 +481,11 @@ class ClinicLink:
                 continue
             label = q.get("label") or {}
             outcome = await self._async_redact(str(q.get("outcome") or "")) or "—"
-            ir.async_create_issue(
+            async_raise_issue(
                 self.hass,
-                DOMAIN,
                 issue_id,
-                is_fixable=True,
-                is_persistent=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key="clinic_quarantined",
-                translation_placeholders={
+                "clinic_quarantined",
+                {
                     "clinic": self.config.name,
                     "time": str(label.get("time") or "—"),
                     "what": str(label.get("what") or q["kind"]),
@@ -577,18 +493,15 @@ class ClinicLink:
                     "status": str(q.get("status") or "—"),
                     "outcome": outcome,
                 },
+                fixable=True,
+                severity=ir.IssueSeverity.ERROR,
                 data={"link_id": self.link_id, "qid": int(q["qid"])},
             )
 
     async def async_release(self, qid: int, *, retry: bool) -> bool:
         """Send a quarantined entry again, or discard it (audited); False if it is gone."""
-        done = await self.hass.async_add_executor_job(
-            partial(
-                self.household.store.clinic_quarantine_release,
-                qid,
-                retry=retry,
-                actor="user (repair)",
-            )
+        done = await self.household.record.clinic_quarantine_release(
+            qid, retry=retry, actor="user (repair)"
         )
         await self._async_sync_quarantine()
         if retry and done:
@@ -670,11 +583,10 @@ class ClinicBridge(HouseholdListener):
 
     async def _async_reconcile(self) -> None:
         """Forget removed links; ask clinics to erase people removed from the household."""
-        store = self.household.store
         people = set(self.household.people)
         links = list(self.links.values())
 
-        def _work() -> tuple[set[str], list[str]]:
+        def _work(store: RecordStore) -> tuple[set[str], list[str]]:
             forgotten = store.clinic_link_ids() - {link.link_id for link in links}
             for link_id in forgotten:
                 store.clinic_forget_link(link_id)
@@ -702,7 +614,7 @@ class ClinicBridge(HouseholdListener):
                 store.delete_clinic_advice(person_id)
             return forgotten, erased
 
-        forgotten, erased = await self.hass.async_add_executor_job(_work)
+        forgotten, erased = await self.household.record.batch(_work)
         registry = ir.async_get(self.hass)
         for link_id in forgotten:
             # An unlinked clinic's notices go with it.
@@ -744,35 +656,26 @@ class ClinicBridge(HouseholdListener):
                 await link.async_enqueue([item])
         return len(links)
 
-    async def async_enqueue_medication(
-        self,
-        person_id: str,
-        *,
-        medication: str,
-        answer: str,
-        scheduled: datetime,
-        answered: datetime | None = None,
-        dosage: str | None = None,
-        reason: str | None = None,
-    ) -> int:
+    async def async_enqueue_medication(self, person_id: str, **dose: Unpack[MedicationDose]) -> int:
         """Queue one dose's reminder answer as a MedicationStatement; return links queued.
 
         ``answer`` is taken | skipped | snoozed | unanswered (``fhir.MEDICATION_ANSWERS``).
         Raises ``ValueError`` for an unknown answer. A later answer for the same dose
         replaces the earlier one at the clinic (conditional update).
         """
-        if answer not in MEDICATION_ANSWERS:
+        if dose["answer"] not in MEDICATION_ANSWERS:
             raise ValueError(f"answer must be one of {sorted(MEDICATION_ANSWERS)}")
+        scheduled, answered = dose["scheduled"], dose.get("answered")
+        # As JSON for the outbox, which builds the MedicationStatement when it sends.
         payload = {
             "person_id": person_id,
-            "medication": medication,
-            "answer": answer,
+            **dose,
             "scheduled": scheduled.isoformat(),
             "answered": answered.isoformat() if answered else None,
-            "dosage": dosage,
-            "reason": reason,
+            "dosage": dose.get("dosage"),
+            "reason": dose.get("reason"),
         }
-        key = f"{person_id}|{medication}|{dt_util.as_utc(scheduled).isoformat()}"
+        key = f"{person_id}|{dose['medication']}|{dt_util.as_utc(scheduled).isoformat()}"
         links = self.links_with(SCOPE_MEDICATION)
         async with self._lock:
             for link in links:

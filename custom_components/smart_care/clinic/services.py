@@ -45,6 +45,7 @@ from .bridge import ClinicBridge, get_bridge
 
 if TYPE_CHECKING:
     from ..care.alerts import Alert
+    from ..core.store.record_store import RecordStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -218,13 +219,12 @@ async def _async_emergency_location(call: ServiceCall) -> ServiceResponse:
         by.partition(":")[0],
     )
     entry = {"alert_id": alert.alert_id, "time": dt_util.utcnow().isoformat(), "by": by}
-    store = household.store
 
-    def _audit() -> None:
+    def _audit(store: RecordStore) -> None:
         log = store.get_settings(person.person_id).get(SETTING_LOCATION_LOG, [])
         store.put_setting(person.person_id, SETTING_LOCATION_LOG, [*log, entry][-MAX_LOCATION_LOG:])
 
-    await hass.async_add_executor_job(_audit)
+    await household.record.batch(_audit)
     return location
 
 

@@ -10,7 +10,7 @@ from functools import partial
 import logging
 import math
 import re
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 import uuid
 
 from aiohttp import web
@@ -42,6 +42,7 @@ from ..core.security import (
     TotpThrottle,
     TotpVerifier,
 )
+from ..household.issues import async_raise_issue
 from .http import (
     MAX_BODY,
     PSEUDONYM_RE,
@@ -53,9 +54,7 @@ from .http import (
     response,
 )
 from .subscription import SubscriptionEndpoint
-
-if TYPE_CHECKING:
-    from .bridge import ClinicLink
+from .types import Link
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -150,7 +149,7 @@ def webhook_of(hass: HomeAssistant, link_id: str) -> ClinicWebhook | None:
 class ClinicWebhook:
     """The webhook of one clinic link."""
 
-    def __init__(self, link: ClinicLink) -> None:
+    def __init__(self, link: Link) -> None:
         """Bind to the link; ``async_start`` registers the webhook."""
         self.link = link
         self.hass = link.hass
@@ -177,12 +176,8 @@ class ClinicWebhook:
             clock=_now, state=throttle_state if isinstance(throttle_state, dict) else None
         )
         since = dt_util.utcnow().timestamp() - 2 * DEFAULT_WINDOW
-        rows = await self.hass.async_add_executor_job(
-            partial(
-                self.link.household.store.clinic_audit_rows,
-                config.link_id,
-                dt_util.utc_from_timestamp(since),
-            )
+        rows = await self.link.household.record.clinic_audit_rows(
+            config.link_id, dt_util.utc_from_timestamp(since)
         )
         for row in rows:
             if row["signature"]:
@@ -246,17 +241,14 @@ class ClinicWebhook:
         if person is not None and not PSEUDONYM_RE.match(person):
             person = safe_text(person)
         try:
-            await self.hass.async_add_executor_job(
-                partial(
-                    self.link.household.store.clinic_audit,
-                    self.link.link_id,
-                    safe_text(audit.request_type, 32),
-                    person,
-                    reply.status,
-                    safe_text(reply.outcome, 64),
-                    audit.authority,
-                    audit.signature,
-                )
+            await self.link.household.record.clinic_audit(
+                self.link.link_id,
+                safe_text(audit.request_type, 32),
+                person,
+                reply.status,
+                safe_text(reply.outcome, 64),
+                audit.authority,
+                audit.signature,
             )
         except Exception as err:
             _LOGGER.error(
@@ -264,18 +256,15 @@ class ClinicWebhook:
                 self.link.config.name,
                 type(err).__name__,
             )
-            ir.async_create_issue(
+            async_raise_issue(
                 self.hass,
-                DOMAIN,
                 ISSUE_AUDIT_FAILED,
-                is_fixable=False,
-                is_persistent=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_AUDIT_FAILED,
-                translation_placeholders={
+                ISSUE_AUDIT_FAILED,
+                {
                     "clinic": self.link.config.name,
                     "error": type(err).__name__,
                 },
+                severity=ir.IssueSeverity.ERROR,
             )
 
     def _prune(self, now: float) -> None:
@@ -352,7 +341,7 @@ class ClinicWebhook:
 
     async def _async_totp(self, request: web.Request, audit: Audit) -> Reply:
         assert self._totp is not None
-        store = self.link.household.store
+        record = self.link.household.record
         if (wait := self.throttle.retry_after()) > 0:
             # Not even checked: a guesser learns nothing while the link is locked.
             return self._locked(wait)
@@ -362,24 +351,18 @@ class ClinicWebhook:
             if err.reason is not AuthReason.BAD_TOTP:
                 return error_reply(403, err.reason.value)
             locked = self.throttle.failed()
-            await self.hass.async_add_executor_job(
-                store.clinic_put_state, self.link.link_id, {"totp_throttle": self.throttle.state}
-            )
+            await record.clinic_put_state(self.link.link_id, {"totp_throttle": self.throttle.state})
             if locked:
                 _LOGGER.warning(
                     "Clinic %s: too many wrong TOTP codes; codes refused for %d s",
                     self.link.config.name,
                     locked,
                 )
-                ir.async_create_issue(
+                async_raise_issue(
                     self.hass,
-                    DOMAIN,
                     ISSUE_TOTP_LOCKED.format(self.link.link_id),
-                    is_fixable=False,
-                    is_persistent=False,
-                    severity=ir.IssueSeverity.WARNING,
-                    translation_key="clinic_totp_locked",
-                    translation_placeholders={
+                    "clinic_totp_locked",
+                    {
                         "clinic": self.link.config.name,
                         "minutes": str(locked // 60),
                     },
@@ -388,11 +371,7 @@ class ClinicWebhook:
             return error_reply(403, err.reason.value)
         audit.authority = AUTHORITY_TOTP
         # Persisted before acting: a restart cannot make this code valid again.
-        await self.hass.async_add_executor_job(
-            store.clinic_put_state,
-            self.link.link_id,
-            {"totp_last_step": self._totp.last_step},
-        )
+        await record.clinic_put_state(self.link.link_id, {"totp_last_step": self._totp.last_step})
         return Reply(0, None, "")
 
     def _locked(self, wait: int) -> Reply:
@@ -403,10 +382,8 @@ class ClinicWebhook:
     async def async_clear_lockout(self) -> None:
         """The household lifts a TOTP lockout (service ``clear_totp_lockout``)."""
         self.throttle.clear()
-        await self.hass.async_add_executor_job(
-            self.link.household.store.clinic_put_state,
-            self.link.link_id,
-            {"totp_throttle": self.throttle.state},
+        await self.link.household.record.clinic_put_state(
+            self.link.link_id, {"totp_throttle": self.throttle.state}
         )
         ir.async_delete_issue(self.hass, DOMAIN, ISSUE_TOTP_LOCKED.format(self.link.link_id))
 
@@ -438,8 +415,8 @@ class ClinicWebhook:
             "clinic": self.link.config.name,
             "clinic_advice_id": clinic_id,
         }
-        stored = await self.hass.async_add_executor_job(
-            self.link.household.store.put_advice, advice_id, self.link.link_id, person_id, payload
+        stored = await self.link.household.record.put_advice(
+            advice_id, self.link.link_id, person_id, payload
         )
         reply_id = clinic_id or advice_id
         if not stored:
@@ -476,7 +453,7 @@ class ClinicWebhook:
         if (totp := await self._async_totp(request, audit)).status:
             return totp
         person = self.link.household.people[person_id]
-        await self.link.bridge.alerts.async_set_thresholds(person, overrides)
+        await self.link.alerts.async_set_thresholds(person, overrides)
         return Reply(200, {"status": "updated"}, "updated")
 
     async def _async_acknowledge(
@@ -491,7 +468,7 @@ class ClinicWebhook:
             return error_reply(403, "scope_not_granted", message=SCOPE_ALERTS)
         if person_id is None:
             return error_reply(404, "unknown_person")
-        alerts = self.link.bridge.alerts
+        alerts = self.link.alerts
         alert = alerts.alerts.get(alert_id)
         if alert is None or alert.person_id != person_id:
             return error_reply(404, "unknown_alert")
@@ -513,7 +490,7 @@ class ClinicWebhook:
             return totp
         alerts = []
         if SCOPE_ALERTS in self.link.config.scopes:
-            alerts = [a.as_record() for a in self.link.bridge.alerts.active_alerts(person_id)]
+            alerts = [a.as_record() for a in self.link.alerts.active_alerts(person_id)]
         bundle = await self.hass.async_add_executor_job(
             partial(
                 self.link.outbox.pull_summary,

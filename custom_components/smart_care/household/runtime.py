@@ -41,9 +41,12 @@ from ..const import (
 from ..core import ingest
 from ..core.clinical.plausibility import ImplausibleValueError, check_set
 from ..core.clinical.vitals import Vital, VitalSample
-from ..core.gatt.parser import Reading
+from ..core.gatt import Reading
 from ..core.store.record_store import RecordStore, StoredMeasurement
 from .alert_text import describe_values
+from .issues import async_raise_issue
+from .profile import migrate_profiles
+from .record import AsyncRecord
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -217,6 +220,7 @@ class Household:
         self.hass = hass
         self.entry = entry
         self.store = store
+        self.record = AsyncRecord(hass, store)
         self.people: dict[str, Person] = {}
         self._listeners: list[HouseholdListener] = []
         # Medical-card claims: person_id and when the card was scanned.
@@ -233,14 +237,16 @@ class Household:
 
     async def async_load(self) -> None:
         """Build people from the subentries and their latest values from the log."""
+        # Conditions, allergies and medications were one text each before they became lists.
+        await self.record.batch(migrate_profiles)
         for subentry in self.entry.subentries.values():
             if subentry.subentry_type == SUBENTRY_PERSON:
                 await self.async_add_person(subentry)
         # A person whose subentry was removed is removed from the record with it.
-        stored = await self.hass.async_add_executor_job(self.store.person_ids)
+        stored = await self.record.person_ids()
         for person_id in stored:
             if person_id not in self.people:
-                await self.hass.async_add_executor_job(self.store.delete_person, person_id)
+                await self.record.delete_person(person_id)
                 _LOGGER.info("Removed the health record of a person no longer in the household")
         for listener in list(self._listeners):
             await listener.async_household_loaded()
@@ -261,7 +267,7 @@ class Household:
             },
             sources=dict(data.get(CONF_SOURCES, {})),
         )
-        person.latest = await self.hass.async_add_executor_job(self.store.latest, person.person_id)
+        person.latest = await self.record.latest(person.person_id)
         person.last_seen = {vital: row.time for vital, row in person.latest.items()}
         self.people[person.person_id] = person
         return person
@@ -337,8 +343,7 @@ class Household:
                         prepared.append(write)
                 alerts = [row for write in prepared for row in write.alerts]
                 settings = {k: v for write in prepared for k, v in write.settings.items()}
-                stored, together = await self.hass.async_add_executor_job(
-                    self.store.append_reading,
+                stored, together = await self.record.append_reading(
                     person.person_id,
                     values,
                     source,
@@ -496,8 +501,8 @@ class Household:
             batch.append((values, source, dict(item.details), item.reading_id))
         lock = self._record_locks.setdefault(person.person_id, asyncio.Lock())
         async with lock:
-            stored_each: list[list[StoredMeasurement]] = await self.hass.async_add_executor_job(
-                self.store.append_readings, person.person_id, batch
+            stored_each: list[list[StoredMeasurement]] = await self.record.append_readings(
+                person.person_id, batch
             )
             stored_all: list[StoredMeasurement] = []
             backfilled_all: list[StoredMeasurement] = []
@@ -557,9 +562,7 @@ class Household:
         details["attribution"] = how
         if person_id is None:
             # Re-sent from the device after the household already assigned it.
-            known: bool = prefix is not None and await self.hass.async_add_executor_job(
-                self.store.has_reading, reading_id
-            )
+            known: bool = prefix is not None and await self.record.has_reading(reading_id)
             if known:
                 return IngestResult(IngestStatus.DUPLICATE, reading_id=reading_id, attribution=how)
             await self._async_hold(reading_id, source, timed, details, prefix, guess)
@@ -589,22 +592,18 @@ class Household:
             "dedupe_prefix": prefix,
             "guess": guess,
         }
-        await self.hass.async_add_executor_job(self.store.put_pending, reading_id, payload)
+        await self.record.put_pending(reading_id, payload)
         self._async_pending_issue(reading_id, payload)
 
     @callback
     def _async_pending_issue(self, reading_id: str, payload: Mapping[str, Any]) -> None:
         guess = payload.get("guess")
         first = payload["samples"][0]
-        ir.async_create_issue(
+        async_raise_issue(
             self.hass,
-            DOMAIN,
             ISSUE_PENDING.format(reading_id),
-            is_fixable=True,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="reading_needs_person",
-            translation_placeholders={
+            "reading_needs_person",
+            {
                 "device": str(payload["device_name"]),
                 "time": dt_util.as_local(datetime.fromisoformat(first["time"])).strftime(
                     "%Y-%m-%d %H:%M"
@@ -616,18 +615,19 @@ class Household:
                 "guess": self.people[guess].alias if guess in self.people else "—",
                 "reading_id": reading_id,
             },
+            fixable=True,
             data={"reading_id": reading_id},
         )
 
     async def async_restore_pending_issues(self) -> None:
         """Repairs are not persistent: raise them again for readings still held."""
-        pending = await self.hass.async_add_executor_job(self.store.list_pending)
+        pending = await self.record.list_pending()
         for reading_id, payload in pending.items():
             self._async_pending_issue(reading_id, payload)
 
     async def async_assign(self, reading_id: str, person: Person) -> list[StoredMeasurement]:
         """Give a held or stored reading to a person, keeping its original time."""
-        pending = await self.hass.async_add_executor_job(self.store.list_pending)
+        pending = await self.record.list_pending()
         if reading_id in pending:
             payload = pending[reading_id]
             samples = [
@@ -638,12 +638,10 @@ class Household:
             stored = await self.async_record(
                 person, samples, payload["source"], details, payload["dedupe_prefix"], reading_id
             )
-            await self.hass.async_add_executor_job(self.store.delete_pending, reading_id)
+            await self.record.delete_pending(reading_id)
             ir.async_delete_issue(self.hass, DOMAIN, ISSUE_PENDING.format(reading_id))
             return stored
-        moved: list[StoredMeasurement] = await self.hass.async_add_executor_job(
-            self.store.reassign, reading_id, person.person_id
-        )
+        moved: list[StoredMeasurement] = await self.record.reassign(reading_id, person.person_id)
         if not moved:
             raise KeyError(reading_id)
         for other in self.people.values():
@@ -655,7 +653,7 @@ class Household:
         return moved
 
     async def _async_refresh_latest(self, person: Person) -> None:
-        person.latest = await self.hass.async_add_executor_job(self.store.latest, person.person_id)
+        person.latest = await self.record.latest(person.person_id)
         person.last_seen = {vital: row.time for vital, row in person.latest.items()}
         async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
 
@@ -696,4 +694,4 @@ class Household:
         """Stop timers and close the store."""
         for listener in list(self._listeners):
             listener.async_household_closing()
-        await self.hass.async_add_executor_job(self.store.close)
+        await self.record.close()

@@ -72,9 +72,7 @@ async def async_import_backfill(
         device_class = state.attributes.get(ATTR_DEVICE_CLASS) if state else None
         converter = CONVERTERS.get(vital)
         stats: list[StatisticData] = []
-        by_hour = await hass.async_add_executor_job(
-            _values_by_hour, household, person.person_id, vital_key, starts
-        )
+        by_hour = await _async_values_by_hour(household, person.person_id, vital_key, starts)
         for start in sorted(starts):
             values = by_hour.get(start)
             if not values:
@@ -107,13 +105,13 @@ async def async_import_backfill(
 _SPAN_GAP = timedelta(days=2)
 
 
-def _values_by_hour(
+async def _async_values_by_hour(
     household: Household, person_id: str, vital: str, starts: Iterable[datetime]
 ) -> dict[datetime, list[float]]:
     """Every logged value of the given hours, by hour: one range read per run of close hours.
 
-    One executor job for a whole transfer instead of one per hour; runs of hours are read as
-    one range, so a span between them costs at most two days of that vital's rows.
+    A few reads for a whole transfer instead of one per hour; runs of hours are read as one
+    range, so a span between them costs at most two days of that vital's rows.
     """
     ordered = sorted(starts)
     spans: list[tuple[datetime, datetime]] = []
@@ -125,7 +123,8 @@ def _values_by_hour(
             spans.append((start, end))
     by_hour: dict[datetime, list[float]] = defaultdict(list)
     for since, until in spans:
-        for row in household.store.history(person_id, since=since, vital=vital, until=until):
+        rows = await household.record.history(person_id, since=since, vital=vital, until=until)
+        for row in rows:
             # The hour that holds it, as the hours were given (any time zone).
             at = bisect_right(ordered, row.time) - 1
             if at >= 0 and row.time < ordered[at] + timedelta(hours=1):
