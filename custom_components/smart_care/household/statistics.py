@@ -9,6 +9,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from statistics import fmean
 from typing import Any, cast
 
@@ -25,7 +26,7 @@ from homeassistant.helpers import entity_registry as er
 
 from ..const import DOMAIN
 from ..core.clinical.vitals import CANONICAL_UNIT, Vital
-from ..core.store.record_store import StoredMeasurement
+from ..core.store.record_store import RecordStore, StoredMeasurement
 from .runtime import Household, HouseholdListener, Person
 from .sources import CONVERTERS, HA_UNIT
 
@@ -72,7 +73,9 @@ async def async_import_backfill(
         device_class = state.attributes.get(ATTR_DEVICE_CLASS) if state else None
         converter = CONVERTERS.get(vital)
         stats: list[StatisticData] = []
-        by_hour = await _async_values_by_hour(household, person.person_id, vital_key, starts)
+        by_hour = await household.record.batch(
+            partial(_values_by_hour, person_id=person.person_id, vital=vital_key, starts=starts)
+        )
         for start in sorted(starts):
             values = by_hour.get(start)
             if not values:
@@ -105,13 +108,13 @@ async def async_import_backfill(
 _SPAN_GAP = timedelta(days=2)
 
 
-async def _async_values_by_hour(
-    household: Household, person_id: str, vital: str, starts: Iterable[datetime]
+def _values_by_hour(
+    store: RecordStore, *, person_id: str, vital: str, starts: Iterable[datetime]
 ) -> dict[datetime, list[float]]:
     """Every logged value of the given hours, by hour: one range read per run of close hours.
 
-    A few reads for a whole transfer instead of one per hour; runs of hours are read as one
-    range, so a span between them costs at most two days of that vital's rows.
+    One executor job for a whole transfer instead of one per hour; runs of hours are read as
+    one range, so a span between them costs at most two days of that vital's rows.
     """
     ordered = sorted(starts)
     spans: list[tuple[datetime, datetime]] = []
@@ -123,8 +126,7 @@ async def _async_values_by_hour(
             spans.append((start, end))
     by_hour: dict[datetime, list[float]] = defaultdict(list)
     for since, until in spans:
-        rows = await household.record.history(person_id, since=since, vital=vital, until=until)
-        for row in rows:
+        for row in store.history(person_id, since=since, vital=vital, until=until):
             # The hour that holds it, as the hours were given (any time zone).
             at = bisect_right(ordered, row.time) - 1
             if at >= 0 and row.time < ordered[at] + timedelta(hours=1):
