@@ -45,19 +45,11 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from custom_components.smart_care.core import fhir  # noqa: E402
-from custom_components.smart_care.core.outbox import (  # noqa: E402
-    HttpTransport,
-    LinkLimits,
-    LinkProfile,
-    Outbox,
-    Sender,
-    SenderProfile,
-)
+from custom_components.smart_care.core import fhir, outbox  # noqa: E402
 from custom_components.smart_care.core.security import new_pseudonym_key  # noqa: E402
 from custom_components.smart_care.core.store.record_store import RecordStore  # noqa: E402
 from custom_components.smart_care.household.keys import open_record  # noqa: E402
-from tests.fhir_medplum import MedplumServer  # noqa: E402
+from tests.support.fhir_medplum import MedplumServer  # noqa: E402
 
 SCOPES = frozenset({"vital_signs"})
 # (vital, value, unit) cycle: one reading each, a blood pressure reading has two values.
@@ -84,7 +76,7 @@ def fill(store: RecordStore, readings: int) -> int:
     return rows
 
 
-async def drain(sender: Sender) -> tuple[float, int, int]:
+async def drain(sender: outbox.Sender) -> tuple[float, int, int]:
     """Send everything pending; (seconds, bundles, log rows delivered)."""
     began = time.perf_counter()
     report = await sender.drain()
@@ -114,40 +106,40 @@ async def main_async(readings: int) -> int:
         server = MedplumServer()
         server.start()
         results: dict[str, tuple[float, int, int]] = {}
-        boxes: dict[str, Outbox] = {}
-        limits: dict[str, LinkLimits] = {}
-        senders: dict[str, Sender] = {}
+        boxes: dict[str, outbox.Outbox] = {}
+        limits: dict[str, outbox.LinkLimits] = {}
+        senders: dict[str, outbox.Sender] = {}
         try:
             async with aiohttp.ClientSession() as session:
-                transport = HttpTransport(session, server.base_url)
+                transport = outbox.HttpTransport(session, server.base_url)
                 modes = (
-                    ("adaptive", LinkLimits(), SenderProfile()),
+                    ("adaptive", outbox.LinkLimits(), outbox.SenderProfile()),
                     # A reading needs 3 entries (gateway, Patient, Observation): held at 3.
                     (
                         "one request per reading",
-                        LinkLimits(good=3, bad=4, refused_at=datetime.now(UTC)),
-                        SenderProfile(max_in_flight=1, batch_below=0),
+                        outbox.LinkLimits(good=3, bad=4, refused_at=datetime.now(UTC)),
+                        outbox.SenderProfile(max_in_flight=1, batch_below=0),
                     ),
                 )
                 for label, known, profile in modes:
-                    link = LinkProfile(
+                    link = outbox.LinkProfile(
                         link_id=f"bench-{label.split()[0]}",
                         scopes=SCOPES,
                         identified=False,
                         pseudonym_key=new_pseudonym_key(),
                     )
-                    outbox = Outbox(store, link, ZoneInfo("Asia/Shanghai"))
-                    sender = Sender(outbox, transport, run, known, profile)
+                    box = outbox.Outbox(store, link, ZoneInfo("Asia/Shanghai"))
+                    sender = outbox.Sender(box, transport, run, known, profile)
                     results[label] = await drain(sender)
-                    assert outbox.pending_count() == 0
-                    boxes[label] = outbox
+                    assert box.pending_count() == 0
+                    boxes[label] = box
                     limits[label] = sender.limits
                     senders[label] = sender
                 # Exactly once per link, asked the way a clinic would: by identifier.
                 mismatches = 0
-                for outbox in boxes.values():
+                for box in boxes.values():
                     sample = store.measurements_after(0, 50)
-                    resources, _ = outbox.reading_resources(sample)
+                    resources, _ = box.reading_resources(sample)
                     for resource in resources.values():
                         if resource["resourceType"] != "Observation":
                             continue

@@ -214,16 +214,13 @@ EXTRACT: dict[str, dict[str, Callable[[Any], Any]]] = {
         "pulse_amplitude_index": lambda r: r.pulse_amplitude_index,
     },
     "2a5f": {
-        key: (lambda k: lambda r: getattr(r, k))(key)
-        for key in (
-            "spo2",
-            "pulse_rate",
-            "spo2_fast",
-            "pulse_rate_fast",
-            "spo2_slow",
-            "pulse_rate_slow",
-            "pulse_amplitude_index",
-        )
+        "spo2": lambda r: r.spo2,
+        "pulse_rate": lambda r: r.pulse_rate,
+        "spo2_fast": lambda r: r.spo2_fast,
+        "pulse_rate_fast": lambda r: r.pulse_rate_fast,
+        "spo2_slow": lambda r: r.spo2_slow,
+        "pulse_rate_slow": lambda r: r.pulse_rate_slow,
+        "pulse_amplitude_index": lambda r: r.pulse_amplitude_index,
     },
     "2a52": {
         "op_code": lambda r: _name(r.opcode),

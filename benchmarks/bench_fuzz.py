@@ -4,7 +4,7 @@ Run from the repository root (also ``benchmarks/run fuzz``):
 
     .venv/bin/python -m pytest benchmarks/bench_fuzz.py -s -q [-p no:sugar]
 
-The same checks as ``tests/test_fuzz_webhook.py`` (every answer 2xx/4xx with a JSON body,
+The same checks as ``tests/clinic/test_fuzz_webhook.py`` (every answer 2xx/4xx with a JSON body,
 one audit row per request, nothing changed by a refusal, no error or traceback in the
 log) over more bodies: ``SMART_CARE_FUZZ_BODIES`` (default 50,000; 2,000 under --quick).
 Prints bodies/s for drawing and for posting.
@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import emit, scaled  # noqa: E402
 
-from tests.clinic_support import alerts, record  # noqa: E402
-from tests.fuzz_bodies import hostile_bodies, kinds  # noqa: E402
-from tests.test_fuzz_webhook import fuzz  # noqa: E402
-from tests.test_webhook import Clinic, clinic  # noqa: E402, F401 (fixture)
+from tests.clinic.test_fuzz_webhook import fuzz  # noqa: E402
+from tests.clinic.test_webhook import Clinic, clinic  # noqa: E402, F401 (fixture)
+from tests.support.clinic_support import alerts, record  # noqa: E402
+from tests.support.fuzz_bodies import hostile_bodies, kinds  # noqa: E402
 
 pytest_plugins = ["tests.conftest"]
 

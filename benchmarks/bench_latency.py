@@ -7,7 +7,7 @@ Run (benchmarks/run does this):
 The HA is the test suite's: pytest-homeassistant-custom-component's ``hass`` fixture with the
 repository's tests/conftest.py fixtures (bluetooth mocked at the adapter/scanner level), a
 household with one person, and a Bluetooth thermometer entry whose GATT link is the test
-suite's fake bleak client (tests/ble_fakes.py). The device is woken by an advertisement
+suite's fake bleak client (tests/fakes/ble_fakes.py). The device is woken by an advertisement
 through HA's bluetooth manager, the link connects, subscribes to Temperature Measurement
 (0x2A1C) and stays connected; the benchmark then hands indications to the handler the link
 registered with bleak (``HealthDeviceLink._on_notify``) exactly as bleak would, on the event
@@ -67,7 +67,7 @@ from _common import (  # noqa: E402
 )
 
 from custom_components.smart_care.const import CONF_OWNER, EVENT_ALERT  # noqa: E402
-from tests.ble_fakes import (  # noqa: E402
+from tests.fakes.ble_fakes import (  # noqa: E402
     Thermometer,
     add_device_entry,
     fast_link,

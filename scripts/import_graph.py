@@ -4,9 +4,9 @@ Reads the source with ast (imports nothing), so it runs on any checkout:
     python3 scripts/import_graph.py            # every module and what it imports
     python3 scripts/import_graph.py --summary  # only cycles and layer breaks
 Imports under ``if TYPE_CHECKING:`` are arrows too (marked ``(t)``): they must respect the
-layers. Only a cycle of executed imports is an import cycle; a type-only back-reference inside
-one package (a webhook naming the link that owns it) is listed but allowed.
-The layer rules are in docs/architecture.md; tests/test_import_graph.py enforces them.
+layers, and no loop may close through them either (a type-only back-reference still ties two
+modules together: name a Protocol in a module both depend on instead, as clinic/types.py does).
+The layer rules are in docs/architecture.md; tests/project/test_import_graph.py enforces them.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def outward(edges: dict[str, dict[str, bool]]) -> list[tuple[str, str]]:
 
 
 def main() -> int:
-    """Print the graph; exit 1 when there is a cycle or a layer break."""
+    """Print the graph; exit 1 when there is a cycle (type-only too) or a layer break."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--summary", action="store_true", help="only cycles and layer breaks")
     parser.add_argument("--root", type=Path, default=COMPONENT, help="the component folder")
@@ -164,7 +164,7 @@ def main() -> int:
         print(f"type-only loop: {', '.join(m or '__init__' for m in component)}")
     for source, target in bad:
         print(f"layer break: {source or '__init__'} -> {target}")
-    return 1 if found or bad else 0
+    return 1 if found or typed or bad else 0
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from custom_components.smart_care.const import (
     SUBENTRY_PERSON,
 )
 
-from .fhir_medplum import MedplumServer
+from .support.fhir_medplum import MedplumServer
 
 # Identities that must never appear in logs, states or diagnostics.
 SENTINEL_NAME = "Zzyzx-Sentinel-Alias"

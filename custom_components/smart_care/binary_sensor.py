@@ -10,15 +10,10 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .care.alerts import Alert
 from .core.clinical.assessment import FindingKind, Level
-from .entity import SmartCarePersonEntity
-from .household.people import async_on_person_added
-from .household.runtime import Person
-from .types import SmartCareConfigEntry
+from .entity import SmartCarePersonEntity, person_platform
 
 PARALLEL_UPDATES = 0
 
@@ -48,24 +43,10 @@ BINARY_SENSORS: tuple[AlertBinarySensorDescription, ...] = (
 )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: SmartCareConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Two problem sensors per person."""
-    data = entry.runtime_data
-
-    @callback
-    def _add_person(person: Person) -> None:
-        async_add_entities(
-            [AlertBinarySensor(data, person, d) for d in BINARY_SENSORS],
-            config_subentry_id=person.subentry_id,
-        )
-
-    for person in data.household.people.values():
-        _add_person(person)
-    async_on_person_added(hass, entry, _add_person)
+# Two problem sensors per person.
+async_setup_entry = person_platform(
+    lambda data, person: [AlertBinarySensor(data, person, d) for d in BINARY_SENSORS]
+)
 
 
 class AlertBinarySensor(SmartCarePersonEntity, BinarySensorEntity):

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import logging
 from pathlib import Path
 import shutil
-import sys
 from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.components.repairs import ConfirmRepairFlow
@@ -26,13 +25,10 @@ from homeassistant.util.json import JsonValueType
 import voluptuous as vol
 
 from .const import DOMAIN, ISSUE_INSTALL_BLUEPRINTS
+from .household.issues import async_raise_issue
 
 if TYPE_CHECKING:
-    # HA 2026 (the only HA on Python 3.14 we support) types repairs flows with their own result.
-    if sys.version_info >= (3, 14):
-        from homeassistant.components.repairs import RepairsFlowResult
-    else:
-        from homeassistant.data_entry_flow import FlowResult as RepairsFlowResult
+    from .household.repairs import RepairsFlowResult
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -112,18 +108,15 @@ async def async_check_blueprints(hass: HomeAssistant) -> None:
     if not missing:
         ir.async_delete_issue(hass, DOMAIN, ISSUE_INSTALL_BLUEPRINTS)
         return
-    ir.async_create_issue(
+    async_raise_issue(
         hass,
-        DOMAIN,
         ISSUE_INSTALL_BLUEPRINTS,
-        is_fixable=True,
-        is_persistent=False,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key=ISSUE_INSTALL_BLUEPRINTS,
-        translation_placeholders={
+        ISSUE_INSTALL_BLUEPRINTS,
+        {
             "blueprints": ", ".join(missing),
             "folder": "/".join(TARGET_PARTS),
         },
+        fixable=True,
     )
 
 

@@ -71,7 +71,7 @@ from .const import (
     SUBENTRY_PERSON,
     USER_SLOTS,
 )
-from .core.gatt.parser import UnknownCharacteristicError, short_uuid
+from .core.gatt import UnknownCharacteristicError, short_uuid
 from .household.contacts import contact_selector, valid_contact
 from .household.profile import LIST_FIELDS, as_items
 from .household.runtime import get_household

@@ -75,6 +75,8 @@ CONF_SHARE_LOCATION: Final = "share_location_in_emergency"
 RECORD_DB_NAME: Final = "smart_care_{entry_id}.db"
 
 EVENT_MEASUREMENT: Final = "smart_care_measurement"
+# A batch of stored records (a meter's memory): one event per up to 100 rows, not one each.
+EVENT_MEASUREMENTS: Final = "smart_care_measurements"
 EVENT_ALERT: Final = "smart_care_alert"
 
 # Bluetooth health device entries (one per device; unique_id = address).

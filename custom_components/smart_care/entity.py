@@ -2,17 +2,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .care.report import report_link
 from .const import DOMAIN, SIGNAL_ALERTS_UPDATED, SIGNAL_KNOWLEDGE, SIGNAL_PERSON_UPDATED
+from .household.people import async_on_person_added
 from .household.runtime import Person
-from .types import SmartCareData
+from .types import SmartCareConfigEntry, SmartCareData
+
+
+@callback
+def async_add_person_entities(
+    hass: HomeAssistant,
+    entry: SmartCareConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entities: Callable[[Person], Iterable[Entity]],
+) -> None:
+    """Add each person's entities to the person's subentry: now, and for people added later."""
+
+    @callback
+    def _add_person(person: Person) -> None:
+        async_add_entities(entities(person), config_subentry_id=person.subentry_id)
+
+    for person in entry.runtime_data.household.people.values():
+        _add_person(person)
+    async_on_person_added(hass, entry, _add_person)
+
+
+def person_platform(
+    entities: Callable[[SmartCareData, Person], Iterable[Entity]],
+) -> Callable[
+    [HomeAssistant, SmartCareConfigEntry, AddConfigEntryEntitiesCallback], Awaitable[None]
+]:
+    """A platform's ``async_setup_entry`` that gives every person ``entities(data, person)``."""
+
+    async def async_setup_entry(
+        hass: HomeAssistant,
+        entry: SmartCareConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        data = entry.runtime_data
+        async_add_person_entities(
+            hass, entry, async_add_entities, lambda person: entities(data, person)
+        )
+
+    return async_setup_entry
 
 
 class SmartCarePersonEntity(Entity):

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.core import callback
 
 from .care.alerts import Alert
-from .entity import SmartCarePersonEntity
-from .household.people import async_on_person_added
-from .household.runtime import Person
-from .types import SmartCareConfigEntry
+from .entity import SmartCarePersonEntity, person_platform
 
 PARALLEL_UPDATES = 0
 
@@ -21,24 +17,10 @@ DESCRIPTION = EventEntityDescription(
 )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: SmartCareConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """One alert event entity per person."""
-    data = entry.runtime_data
-
-    @callback
-    def _add_person(person: Person) -> None:
-        async_add_entities(
-            [AlertEventEntity(data, person, DESCRIPTION)],
-            config_subentry_id=person.subentry_id,
-        )
-
-    for person in data.household.people.values():
-        _add_person(person)
-    async_on_person_added(hass, entry, _add_person)
+# One alert event entity per person.
+async_setup_entry = person_platform(
+    lambda data, person: [AlertEventEntity(data, person, DESCRIPTION)]
+)
 
 
 class AlertEventEntity(SmartCarePersonEntity, EventEntity):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.repairs import RepairsFlow
@@ -14,36 +13,28 @@ from .blueprint_install import InstallBlueprintsFlow
 from .clinic.bridge import get_bridge
 from .clinic.flow import ClinicReauthFlow
 from .const import DOMAIN, ISSUE_CLINIC_AUTH, ISSUE_INSTALL_BLUEPRINTS
-from .household.runtime import get_household
+from .household.repairs import HouseholdRepairFlow
 
 if TYPE_CHECKING:
-    # HA 2026 (the only HA on Python 3.14 we support) types repairs flows with their own result.
-    if sys.version_info >= (3, 14):
-        from homeassistant.components.repairs import RepairsFlowResult
-    else:
-        from homeassistant.data_entry_flow import FlowResult as RepairsFlowResult
+    from .household.repairs import RepairsFlowResult
+    from .household.runtime import Household
 
 CONF_PERSON = "person"
 
 
-class AssignReadingFlow(RepairsFlow):
+class AssignReadingFlow(HouseholdRepairFlow):
     """Ask which person a held reading belongs to."""
 
     def __init__(self, reading_id: str) -> None:
         """Remember the reading."""
         self.reading_id = reading_id
 
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
-        """Start (the repairs manager passes the issue, not a form, here)."""
-        return await self.async_step_confirm()
-
-    async def async_step_confirm(
-        self, user_input: dict[str, Any] | None = None
+    async def async_confirm(
+        self, household: Household, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Pick the person; the reading keeps its original time."""
-        household = get_household(self.hass)
-        if household is None or not household.people:
-            return self.async_abort(reason="household_not_loaded")
+        if not household.people:
+            return self.async_abort(reason=self.gone_reason)
         if user_input is not None:
             person = household.people.get(user_input[CONF_PERSON])
             if person is not None:

@@ -21,7 +21,7 @@ from homeassistant.const import (
     UnitOfPressure,
     UnitOfTemperature,
 )
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
@@ -30,8 +30,7 @@ from .const import CONF_ENTRY_TYPE, CONF_GLUCOSE_UNIT, ENTRY_TYPE_DEVICE, GLUCOS
 from .core.clinical.vitals import Vital
 from .device.runtime import DeviceConfigEntry
 from .device.sensor import async_setup_device_sensors
-from .entity import SmartCarePersonEntity
-from .household.people import async_on_person_added
+from .entity import SmartCarePersonEntity, async_add_person_entities
 from .household.runtime import Person
 from .types import SmartCareConfigEntry, SmartCareData
 
@@ -280,17 +279,14 @@ async def async_setup_entry(
     data = entry.runtime_data
     glucose_unit = entry.options.get(CONF_GLUCOSE_UNIT, GLUCOSE_MMOL)
 
-    @callback
-    def _add_person(person: Person) -> None:
+    def _entities(person: Person) -> list[SensorEntity]:
         entities: list[SensorEntity] = [
             VitalSensor(data, person, description, glucose_unit) for description in VITAL_SENSORS
         ]
         entities.extend(PersonSensor(data, person, description) for description in PERSON_SENSORS)
-        async_add_entities(entities, config_subentry_id=person.subentry_id)
+        return entities
 
-    for person in data.household.people.values():
-        _add_person(person)
-    async_on_person_added(hass, entry, _add_person)
+    async_add_person_entities(hass, entry, async_add_entities, _entities)
     async_setup_clinic_sensors(data.clinic, async_add_entities)
 
 

@@ -32,7 +32,7 @@ from custom_components.smart_care.core.gatt import (
     full_uuid,
     short_uuid,
 )
-from tests.module_loader import load_module
+from tests.support.module_loader import load_module
 
 
 def _load_vectors() -> ModuleType:
@@ -334,6 +334,57 @@ def test_as_dict_keys_are_the_documented_contract(vector: Any) -> None:
 
 
 # ------------------------------------------------ every flag combination, per characteristic
+
+# Bit -> name as the GSS tables number them: the oracle for the decoders' name tables
+# (test_gatt_fuzz's reference encoder uses them too).
+# Sensor Status Annunciation (GLS 1.0 §3.106), bits 12-15 reserved.
+GLUCOSE_STATUS_BITS: dict[int, str] = {
+    0: "battery_low",
+    1: "sensor_malfunction",
+    2: "sample_size_insufficient",
+    3: "strip_insertion_error",
+    4: "strip_type_incorrect",
+    5: "result_too_high",
+    6: "result_too_low",
+    7: "temperature_too_high",
+    8: "temperature_too_low",
+    9: "read_interrupted",
+    10: "general_device_fault",
+    11: "time_fault",
+}
+# PLX Measurement Status (PLXS 1.0 §3.1.1.3), bits 0-4 reserved.
+PLX_MEASUREMENT_BITS: dict[int, str] = {
+    5: "measurement_ongoing",
+    6: "early_estimated_data",
+    7: "validated_data",
+    8: "fully_qualified_data",
+    9: "data_from_measurement_storage",
+    10: "data_for_demonstration",
+    11: "data_for_testing",
+    12: "calibration_ongoing",
+    13: "measurement_unavailable",
+    14: "questionable_measurement",
+    15: "invalid_measurement",
+}
+# PLX Device and Sensor Status (PLXS 1.0 §3.1.1.4), bits 16-23 reserved.
+PLX_DEVICE_BITS: dict[int, str] = {
+    0: "extended_display_update_ongoing",
+    1: "equipment_malfunction",
+    2: "signal_processing_irregularity",
+    3: "inadequate_signal",
+    4: "poor_signal",
+    5: "low_perfusion",
+    6: "erratic_signal",
+    7: "nonpulsatile_signal",
+    8: "questionable_pulse",
+    9: "signal_analysis_ongoing",
+    10: "sensor_interference",
+    11: "sensor_unconnected",
+    12: "unknown_sensor",
+    13: "sensor_displaced",
+    14: "sensor_malfunction",
+    15: "sensor_disconnected",
+}
 
 TS_HEX = "E807 03 0F 08 1E 00"  # 0x07E8 = 2024, March 15, 08:30:00
 TS_ISO = "2024-03-15T08:30:00"
@@ -1089,20 +1140,7 @@ def test_glucose_control_solution_is_not_a_patient_value(type_location: str) -> 
 
 def test_glucose_sensor_status_all_bits() -> None:
     reading = decode("2a18", h("08 0100 " + TS_HEX + " FFFF"))  # bits 12-15 reserved
-    assert reading.status_flags() == [
-        "battery_low",
-        "sensor_malfunction",
-        "sample_size_insufficient",
-        "strip_insertion_error",
-        "strip_type_incorrect",
-        "result_too_high",
-        "result_too_low",
-        "temperature_too_high",
-        "temperature_too_low",
-        "read_interrupted",
-        "general_device_fault",
-        "time_fault",
-    ]
+    assert reading.status_flags() == list(GLUCOSE_STATUS_BITS.values())
 
 
 @pytest.mark.parametrize(
@@ -1126,20 +1164,8 @@ def test_plx_vitals_withheld_for_non_patient_data(status: str, kept: bool) -> No
 
 def test_plx_status_flag_names() -> None:
     reading = decode("2a5e", h("06 6200 4800 E0FF FFFF00"))
-    assert reading.as_dict()["measurement_status"] == [
-        "measurement_ongoing",
-        "early_estimated_data",
-        "validated_data",
-        "fully_qualified_data",
-        "data_from_measurement_storage",
-        "data_for_demonstration",
-        "data_for_testing",
-        "calibration_ongoing",
-        "measurement_unavailable",
-        "questionable_measurement",
-        "invalid_measurement",
-    ]
-    assert len(reading.as_dict()["device_and_sensor_status"]) == 16
+    assert reading.as_dict()["measurement_status"] == list(PLX_MEASUREMENT_BITS.values())
+    assert reading.as_dict()["device_and_sensor_status"] == list(PLX_DEVICE_BITS.values())
     flags = reading.status_flags()
     assert "low_perfusion" in flags
     assert "measurement_ongoing" not in flags

@@ -29,7 +29,7 @@ from custom_components.smart_care.core.gatt import (
     decode,
 )
 
-from .test_gatt import VECTORS
+from .test_gatt import GLUCOSE_STATUS_BITS, PLX_DEVICE_BITS, PLX_MEASUREMENT_BITS, VECTORS
 
 UUIDS = sorted(SUPPORTED_CHARACTERISTICS)
 FLAG_BYTES = {"2a9c": 2, "2a52": 0, "2a2b": 0, "2a08": 0, "2a19": 0}  # others: 1 flags byte
@@ -182,64 +182,6 @@ PULSE_RANGE = {
     2: "pulse_rate_below_lower_limit",
     3: "pulse_rate_range_reserved",
 }
-GLUCOSE_STATUS = dict(
-    enumerate(
-        [
-            "battery_low",
-            "sensor_malfunction",
-            "sample_size_insufficient",
-            "strip_insertion_error",
-            "strip_type_incorrect",
-            "result_too_high",
-            "result_too_low",
-            "temperature_too_high",
-            "temperature_too_low",
-            "read_interrupted",
-            "general_device_fault",
-            "time_fault",
-        ]
-    )
-)
-PLX_MEASUREMENT = dict(
-    enumerate(
-        [
-            "measurement_ongoing",
-            "early_estimated_data",
-            "validated_data",
-            "fully_qualified_data",
-            "data_from_measurement_storage",
-            "data_for_demonstration",
-            "data_for_testing",
-            "calibration_ongoing",
-            "measurement_unavailable",
-            "questionable_measurement",
-            "invalid_measurement",
-        ],
-        start=5,
-    )
-)
-PLX_DEVICE = dict(
-    enumerate(
-        [
-            "extended_display_update_ongoing",
-            "equipment_malfunction",
-            "signal_processing_irregularity",
-            "inadequate_signal",
-            "poor_signal",
-            "low_perfusion",
-            "erratic_signal",
-            "nonpulsatile_signal",
-            "questionable_pulse",
-            "signal_analysis_ongoing",
-            "sensor_interference",
-            "sensor_unconnected",
-            "unknown_sensor",
-            "sensor_displaced",
-            "sensor_malfunction",
-            "sensor_disconnected",
-        ]
-    )
-)
 
 
 def bp_status(raw: int) -> list[str]:
@@ -473,7 +415,7 @@ def glucose(draw: st.DrawFn) -> Payload:
     if flags & 0x08:
         status = draw(U16)
         out += u16(status)
-        expected["sensor_status_annunciation"] = names(status, GLUCOSE_STATUS)
+        expected["sensor_status_annunciation"] = names(status, GLUCOSE_STATUS_BITS)
     return bytes(out), expected
 
 
@@ -557,11 +499,11 @@ def plx_spot_check(draw: st.DrawFn) -> Payload:
     if flags & 0x02:
         status = draw(U16)
         out += u16(status)
-        expected["measurement_status"] = names(status, PLX_MEASUREMENT)
+        expected["measurement_status"] = names(status, PLX_MEASUREMENT_BITS)
     if flags & 0x04:
         status = draw(st.integers(0, 0xFFFFFF))
         out += status.to_bytes(3, "little")
-        expected["device_and_sensor_status"] = names(status, PLX_DEVICE)
+        expected["device_and_sensor_status"] = names(status, PLX_DEVICE_BITS)
     if flags & 0x08:
         raw, value = draw(sfloats())
         out += raw
@@ -588,11 +530,11 @@ def plx_continuous(draw: st.DrawFn) -> Payload:
     if flags & 0x04:
         status = draw(U16)
         out += u16(status)
-        expected["measurement_status"] = names(status, PLX_MEASUREMENT)
+        expected["measurement_status"] = names(status, PLX_MEASUREMENT_BITS)
     if flags & 0x08:
         status = draw(st.integers(0, 0xFFFFFF))
         out += status.to_bytes(3, "little")
-        expected["device_and_sensor_status"] = names(status, PLX_DEVICE)
+        expected["device_and_sensor_status"] = names(status, PLX_DEVICE_BITS)
     if flags & 0x10:
         raw, value = draw(sfloats())
         out += raw

@@ -6,7 +6,6 @@ Notes: docs/modules.md (care/alerts.py).
 from __future__ import annotations
 
 import asyncio
-from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
 import copy
 from dataclasses import asdict, dataclass, field
@@ -31,11 +30,11 @@ from ..core.clinical.assessment import (
     FindingKind,
     Level,
     Thresholds,
+    TrendState,
     assess_device_flags,
     assess_news2,
     assess_sample,
     assess_stale,
-    assess_trends,
     threshold_codes,
 )
 from ..core.clinical.news2 import News2Result
@@ -148,6 +147,15 @@ def get_alerts(hass: HomeAssistant) -> AlertManager | None:
     return None if runtime is None else runtime.alerts
 
 
+@dataclass(slots=True)
+class _Staged:
+    """A reading's alert changes, committed with it, to announce once it is stored."""
+
+    events: list[tuple[Alert, str]]
+    codes: set[str]
+    fired: bool = False  # the events went out right after the commit
+
+
 class AlertManager(HouseholdListener):
     """Assessment and alert lifecycle for every person of a household."""
 
@@ -164,13 +172,12 @@ class AlertManager(HouseholdListener):
         self.news2: dict[str, News2Result] = {}
         self.trend_notes: dict[str, list[Finding]] = {}
         # Each person's trend window, read from the record once and then kept up to date
-        # from the rows stored: (time, row id, sample), in time order, ids to skip repeats.
-        self._windows: dict[str, list[tuple[datetime, int, VitalSample]]] = {}
-        self._window_ids: dict[str, set[int]] = {}
+        # from the rows stored.
+        self._windows: dict[str, TrendState] = {}
         self._snooze_timers: dict[str, CALLBACK_TYPE] = {}
         self._listeners: list[Callable[[Alert, str], None]] = []
         # Per person: alert changes committed with a reading, announced once it is stored.
-        self._staged: dict[str, tuple[list[tuple[Alert, str]], set[str]]] = {}
+        self._staged: dict[str, _Staged] = {}
         # Held from a reading's assessment until its commit is announced or rolled back, so an
         # acknowledge, snooze or resolve never lands in between (the reading's alert rows,
         # worked out before it, would overwrite it on disk, or a roll-back in memory).
@@ -230,7 +237,7 @@ class AlertManager(HouseholdListener):
         latest = {row.vital: row for row in rows if id(row) not in kept_out}
         updates, codes = await self._async_assess(person, tracker, rows, latest=latest)
         events = await self._async_stage(person, updates)
-        self._staged[person_id] = (events, codes)
+        staged = self._staged[person_id] = _Staged(events, codes)
 
         def rollback() -> None:
             self._staged.pop(person_id, None)
@@ -250,6 +257,18 @@ class AlertManager(HouseholdListener):
                 SETTING_TRACKER: tracker.to_dict(),
                 SETTING_UNANNOUNCED: [[a.alert_id, action] for a, action in events if action],
             }
+        if any(action for _, action in events):
+            # Looked up now, so the events can go out the moment the reading is committed,
+            # before its entities and the rest of what follows a reading.
+            languages = await async_device_languages(self.hass)
+
+            def announce() -> None:
+                for alert, action in events:
+                    if action:
+                        self._fire(alert, action, languages)
+                staged.fired = True
+
+            write.announce = announce
         return write
 
     async def async_readings_stored(
@@ -263,16 +282,13 @@ class AlertManager(HouseholdListener):
         await self._async_announce_staged(person, stored, staged)
 
     async def _async_announce_staged(
-        self,
-        person: Person,
-        stored: list[StoredMeasurement],
-        staged: tuple[list[tuple[Alert, str]], set[str]],
+        self, person: Person, stored: list[StoredMeasurement], staged: _Staged
     ) -> None:
-        events, codes = staged
+        events, codes = staged.events, staged.codes
         if any(r.vital in {"weight", "systolic_bp", "glucose"} for r in stored):
             await self._async_window(person, dt_util.utcnow(), stored)
         if events:
-            await self._async_announce(person, events)
+            await self._async_announce(person, events, fired=staged.fired)
             if any(action for _, action in events):
                 await self.household.record.put_setting_lazily(
                     person.person_id, SETTING_UNANNOUNCED, []
@@ -287,7 +303,6 @@ class AlertManager(HouseholdListener):
         """Assess readings given to the person."""
         # The rows left someone else's window: read the windows again when next needed.
         self._windows.clear()
-        self._window_ids.clear()
         await self.async_process(person, moved)
 
     @callback
@@ -485,47 +500,23 @@ class AlertManager(HouseholdListener):
         return []
 
     async def _async_window(
-        self,
-        person: Person,
-        now: datetime,
-        stored: Iterable[StoredMeasurement],
-        pending: Iterable[StoredMeasurement] = (),
-    ) -> list[VitalSample]:
-        """The person's samples of the last TREND_WINDOW, oldest first, from memory."""
+        self, person: Person, now: datetime, stored: Iterable[StoredMeasurement]
+    ) -> TrendState:
+        """The person's trend window (the last TREND_WINDOW), from memory once read."""
         person_id = person.person_id
         since = now - TREND_WINDOW
         window = self._windows.get(person_id)
-        ids = self._window_ids.setdefault(person_id, set())
         if window is None:
             rows = await self.household.record.history(person_id, since=since)
-            window = [
-                (r.time, r.row_id, VitalSample(Vital(r.vital), r.value, r.time)) for r in rows
-            ]
-            ids.clear()
-            ids.update(r.row_id for r in rows)
+            window = TrendState()
+            for r in rows:
+                window.add(r.row_id, VitalSample(Vital(r.vital), r.value, r.time))
             self._windows[person_id] = window
         for row in stored:
-            if row.row_id not in ids and row.time >= since:
-                ids.add(row.row_id)
-                insort(
-                    window,
-                    (row.time, row.row_id, VitalSample(Vital(row.vital), row.value, row.time)),
-                    key=lambda item: (item[0], item[1]),
-                )
-        # Drop what left the window (the list is in time order).
-        cut = bisect_left(window, since, key=lambda item: item[0])
-        if cut:
-            for _, row_id, _ in window[:cut]:
-                ids.discard(row_id)
-            del window[:cut]
-        # Rows not stored yet are seen, not kept (their row ids come with the commit).
-        extra = [(r.time, VitalSample(Vital(r.vital), r.value, r.time)) for r in pending]
-        if not extra:
-            return [sample for _, _, sample in window]
-        timed = [(when, sample) for when, _, sample in window]
-        timed += [item for item in extra if item[0] >= since]
-        timed.sort(key=lambda item: item[0])
-        return [sample for _, sample in timed]
+            if row.time >= since:
+                window.add(row.row_id, VitalSample(Vital(row.vital), row.value, row.time))
+        window.prune(since)
+        return window
 
     async def _trend_updates(
         self,
@@ -535,12 +526,16 @@ class AlertManager(HouseholdListener):
         stored: Iterable[StoredMeasurement] = (),
         pending: bool = False,
     ) -> list[tuple[AlertUpdate, Finding | None]]:
-        if pending:
-            history = await self._async_window(person, now, (), stored)
-        else:
-            history = await self._async_window(person, now, stored)
-        findings = assess_trends(
-            history, now, thresholds=self.thresholds.get(person.person_id, DEFAULT_THRESHOLDS)
+        # Rows not stored yet (pending) are seen, not kept: their row ids come with the commit.
+        window = await self._async_window(person, now, () if pending else stored)
+        findings = window.assess(
+            now,
+            thresholds=self.thresholds.get(person.person_id, DEFAULT_THRESHOLDS),
+            pending=[
+                VitalSample(Vital(r.vital), r.value, r.time)
+                for r in (stored if pending else ())
+                if r.time >= now - TREND_WINDOW
+            ],
         )
         # Informational trends (e.g. a 7-day mean in the stage-1 range) feed the health
         # knowledge notes, not alarms.
@@ -626,12 +621,14 @@ class AlertManager(HouseholdListener):
             await self._async_render(alert)
         return events
 
-    async def _async_announce(self, person: Person, events: list[tuple[Alert, str]]) -> None:
-        """Saved alert changes: forget resolved ones, fire the events."""
+    async def _async_announce(
+        self, person: Person, events: list[tuple[Alert, str]], fired: bool = False
+    ) -> None:
+        """Saved alert changes: forget resolved ones, fire the events (unless ``fired``)."""
         for alert, action in events:
             if not alert.active:
                 self.alerts.pop(alert.alert_id, None)
-            if action:
+            if action and not fired:
                 await self._async_fire(alert, action)
         async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
 
@@ -724,8 +721,10 @@ class AlertManager(HouseholdListener):
         alert.message = messages.get(system) or messages.get("en") or alert.clinical_message
 
     async def _async_fire(self, alert: Alert, action: str) -> None:
-        languages = await async_device_languages(self.hass)
-        self.hass.bus.async_fire(EVENT_ALERT, alert.payload(action, languages))
+        self._fire(alert, action, await async_device_languages(self.hass))
+
+    def _fire(self, alert: Alert, action: str, languages: Mapping[str, str]) -> None:
+        self.hass.bus.async_fire(EVENT_ALERT, alert.payload(action, dict(languages)))
         for listener in list(self._listeners):
             listener(alert, action)
 

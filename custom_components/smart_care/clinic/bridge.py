@@ -8,14 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 import contextlib
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 import logging
 from pathlib import Path
 import random
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Event, HassJob, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -28,21 +27,7 @@ from ..care.medication import async_get_medications
 from ..const import (
     CLINIC_UNREACHABLE_HOURS,
     CONF_BIRTH_DATE,
-    CONF_CLINIC_NAME,
-    CONF_FHIR_BASE,
-    CONF_FOLDER,
-    CONF_HMAC_SECRET,
     CONF_ID_NUMBER,
-    CONF_IDENTIFIED,
-    CONF_LINK_ID,
-    CONF_LINKED_AT,
-    CONF_PSEUDONYM_KEY,
-    CONF_SCOPES,
-    CONF_START_ROW,
-    CONF_TOKEN,
-    CONF_TOTP_SECRET,
-    CONF_TRANSPORT,
-    CONF_WEBHOOK_ID,
     DOMAIN,
     EVENT_MEDICATION_ANSWERED,
     ISSUE_CLINIC_AUTH,
@@ -58,7 +43,7 @@ from ..const import (
     SUBENTRY_CLINIC,
     TRANSPORT_FOLDER,
 )
-from ..core.fhir import MEDICATION_ANSWERS
+from ..core.fhir import MEDICATION_ANSWERS, MedicationDose
 from ..core.outbox import (
     BACKOFF_CAP,
     KIND_ALERT,
@@ -81,7 +66,9 @@ from ..core.outbox import (
     backoff_delay,
 )
 from ..core.security import redact_text
+from ..household.issues import async_raise_issue
 from ..household.runtime import HouseholdListener, loaded_runtime
+from .types import LinkConfig
 from .webhook import ClinicWebhook
 
 if TYPE_CHECKING:
@@ -100,50 +87,6 @@ SUMMARY_CATCH_UP_DAYS = 7
 MEDICATION_STATUS = {"taken": "taken", "skipped": "skipped", "snoozed": "snoozed"}
 
 
-@dataclass(frozen=True, slots=True)
-class LinkConfig:
-    """A clinic link as stored in its subentry."""
-
-    subentry_id: str
-    link_id: str
-    name: str
-    transport: str
-    fhir_base: str | None
-    token: str | None
-    folder: str | None
-    scopes: frozenset[str]
-    identified: bool
-    webhook_id: str
-    hmac_secret: str
-    totp_secret: str
-    pseudonym_key: bytes
-    start_row: int
-    linked_at: datetime
-
-    @classmethod
-    def from_subentry(cls, subentry: ConfigSubentry) -> LinkConfig:
-        """Read a clinic subentry."""
-        data = subentry.data
-        linked = dt_util.parse_datetime(str(data.get(CONF_LINKED_AT, ""))) or dt_util.utcnow()
-        return cls(
-            subentry_id=subentry.subentry_id,
-            link_id=data[CONF_LINK_ID],
-            name=data[CONF_CLINIC_NAME],
-            transport=data[CONF_TRANSPORT],
-            fhir_base=data.get(CONF_FHIR_BASE),
-            token=data.get(CONF_TOKEN) or None,
-            folder=data.get(CONF_FOLDER),
-            scopes=frozenset(data.get(CONF_SCOPES, [])),
-            identified=bool(data.get(CONF_IDENTIFIED, False)),
-            webhook_id=data[CONF_WEBHOOK_ID],
-            hmac_secret=data[CONF_HMAC_SECRET],
-            totp_secret=data[CONF_TOTP_SECRET],
-            pseudonym_key=bytes.fromhex(data[CONF_PSEUDONYM_KEY]),
-            start_row=int(data.get(CONF_START_ROW, 0)),
-            linked_at=linked,
-        )
-
-
 def _parse_time(value: Any) -> datetime | None:
     return dt_util.parse_datetime(value) if isinstance(value, str) else None
 
@@ -156,6 +99,9 @@ class ClinicLink:
         self.bridge: ClinicBridge = bridge
         self.hass: HomeAssistant = bridge.hass
         self.config: LinkConfig = config
+        self.link_id = config.link_id  # stable for the link's life
+        self.household: Household = bridge.household
+        self.alerts: AlertManager = bridge.alerts
         self.pending: int | None = None
         self.last_success: datetime | None = None
         self.failing_since: datetime | None = None
@@ -177,11 +123,6 @@ class ClinicLink:
     sender_profile = SenderProfile()
 
     @property
-    def link_id(self) -> str:
-        """The link's id (stable for its life)."""
-        return self.config.link_id
-
-    @property
     def outbox_ready(self) -> bool:
         """Whether ``async_start`` got as far as opening the outbox."""
         return self._outbox is not None
@@ -191,11 +132,6 @@ class ClinicLink:
         """The link's outbox (after ``async_start``)."""
         assert self._outbox is not None
         return self._outbox
-
-    @property
-    def household(self) -> Household:
-        """The household this link shares from."""
-        return self.bridge.household
 
     def _run_blocking(self, target: Any, *args: Any) -> asyncio.Future[Any]:
         return self.hass.async_add_executor_job(target, *args)
@@ -470,15 +406,13 @@ class ClinicLink:
         fixable: bool = False,
         severity: ir.IssueSeverity = ir.IssueSeverity.WARNING,
     ) -> None:
-        ir.async_create_issue(
+        async_raise_issue(
             self.hass,
-            DOMAIN,
             issue.format(self.link_id),
-            is_fixable=fixable,
-            is_persistent=False,
+            key,
+            {"clinic": self.config.name, **placeholders},
+            fixable=fixable,
             severity=severity,
-            translation_key=key,
-            translation_placeholders={"clinic": self.config.name, **placeholders},
             data={"subentry_id": self.config.subentry_id, "link_id": self.link_id},
         )
 
@@ -547,15 +481,11 @@ class ClinicLink:
                 continue
             label = q.get("label") or {}
             outcome = await self._async_redact(str(q.get("outcome") or "")) or "—"
-            ir.async_create_issue(
+            async_raise_issue(
                 self.hass,
-                DOMAIN,
                 issue_id,
-                is_fixable=True,
-                is_persistent=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key="clinic_quarantined",
-                translation_placeholders={
+                "clinic_quarantined",
+                {
                     "clinic": self.config.name,
                     "time": str(label.get("time") or "—"),
                     "what": str(label.get("what") or q["kind"]),
@@ -563,6 +493,8 @@ class ClinicLink:
                     "status": str(q.get("status") or "—"),
                     "outcome": outcome,
                 },
+                fixable=True,
+                severity=ir.IssueSeverity.ERROR,
                 data={"link_id": self.link_id, "qid": int(q["qid"])},
             )
 
@@ -724,35 +656,26 @@ class ClinicBridge(HouseholdListener):
                 await link.async_enqueue([item])
         return len(links)
 
-    async def async_enqueue_medication(
-        self,
-        person_id: str,
-        *,
-        medication: str,
-        answer: str,
-        scheduled: datetime,
-        answered: datetime | None = None,
-        dosage: str | None = None,
-        reason: str | None = None,
-    ) -> int:
+    async def async_enqueue_medication(self, person_id: str, **dose: Unpack[MedicationDose]) -> int:
         """Queue one dose's reminder answer as a MedicationStatement; return links queued.
 
         ``answer`` is taken | skipped | snoozed | unanswered (``fhir.MEDICATION_ANSWERS``).
         Raises ``ValueError`` for an unknown answer. A later answer for the same dose
         replaces the earlier one at the clinic (conditional update).
         """
-        if answer not in MEDICATION_ANSWERS:
+        if dose["answer"] not in MEDICATION_ANSWERS:
             raise ValueError(f"answer must be one of {sorted(MEDICATION_ANSWERS)}")
+        scheduled, answered = dose["scheduled"], dose.get("answered")
+        # As JSON for the outbox, which builds the MedicationStatement when it sends.
         payload = {
             "person_id": person_id,
-            "medication": medication,
-            "answer": answer,
+            **dose,
             "scheduled": scheduled.isoformat(),
             "answered": answered.isoformat() if answered else None,
-            "dosage": dosage,
-            "reason": reason,
+            "dosage": dose.get("dosage"),
+            "reason": dose.get("reason"),
         }
-        key = f"{person_id}|{medication}|{dt_util.as_utc(scheduled).isoformat()}"
+        key = f"{person_id}|{dose['medication']}|{dt_util.as_utc(scheduled).isoformat()}"
         links = self.links_with(SCOPE_MEDICATION)
         async with self._lock:
             for link in links:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
-import sys
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -16,7 +15,6 @@ import uuid
 
 import aiohttp
 from homeassistant.components import webhook
-from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigFlow,
@@ -65,14 +63,11 @@ from ..core.security import (
     new_totp_secret,
     provisioning_uri,
 )
+from ..household.repairs import HouseholdRepairFlow
 from ..household.runtime import get_household
 
 if TYPE_CHECKING:
-    # HA 2026 (the only HA on Python 3.14 we support) types repairs flows with their own result.
-    if sys.version_info >= (3, 14):
-        from homeassistant.components.repairs import RepairsFlowResult
-    else:
-        from homeassistant.data_entry_flow import FlowResult as RepairsFlowResult
+    from ..household.repairs import RepairsFlowResult
     from ..household.runtime import Household
 
 MAX_NAME: Final = 60
@@ -469,25 +464,22 @@ class ClinicDiscovery:
 # =========================================================================== reauth repair
 
 
-class ClinicReauthFlow(RepairsFlow):
+class ClinicReauthFlow(HouseholdRepairFlow):
     """The clinic refused the token: ask for a new one and store it in the link."""
+
+    gone_reason = "link_gone"
 
     def __init__(self, subentry_id: str) -> None:
         """Remember which link."""
         self.subentry_id = subentry_id
 
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
-        """Start (the repairs manager passes the issue, not a form, here)."""
-        return await self.async_step_confirm()
-
-    async def async_step_confirm(
-        self, user_input: dict[str, Any] | None = None
+    async def async_confirm(
+        self, household: Household, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Ask for the new token; check it against the server before storing it."""
-        household = get_household(self.hass)
-        subentry = None if household is None else household.entry.subentries.get(self.subentry_id)
-        if household is None or subentry is None:
-            return self.async_abort(reason="link_gone")
+        subentry = household.entry.subentries.get(self.subentry_id)
+        if subentry is None:
+            return self.async_abort(reason=self.gone_reason)
         errors: dict[str, str] = {}
         if user_input is not None:
             token = str(user_input.get(CONF_TOKEN, "")).strip()

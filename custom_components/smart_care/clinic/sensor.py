@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-
-from homeassistant.components.sensor import (
-    SensorDeviceClass,
-    SensorEntity,
-    SensorEntityDescription,
-    SensorStateClass,
-)
+from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from ..const import DOMAIN, SIGNAL_CLINIC_UPDATED
+from ..household.value_sensor import ValueSensor, ValueSensorDescription
 from .bridge import ClinicBridge, ClinicLink
 
-
-@dataclass(frozen=True, kw_only=True)
-class ClinicSensorDescription(SensorEntityDescription):
-    """A value of a clinic link's delivery state."""
-
-    value_fn: Callable[[ClinicLink], int | datetime | None]
-
+ClinicSensorDescription = ValueSensorDescription[ClinicLink]
 
 CLINIC_SENSORS: tuple[ClinicSensorDescription, ...] = (
     ClinicSensorDescription(
@@ -57,36 +43,29 @@ def async_setup_clinic_sensors(
         )
 
 
-class ClinicSensor(SensorEntity):
+class ClinicSensor(ValueSensor[ClinicLink]):
     """One delivery value of a clinic link, on the link's device."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
-    entity_description: ClinicSensorDescription
 
     def __init__(self, link: ClinicLink, description: ClinicSensorDescription) -> None:
         """Attach to the link's device."""
-        self.link = link
-        self.entity_description = description
-        self._attr_unique_id = f"clinic_{link.link_id}_{description.key}"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, f"clinic_{link.link_id}")},
-            name=link.config.name,
-            manufacturer="Smart Care",
-            model="Clinic link (FHIR R4)",
-            entry_type=DeviceEntryType.SERVICE,
+        super().__init__(
+            link,
+            description,
+            f"clinic_{link.link_id}_{description.key}",
+            DeviceInfo(
+                identifiers={(DOMAIN, f"clinic_{link.link_id}")},
+                name=link.config.name,
+                manufacturer="Smart Care",
+                model="Clinic link (FHIR R4)",
+                entry_type=DeviceEntryType.SERVICE,
+            ),
         )
-
-    @property
-    def native_value(self) -> int | datetime | None:
-        """Current value."""
-        return self.entity_description.value_fn(self.link)
 
     async def async_added_to_hass(self) -> None:
         """Follow the link's delivery state."""
         self.async_on_remove(
             async_dispatcher_connect(
-                self.hass, SIGNAL_CLINIC_UPDATED.format(self.link.link_id), self._updated
+                self.hass, SIGNAL_CLINIC_UPDATED.format(self.source.link_id), self._updated
             )
         )
 

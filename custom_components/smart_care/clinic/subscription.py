@@ -9,7 +9,7 @@ from datetime import datetime
 import hashlib
 import hmac
 import re
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from aiohttp import web
 from homeassistant.util import dt as dt_util
@@ -23,9 +23,7 @@ from ..core.security import (
     subscription_token,
 )
 from .http import MAX_BODY, PSEUDONYM_RE, Audit, Reply, boundary_error, error_reply, read_body
-
-if TYPE_CHECKING:
-    from .webhook import ClinicWebhook
+from .types import LinkWebhook
 
 MEDPLUM_SIGNATURE_HEADER: Final = "X-Signature"
 AUTHORIZATION_HEADER: Final = "Authorization"
@@ -92,7 +90,7 @@ def _text(value: Any) -> str | None:
 class SubscriptionEndpoint:
     """The FHIR notification side of one link's webhook."""
 
-    def __init__(self, hook: ClinicWebhook) -> None:
+    def __init__(self, hook: LinkWebhook) -> None:
         """Bind to the link's webhook (replay memory and actions are shared)."""
         self.hook = hook
 
@@ -234,7 +232,7 @@ class SubscriptionEndpoint:
             reference = doc.get("patient")
         else:
             reference = doc.get("subject")
-        alert = self.hook.link.bridge.alerts.alerts.get(alert_id)
+        alert = self.hook.link.alerts.alerts.get(alert_id)
         person_id = alert.person_id if alert is not None else None
         named = _identifier(reference, PSEUDONYM_SYSTEM)
         link = self.hook.link

@@ -10,7 +10,7 @@ from functools import partial
 import logging
 import math
 import re
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 import uuid
 
 from aiohttp import web
@@ -42,6 +42,7 @@ from ..core.security import (
     TotpThrottle,
     TotpVerifier,
 )
+from ..household.issues import async_raise_issue
 from .http import (
     MAX_BODY,
     PSEUDONYM_RE,
@@ -53,9 +54,7 @@ from .http import (
     response,
 )
 from .subscription import SubscriptionEndpoint
-
-if TYPE_CHECKING:
-    from .bridge import ClinicLink
+from .types import Link
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -150,7 +149,7 @@ def webhook_of(hass: HomeAssistant, link_id: str) -> ClinicWebhook | None:
 class ClinicWebhook:
     """The webhook of one clinic link."""
 
-    def __init__(self, link: ClinicLink) -> None:
+    def __init__(self, link: Link) -> None:
         """Bind to the link; ``async_start`` registers the webhook."""
         self.link = link
         self.hass = link.hass
@@ -257,18 +256,15 @@ class ClinicWebhook:
                 self.link.config.name,
                 type(err).__name__,
             )
-            ir.async_create_issue(
+            async_raise_issue(
                 self.hass,
-                DOMAIN,
                 ISSUE_AUDIT_FAILED,
-                is_fixable=False,
-                is_persistent=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_AUDIT_FAILED,
-                translation_placeholders={
+                ISSUE_AUDIT_FAILED,
+                {
                     "clinic": self.link.config.name,
                     "error": type(err).__name__,
                 },
+                severity=ir.IssueSeverity.ERROR,
             )
 
     def _prune(self, now: float) -> None:
@@ -362,15 +358,11 @@ class ClinicWebhook:
                     self.link.config.name,
                     locked,
                 )
-                ir.async_create_issue(
+                async_raise_issue(
                     self.hass,
-                    DOMAIN,
                     ISSUE_TOTP_LOCKED.format(self.link.link_id),
-                    is_fixable=False,
-                    is_persistent=False,
-                    severity=ir.IssueSeverity.WARNING,
-                    translation_key="clinic_totp_locked",
-                    translation_placeholders={
+                    "clinic_totp_locked",
+                    {
                         "clinic": self.link.config.name,
                         "minutes": str(locked // 60),
                     },
@@ -461,7 +453,7 @@ class ClinicWebhook:
         if (totp := await self._async_totp(request, audit)).status:
             return totp
         person = self.link.household.people[person_id]
-        await self.link.bridge.alerts.async_set_thresholds(person, overrides)
+        await self.link.alerts.async_set_thresholds(person, overrides)
         return Reply(200, {"status": "updated"}, "updated")
 
     async def _async_acknowledge(
@@ -476,7 +468,7 @@ class ClinicWebhook:
             return error_reply(403, "scope_not_granted", message=SCOPE_ALERTS)
         if person_id is None:
             return error_reply(404, "unknown_person")
-        alerts = self.link.bridge.alerts
+        alerts = self.link.alerts
         alert = alerts.alerts.get(alert_id)
         if alert is None or alert.person_id != person_id:
             return error_reply(404, "unknown_alert")
@@ -498,7 +490,7 @@ class ClinicWebhook:
             return totp
         alerts = []
         if SCOPE_ALERTS in self.link.config.scopes:
-            alerts = [a.as_record() for a in self.link.bridge.alerts.active_alerts(person_id)]
+            alerts = [a.as_record() for a in self.link.alerts.active_alerts(person_id)]
         bundle = await self.hass.async_add_executor_job(
             partial(
                 self.link.outbox.pull_summary,

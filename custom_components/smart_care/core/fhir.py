@@ -15,7 +15,7 @@ import math
 import re
 from statistics import fmean
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NotRequired, TypedDict, Unpack
 from urllib.parse import quote
 import uuid
 
@@ -1095,16 +1095,19 @@ def daily_summary(
 # =========================================================================== medication
 
 
+class MedicationDose(TypedDict):
+    """One scheduled dose's reminder answer: what a MedicationStatement says."""
+
+    medication: str
+    answer: str
+    scheduled: datetime
+    answered: NotRequired[datetime | None]
+    dosage: NotRequired[str | None]
+    reason: NotRequired[str | None]
+
+
 def medication_statement(
-    *,
-    person_pseudonym: str,
-    patient_ref: str,
-    medication: str,
-    answer: str,
-    scheduled: datetime,
-    answered: datetime | None = None,
-    dosage: str | None = None,
-    reason: str | None = None,
+    *, person_pseudonym: str, patient_ref: str, **dose: Unpack[MedicationDose]
 ) -> FhirResource:
     """A MedicationStatement for one scheduled dose's reminder answer.
 
@@ -1114,6 +1117,8 @@ def medication_statement(
     (send with ``conditional_update_entry``). ``effectiveDateTime`` is when it was taken, or
     the scheduled time otherwise; ``dateAsserted`` is when the answer was given.
     """
+    medication, answer, scheduled = dose["medication"], dose["answer"], dose["scheduled"]
+    answered, dosage, reason = dose.get("answered"), dose.get("dosage"), dose.get("reason")
     status = MEDICATION_ANSWERS.get(answer)
     if status is None:
         raise ValueError(f"answer must be one of {sorted(MEDICATION_ANSWERS)}")

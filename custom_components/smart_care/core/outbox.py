@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 import json
 import logging
-import os
 from pathlib import Path
 import random
 import re
@@ -32,7 +31,7 @@ from ..const import (
 from . import fhir
 from .clinical.vitals import Vital, VitalSample
 from .fhir_report import document_entry, visit_report_document
-from .security import pseudonym
+from .security import pseudonym, write_private
 from .store.record_store import OutboxItem, RecordStore, StoredMeasurement
 
 _LOGGER = logging.getLogger(__name__)
@@ -1184,22 +1183,7 @@ class FolderTransport:
 
     def _write(self, name: str, data: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        target = self.folder / name
-        tmp = self.folder / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-        dir_fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private(self.folder / name, data)
 
 
 async def deliver_next(

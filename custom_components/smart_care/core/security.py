@@ -501,8 +501,10 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> None:
     """Write ``data`` to ``path`` 0600: private temp file, fsync, rename, fsync dir.
+
+    A reader never sees half a file; key files and the outbox's bundle files use it.
 
     ``exclusive`` publishes with a hard link instead of a rename, which fails rather
     than replace a file that appeared meanwhile (never overwrite someone's keys).
@@ -573,9 +575,7 @@ class Keyring:
         """Create a new key file at ``path``; refuse if one exists (it may guard data)."""
         keyring = cls.generate()
         key_id, _ = keyring.current()
-        # Raises FileExistsError (also for a dangling symlink) without touching it.
-        _atomic_write(path, keyring._serialize(keyring._keys, key_id), exclusive=True)
-        keyring._path = path
+        keyring.save(path, exclusive=True)
         return keyring
 
     @classmethod
@@ -660,19 +660,23 @@ class Keyring:
         }
         return json.dumps(doc, indent=2).encode() + b"\n"
 
-    def save(self, path: Path | None = None) -> None:
-        """Write the key file atomically with mode 0600 (to ``path`` or the backing file)."""
+    def save(self, path: Path | None = None, *, exclusive: bool = False) -> None:
+        """Write the key file atomically with mode 0600 (to ``path`` or the backing file).
+
+        ``exclusive``: raise FileExistsError (also for a dangling symlink) without touching
+        a file already at ``path``: a new key file never replaces keys that may guard data.
+        """
         with self._lock:
             target = path or self._path
             if target is None:
                 raise ValueError("no key file path")
-            _atomic_write(target, self._serialize(self._keys, self._current))
+            write_private(target, self._serialize(self._keys, self._current), exclusive=exclusive)
             self._path = target
 
     def _commit(self, keys: dict[str, bytes], current: str) -> None:
         # Caller holds the lock. Disk first, memory second: a failed write changes nothing.
         if self._path is not None:
-            _atomic_write(self._path, self._serialize(keys, current))
+            write_private(self._path, self._serialize(keys, current))
         self._keys = keys
         self._current = current
 

@@ -27,7 +27,16 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
-from ..core.gatt import racp
+from ..core.gatt import (
+    BatteryReading,
+    DecodeError,
+    RacpReading,
+    Reading,
+    UnknownCharacteristicError,
+    decode,
+    racp,
+    short_uuid,
+)
 from ..core.gatt.const import (
     BATTERY_LEVEL,
     BATTERY_SERVICE,
@@ -49,15 +58,6 @@ from ..core.gatt.const import (
     SOFTWARE_REVISION,
     TEMPERATURE_MEASUREMENT,
     WEIGHT_MEASUREMENT,
-)
-from ..core.gatt.parser import (
-    BatteryReading,
-    DecodeError,
-    RacpReading,
-    Reading,
-    UnknownCharacteristicError,
-    decode,
-    short_uuid,
 )
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ from homeassistant.util import dt as dt_util
 
 from ..const import CONF_ADDRESS, CONF_OWNER, CONF_USER_MAP, DOMAIN, ISSUE_CONNECTION, IngestStatus
 from ..core import ingest
-from ..core.gatt.parser import Reading
+from ..core.gatt import Reading
+from ..household.issues import async_raise_issue
 from ..household.runtime import DeviceSource, get_household
 from .ble import REASON_BONDING, REASON_OUT_OF_RANGE, REASON_PAIRING_MODE, HealthDeviceLink
 
@@ -179,15 +180,11 @@ class DeviceRuntime:
         self.failures += 1
         if self.failures < FAILURES_BEFORE_ISSUE:
             return
-        ir.async_create_issue(
+        async_raise_issue(
             self.hass,
-            DOMAIN,
             ISSUE_CONNECTION.format(self.entry.entry_id),
-            is_fixable=False,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_TRANSLATIONS[reason],
-            translation_placeholders={
+            ISSUE_TRANSLATIONS[reason],
+            {
                 "device": self.name,
                 "address": self.address,
                 "attempts": str(self.failures),

@@ -5,31 +5,16 @@ Notes: docs/modules.md (device/sensor.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-
-from homeassistant.components.sensor import (
-    SensorDeviceClass,
-    SensorEntity,
-    SensorEntityDescription,
-    SensorStateClass,
-)
+from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import PERCENTAGE, SIGNAL_STRENGTH_DECIBELS_MILLIWATT, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from ..household.value_sensor import ValueSensor, ValueSensorDescription
 from .runtime import DeviceConfigEntry, DeviceRuntime
 
-
-@dataclass(frozen=True, kw_only=True)
-class DeviceSensorDescription(SensorEntityDescription):
-    """A sensor reading one value of the device runtime."""
-
-    value_fn: Callable[[DeviceRuntime], int | datetime | None]
-    available_fn: Callable[[DeviceRuntime], bool] = lambda runtime: True
-
+DeviceSensorDescription = ValueSensorDescription[DeviceRuntime]
 
 DEVICE_SENSORS: tuple[DeviceSensorDescription, ...] = (
     DeviceSensorDescription(
@@ -70,32 +55,18 @@ async def async_setup_device_sensors(
     async_add_entities(DeviceSensor(runtime, description) for description in DEVICE_SENSORS)
 
 
-class DeviceSensor(SensorEntity):
-    """One value of a Bluetooth health device."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
-    entity_description: DeviceSensorDescription
+class DeviceSensor(ValueSensor[DeviceRuntime]):
+    """One value of a Bluetooth health device (signal strength only while it advertises)."""
 
     def __init__(self, runtime: DeviceRuntime, description: DeviceSensorDescription) -> None:
         """Attach to the device's registry entry (by its Bluetooth address)."""
-        self.entity_description = description
-        self.runtime = runtime
-        self._attr_unique_id = f"{runtime.address}_{description.key}"
-        self._attr_device_info = DeviceInfo(
-            connections={(CONNECTION_BLUETOOTH, runtime.address)}, name=runtime.name
+        super().__init__(
+            runtime,
+            description,
+            f"{runtime.address}_{description.key}",
+            DeviceInfo(connections={(CONNECTION_BLUETOOTH, runtime.address)}, name=runtime.name),
         )
-
-    @property
-    def available(self) -> bool:
-        """Signal strength needs a current advertisement; the rest is last known."""
-        return self.entity_description.available_fn(self.runtime)
-
-    @property
-    def native_value(self) -> int | datetime | None:
-        """Current value."""
-        return self.entity_description.value_fn(self.runtime)
 
     async def async_added_to_hass(self) -> None:
         """Follow the device."""
-        self.async_on_remove(self.runtime.async_add_listener(self.async_write_ha_state))
+        self.async_on_remove(self.source.async_add_listener(self.async_write_ha_state))

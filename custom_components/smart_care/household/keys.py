@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import logging
-import os
 from pathlib import Path
-from secrets import token_bytes, token_hex
+from secrets import token_bytes
 from typing import Final
 
 from homeassistant.config_entries import ConfigEntry
@@ -30,6 +29,7 @@ from ..core.security import (
     Keyring,
 )
 from ..core.store.record_store import RecordStore, SchemaError
+from .issues import async_raise_issue
 from .runtime import get_household, record_path
 
 _LOGGER = logging.getLogger(__name__)
@@ -54,33 +54,12 @@ def _issue_id(kind: str, entry_id: str) -> str:
     return f"{kind}_{entry_id}"
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def create_keyring(path: Path) -> Keyring:
     """Create the key file: one data key and the index key. Never replaces a file."""
     first = Keyring.generate()
     key_id, key = first.current()
     keyring = Keyring({key_id: key, INDEX_KEY_ID: token_bytes(KEY_BYTES)}, key_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    draft = path.with_name(f".{path.name}.{token_hex(6)}.new")
-    keyring.save(draft)  # 0600, fsynced
-    try:
-        # A hard link fails if a key file appeared meanwhile: never overwrite keys.
-        os.link(draft, path)
-    finally:
-        draft.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    keyring.save(path, exclusive=True)  # 0600, fsynced; never replaces a key file
     return Keyring.load(path)
 
 
@@ -186,15 +165,13 @@ def _async_issue(
     *,
     persistent: bool = False,
 ) -> None:
-    ir.async_create_issue(
+    async_raise_issue(
         hass,
-        DOMAIN,
         _issue_id(kind, entry.entry_id),
-        is_fixable=False,
-        is_persistent=persistent,
+        kind,
+        placeholders,
+        persistent=persistent,
         severity=severity,
-        translation_key=kind,
-        translation_placeholders=placeholders,
     )
 
 

@@ -31,6 +31,7 @@ from ..const import (
     DOMAIN,
     ENTRY_TYPE_HOUSEHOLD,
     EVENT_MEASUREMENT,
+    EVENT_MEASUREMENTS,
     ISSUE_PENDING,
     RECORD_DB_NAME,
     SIGNAL_PERSON_UPDATED,
@@ -40,9 +41,10 @@ from ..const import (
 from ..core import ingest
 from ..core.clinical.plausibility import ImplausibleValueError, check_set
 from ..core.clinical.vitals import Vital, VitalSample
-from ..core.gatt.parser import Reading
+from ..core.gatt import Reading
 from ..core.store.record_store import RecordStore, StoredMeasurement
 from .alert_text import describe_values
+from .issues import async_raise_issue
 from .profile import migrate_profiles
 from .record import AsyncRecord
 
@@ -139,6 +141,25 @@ class PreparedWrite:
     rollback: Callable[[], None] | None = None
     # Called once the reading is done with, however it ended (after the listeners heard it).
     finish: Callable[[], None] | None = None
+    # Called right after the reading and these rows committed, before anything else the
+    # reading causes (entities, listeners): what must go out first (alert events).
+    announce: Callable[[], None] | None = None
+
+
+# Rows per smart_care_measurements event: well under the recorder's 32 KiB of event data.
+_BATCH_EVENT_ROWS = 100
+
+
+def _event_row(row: StoredMeasurement) -> dict[str, Any]:
+    """A stored row as the measurement events carry it."""
+    return {
+        "reading_id": row.reading_id,
+        "vital": row.vital,
+        "value": row.value,
+        "unit": row.unit,
+        "time": row.time.isoformat(),
+        "source": row.source,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +363,13 @@ class Household:
                 if not together or not stored:
                     # Some values were logged before: assess what was really stored instead.
                     self._roll_back(prepared)
+                else:
+                    announcing = [w.announce for w in prepared if w.announce is not None]
+                    for announce in announcing:
+                        announce()
+                    if announcing:
+                        # Let the automations the events trigger start before the entities.
+                        await asyncio.sleep(0)
                 backfilled = self._publish(person, stored, history_only)
                 if stored:
                     for listener in list(self._listeners):
@@ -479,9 +507,25 @@ class Household:
             )
             stored_all: list[StoredMeasurement] = []
             backfilled_all: list[StoredMeasurement] = []
+            latest_before = dict(person.latest)
             for item, stored in zip(items, stored_each, strict=True):
-                backfilled_all += self._publish(person, stored, item.history_only)
+                backfilled_all += self._publish(person, stored, item.history_only, batch=True)
                 stored_all += stored
+            # One entity update for the batch and an event per _BATCH_EVENT_ROWS rows, not
+            # one of each per record (the recorder writes every event).
+            if person.latest != latest_before:
+                async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
+            for start in range(0, len(stored_all), _BATCH_EVENT_ROWS):
+                self.hass.bus.async_fire(
+                    EVENT_MEASUREMENTS,
+                    {
+                        "person_id": person.person_id,
+                        "source": source,
+                        "measurements": [
+                            _event_row(row) for row in stored_all[start : start + _BATCH_EVENT_ROWS]
+                        ],
+                    },
+                )
             if stored_all:
                 for listener in list(self._listeners):
                     await listener.async_readings_stored(person, stored_all, backfilled_all)
@@ -556,15 +600,11 @@ class Household:
     def _async_pending_issue(self, reading_id: str, payload: Mapping[str, Any]) -> None:
         guess = payload.get("guess")
         first = payload["samples"][0]
-        ir.async_create_issue(
+        async_raise_issue(
             self.hass,
-            DOMAIN,
             ISSUE_PENDING.format(reading_id),
-            is_fixable=True,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="reading_needs_person",
-            translation_placeholders={
+            "reading_needs_person",
+            {
                 "device": str(payload["device_name"]),
                 "time": dt_util.as_local(datetime.fromisoformat(first["time"])).strftime(
                     "%Y-%m-%d %H:%M"
@@ -576,6 +616,7 @@ class Household:
                 "guess": self.people[guess].alias if guess in self.people else "—",
                 "reading_id": reading_id,
             },
+            fixable=True,
             data={"reading_id": reading_id},
         )
 
@@ -619,7 +660,11 @@ class Household:
 
     @callback
     def _publish(
-        self, person: Person, stored: list[StoredMeasurement], history_only: bool = False
+        self,
+        person: Person,
+        stored: list[StoredMeasurement],
+        history_only: bool = False,
+        batch: bool = False,
     ) -> list[StoredMeasurement]:
         """Update latest values and tell listeners; return the rows kept out of the state."""
         changed = False
@@ -636,18 +681,11 @@ class Household:
                 changed = True
             else:
                 backfilled.append(row)
+        if batch:  # the caller tells of the whole batch at once
+            return backfilled
         for row in stored:
             self.hass.bus.async_fire(
-                EVENT_MEASUREMENT,
-                {
-                    "person_id": person.person_id,
-                    "reading_id": row.reading_id,
-                    "vital": row.vital,
-                    "value": row.value,
-                    "unit": row.unit,
-                    "time": row.time.isoformat(),
-                    "source": row.source,
-                },
+                EVENT_MEASUREMENT, {"person_id": person.person_id, **_event_row(row)}
             )
         if changed:
             async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))

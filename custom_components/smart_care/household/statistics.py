@@ -5,9 +5,11 @@ Notes: docs/modules.md (household/statistics.py).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from statistics import fmean
 from typing import Any, cast
 
@@ -24,7 +26,7 @@ from homeassistant.helpers import entity_registry as er
 
 from ..const import DOMAIN
 from ..core.clinical.vitals import CANONICAL_UNIT, Vital
-from ..core.store.record_store import StoredMeasurement
+from ..core.store.record_store import RecordStore, StoredMeasurement
 from .runtime import Household, HouseholdListener, Person
 from .sources import CONVERTERS, HA_UNIT
 
@@ -71,11 +73,11 @@ async def async_import_backfill(
         device_class = state.attributes.get(ATTR_DEVICE_CLASS) if state else None
         converter = CONVERTERS.get(vital)
         stats: list[StatisticData] = []
+        by_hour = await household.record.batch(
+            partial(_values_by_hour, person_id=person.person_id, vital=vital_key, starts=starts)
+        )
         for start in sorted(starts):
-            rows_of_hour = await household.record.history(
-                person.person_id, since=start, vital=vital_key, until=start + timedelta(hours=1)
-            )
-            values = [m.value for m in rows_of_hour]
+            values = by_hour.get(start)
             if not values:
                 continue
             if converter is not None and unit != CANONICAL_UNIT[vital]:
@@ -100,6 +102,36 @@ async def async_import_backfill(
         async_import_statistics(hass, cast(StatisticMetaData, metadata), stats)
         imported += len(stats)
     return imported
+
+
+# Hours this close together are read as one range (a meter's memory: hours apart).
+_SPAN_GAP = timedelta(days=2)
+
+
+def _values_by_hour(
+    store: RecordStore, *, person_id: str, vital: str, starts: Iterable[datetime]
+) -> dict[datetime, list[float]]:
+    """Every logged value of the given hours, by hour: one range read per run of close hours.
+
+    One executor job for a whole transfer instead of one per hour; runs of hours are read as
+    one range, so a span between them costs at most two days of that vital's rows.
+    """
+    ordered = sorted(starts)
+    spans: list[tuple[datetime, datetime]] = []
+    for start in ordered:
+        end = start + timedelta(hours=1)
+        if spans and start - spans[-1][1] <= _SPAN_GAP:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+    by_hour: dict[datetime, list[float]] = defaultdict(list)
+    for since, until in spans:
+        for row in store.history(person_id, since=since, vital=vital, until=until):
+            # The hour that holds it, as the hours were given (any time zone).
+            at = bisect_right(ordered, row.time) - 1
+            if at >= 0 and row.time < ordered[at] + timedelta(hours=1):
+                by_hour[ordered[at]].append(row.value)
+    return by_hour
 
 
 class BackfillStatistics(HouseholdListener):

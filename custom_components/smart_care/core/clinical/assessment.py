@@ -27,6 +27,7 @@ __all__ = [
     "DEVICE_FLAG_CODES",
     "MEASUREMENT_GROUPS",
     "RESOLUTION",
+    "TREND_VITALS",
     "AlertAction",
     "AlertTracker",
     "AlertUpdate",
@@ -38,6 +39,7 @@ __all__ = [
     "OpenAlert",
     "Thresholds",
     "TrendSettings",
+    "TrendState",
     "assess_device_flags",
     "assess_news2",
     "assess_sample",
@@ -657,10 +659,18 @@ class _Series:
 
     times: list[datetime]
     values: list[float]
+    # The values rounded to the vital's resolution, when kept (TrendState keeps them).
+    rounded: list[float] | None = None
 
     def window(self, start: datetime, end: datetime) -> list[float]:
         """Values with ``start < time <= end``."""
         return self.values[bisect_right(self.times, start) : bisect_right(self.times, end)]
+
+    def rounded_window(self, vital: Vital, start: datetime, end: datetime) -> list[float]:
+        """``window`` rounded to the vital's resolution."""
+        if self.rounded is None:
+            return [round_to_resolution(vital, v) for v in self.window(start, end)]
+        return self.rounded[bisect_right(self.times, start) : bisect_right(self.times, end)]
 
 
 _EMPTY_SERIES: Final = _Series([], [])
@@ -695,7 +705,8 @@ def _weight_gain(weights: _Series, now: datetime, settings: TrendSettings) -> Fi
     stop = bisect_left(weights.times, latest_time)
     if start >= stop:
         return None
-    baseline = min(_rounded(Vital.WEIGHT, v) for v in weights.values[start:stop])
+    # Rounding is monotonic: the rounded minimum is the minimum rounded (one Decimal, not k).
+    baseline = _rounded(Vital.WEIGHT, min(weights.values[start:stop]))
     current = _rounded(Vital.WEIGHT, latest_value)
     gain = current - baseline
     if gain < _decimal(settings.weight_gain_kg):
@@ -804,8 +815,9 @@ def _glucose_lows(
     limit = thresholds.for_vital(Vital.GLUCOSE).warning_low
     if limit is None:
         return None
-    recent = glucose.window(now - settings.glucose_window, now)
-    lows = [v for v in recent if round_to_resolution(Vital.GLUCOSE, v) <= limit]
+    recent = glucose.rounded_window(Vital.GLUCOSE, now - settings.glucose_window, now)
+    # Rounded values: the lowest one prints the same as the raw value it came from.
+    lows = [v for v in recent if v <= limit]
     if len(lows) < settings.glucose_low_count:
         return None
     days = f"{settings.glucose_window.total_seconds() / 86400:g}"
@@ -841,7 +853,15 @@ def assess_trends(
     within ``weight_window``; week-on-week systolic rise; 7-day home BP mean at or above the
     home threshold; repeated low glucose.
     """
-    grouped = _series(history, now)
+    return _assess_series(_series(history, now), now, thresholds, settings)
+
+
+def _assess_series(
+    grouped: Mapping[Vital, _Series],
+    now: datetime,
+    thresholds: Thresholds,
+    settings: TrendSettings,
+) -> list[Finding]:
     findings: list[Finding] = []
     gain = _weight_gain(grouped.get(Vital.WEIGHT, _EMPTY_SERIES), now, settings)
     if gain is not None:
@@ -851,6 +871,127 @@ def assess_trends(
     if lows is not None:
         findings.append(lows)
     return findings
+
+
+# Vitals the trend rules read; others are not kept.
+TREND_VITALS: Final = frozenset(
+    {Vital.WEIGHT, Vital.SYSTOLIC_BP, Vital.DIASTOLIC_BP, Vital.GLUCOSE}
+)
+# Keys of samples seen but not kept sort after every stored row of the same time.
+_PENDING_ID: Final = 1 << 62
+
+
+class _Column:
+    """One vital's kept samples: parallel lists in (time, row id) order."""
+
+    __slots__ = ("keys", "rounded", "times", "values", "vital")
+
+    def __init__(self, vital: Vital) -> None:
+        self.vital = vital
+        self.keys: list[tuple[datetime, int]] = []
+        self.times: list[datetime] = []
+        self.values: list[float] = []
+        self.rounded: list[float] = []  # rounded once here, not on every assessment
+
+    def insert(self, key: tuple[datetime, int], value: float) -> None:
+        at = bisect_right(self.keys, key)
+        self.keys.insert(at, key)
+        self.times.insert(at, key[0])
+        self.values.insert(at, value)
+        self.rounded.insert(at, round_to_resolution(self.vital, value))
+
+    def remove(self, key: tuple[datetime, int]) -> None:
+        at = bisect_left(self.keys, key)
+        del self.keys[at], self.times[at], self.values[at], self.rounded[at]
+
+    def drop_before(self, since: datetime) -> list[tuple[datetime, int]]:
+        cut = bisect_left(self.times, since)
+        dropped = self.keys[:cut]
+        if cut:
+            del self.keys[:cut], self.times[:cut], self.values[:cut], self.rounded[:cut]
+        return dropped
+
+    def series(self, now: datetime) -> _Series:
+        # The lists themselves, not copies, unless samples after ``now`` must be cut off.
+        if self.times and self.times[-1] > now:
+            stop = bisect_right(self.times, now)
+            return _Series(self.times[:stop], self.values[:stop], self.rounded[:stop])
+        return _Series(self.times, self.values, self.rounded)
+
+
+class TrendState:
+    """One person's trend window, updated on append instead of recomputed per reading.
+
+    Per vital, the finite timed samples in time order (ties by row id); a row id already
+    kept is skipped. ``assess`` gives what ``assess_trends`` gives over the same samples,
+    but costs binary searches and list slices instead of regrouping and sorting the window,
+    so its cost hardly grows with how full the window is.
+    """
+
+    def __init__(self) -> None:
+        """An empty window."""
+        self._columns: dict[Vital, _Column] = {}
+        self._ids: set[int] = set()
+
+    def __len__(self) -> int:
+        """Samples kept."""
+        return len(self._ids)
+
+    def __contains__(self, row_id: object) -> bool:
+        """Whether the row is kept."""
+        return row_id in self._ids
+
+    def add(self, row_id: int, sample: VitalSample) -> bool:
+        """Keep a stored sample; False if already kept, untimed, non-finite or not trended."""
+        if (
+            row_id in self._ids
+            or sample.time is None
+            or sample.vital not in TREND_VITALS
+            or not math.isfinite(sample.value)
+        ):
+            return False
+        self._column(sample.vital).insert((sample.time, row_id), sample.value)
+        self._ids.add(row_id)
+        return True
+
+    def prune(self, since: datetime) -> None:
+        """Drop samples older than ``since`` (amortised: each sample is dropped once)."""
+        for column in self._columns.values():
+            self._ids.difference_update(row_id for _, row_id in column.drop_before(since))
+
+    def _column(self, vital: Vital) -> _Column:
+        column = self._columns.get(vital)
+        if column is None:
+            column = self._columns[vital] = _Column(vital)
+        return column
+
+    def assess(
+        self,
+        now: datetime,
+        *,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        settings: TrendSettings = DEFAULT_TREND_SETTINGS,
+        pending: Iterable[VitalSample] = (),
+    ) -> list[Finding]:
+        """Trend findings at ``now``; ``pending`` samples are seen as well, not kept."""
+        added: list[tuple[_Column, tuple[datetime, int]]] = []
+        try:
+            for number, sample in enumerate(pending):
+                if (
+                    sample.time is None
+                    or sample.vital not in TREND_VITALS
+                    or not math.isfinite(sample.value)
+                ):
+                    continue
+                column = self._column(sample.vital)
+                key = (sample.time, _PENDING_ID + number)
+                column.insert(key, sample.value)
+                added.append((column, key))
+            grouped = {vital: column.series(now) for vital, column in self._columns.items()}
+            return _assess_series(grouped, now, thresholds, settings)
+        finally:
+            for column, key in added:
+                column.remove(key)
 
 
 # ---------------------------------------------------------------------------------------------

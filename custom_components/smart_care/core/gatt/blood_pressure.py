@@ -72,19 +72,14 @@ class BloodPressureReading(Reading):
 
     def as_dict(self) -> dict[str, Any]:
         """See ``Reading.as_dict``."""
-        return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
-            "systolic": self.systolic,
-            "diastolic": self.diastolic,
-            "mean_arterial_pressure": self.mean_arterial_pressure,
-            "unit": self.unit,
-            "timestamp": iso(self.timestamp),
-            "pulse_rate": self.pulse_rate,
-            "pulse_rate_unit": "bpm",
-            "user_id": self.user_id,
-            "measurement_status": as_list(self.measurement_status),
-        }
+        return _cuff_dict(
+            self,
+            {
+                "systolic": self.systolic,
+                "diastolic": self.diastolic,
+                "mean_arterial_pressure": self.mean_arterial_pressure,
+            },
+        )
 
     def vitals(self) -> list[VitalSample]:
         """Systolic, diastolic, MAP (mmHg) and pulse."""
@@ -119,21 +114,28 @@ class IntermediateCuffPressureReading(Reading):
 
     def as_dict(self) -> dict[str, Any]:
         """See ``Reading.as_dict``."""
-        return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
-            "cuff_pressure": self.cuff_pressure,
-            "unit": self.unit,
-            "timestamp": iso(self.timestamp),
-            "pulse_rate": self.pulse_rate,
-            "pulse_rate_unit": "bpm",
-            "user_id": self.user_id,
-            "measurement_status": as_list(self.measurement_status),
-        }
+        return _cuff_dict(self, {"cuff_pressure": self.cuff_pressure})
 
     def status_flags(self) -> list[str]:
         """See ``Reading.status_flags``."""
         return _bp_problems(self.measurement_status)
+
+
+def _cuff_dict(
+    reading: BloodPressureReading | IntermediateCuffPressureReading,
+    pressures: dict[str, float | None],
+) -> dict[str, Any]:
+    """``as_dict`` of both cuff readings: the same fields around their own pressures."""
+    return {
+        **Reading.as_dict(reading),
+        **pressures,
+        "unit": reading.unit,
+        "timestamp": iso(reading.timestamp),
+        "pulse_rate": reading.pulse_rate,
+        "pulse_rate_unit": "bpm",
+        "user_id": reading.user_id,
+        "measurement_status": as_list(reading.measurement_status),
+    }
 
 
 # Constructors without the frozen-dataclass __setattr__ cost (see base.fast_new).

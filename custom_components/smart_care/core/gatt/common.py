@@ -44,8 +44,7 @@ class CurrentTimeReading(Reading):
     def as_dict(self) -> dict[str, Any]:
         """See ``Reading.as_dict``."""
         return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
+            **Reading.as_dict(self),
             "timestamp": iso(self.timestamp),
             "day_of_week": self.day_of_week,
             "fractions256": self.fractions256,
@@ -60,8 +59,7 @@ class DateTimeReading(Reading):
     def as_dict(self) -> dict[str, Any]:
         """See ``Reading.as_dict``."""
         return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
+            **Reading.as_dict(self),
             "timestamp": iso(self.timestamp),
         }
 
@@ -75,8 +73,7 @@ class BatteryReading(Reading):
     def as_dict(self) -> dict[str, Any]:
         """See ``Reading.as_dict``."""
         return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
+            **Reading.as_dict(self),
             "level": self.level,
             "unit": "%",
         }

@@ -89,8 +89,7 @@ class GlucoseReading(Reading):
     def as_dict(self) -> dict[str, Any]:
         """See ``Reading.as_dict``."""
         return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
+            **Reading.as_dict(self),
             "sequence_number": self.sequence_number,
             "base_time": iso(self.base_time),
             "time_offset": self.time_offset,
@@ -185,8 +184,7 @@ class GlucoseContextReading(Reading):
     def as_dict(self) -> dict[str, Any]:
         """See ``Reading.as_dict``."""
         return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
+            **Reading.as_dict(self),
             "sequence_number": self.sequence_number,
             "extended_flags": self.extended_flags,
             "carbohydrate_id": self.carbohydrate_id,

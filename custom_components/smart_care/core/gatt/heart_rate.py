@@ -30,8 +30,7 @@ class HeartRateReading(Reading):
     def as_dict(self) -> dict[str, Any]:
         """See ``Reading.as_dict``."""
         return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
+            **Reading.as_dict(self),
             "heart_rate": self.heart_rate,
             "unit": "bpm",
             "sensor_contact": self.sensor_contact,

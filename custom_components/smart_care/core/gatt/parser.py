@@ -9,56 +9,30 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from . import blood_pressure, common, glucose, heart_rate, pulse_oximeter, racp, thermometer, weight
-from .base import DecodeError, Decoder, Reading, UnknownCharacteristicError
-from .blood_pressure import BloodPressureReading, IntermediateCuffPressureReading
-from .common import BatteryReading, CurrentTimeReading, DateTimeReading
+from .base import Decoder, Reading, UnknownCharacteristicError
+from .blood_pressure import DECODERS as BLOOD_PRESSURE, STATUS_FLAGS as BLOOD_PRESSURE_FLAGS
+from .common import DECODERS as COMMON, STATUS_FLAGS as COMMON_FLAGS
 from .const import BASE_UUID_SUFFIX
-from .glucose import GlucoseContextReading, GlucoseReading
-from .heart_rate import HeartRateReading
-from .pulse_oximeter import PlxContinuousReading, PlxSpotCheckReading
-from .racp import RacpReading
-from .thermometer import TemperatureReading
-from .weight import BodyCompositionReading, WeightReading
-
-__all__ = [
-    "STATUS_FLAG_NAMES",
-    "SUPPORTED_CHARACTERISTICS",
-    "BatteryReading",
-    "BloodPressureReading",
-    "BodyCompositionReading",
-    "CurrentTimeReading",
-    "DateTimeReading",
-    "DecodeError",
-    "GlucoseContextReading",
-    "GlucoseReading",
-    "HeartRateReading",
-    "IntermediateCuffPressureReading",
-    "PlxContinuousReading",
-    "PlxSpotCheckReading",
-    "RacpReading",
-    "Reading",
-    "TemperatureReading",
-    "UnknownCharacteristicError",
-    "WeightReading",
-    "decode",
-    "full_uuid",
-    "short_uuid",
-]
+from .glucose import DECODERS as GLUCOSE, STATUS_FLAGS as GLUCOSE_FLAGS
+from .heart_rate import DECODERS as HEART_RATE, STATUS_FLAGS as HEART_RATE_FLAGS
+from .pulse_oximeter import DECODERS as PULSE_OXIMETER, STATUS_FLAGS as PULSE_OXIMETER_FLAGS
+from .racp import DECODERS as RACP, STATUS_FLAGS as RACP_FLAGS
+from .thermometer import DECODERS as THERMOMETER, STATUS_FLAGS as THERMOMETER_FLAGS
+from .weight import DECODERS as WEIGHT, STATUS_FLAGS as WEIGHT_FLAGS
 
 # Every profile module brings its own table; the order is the one error messages list.
 _PROFILES: Final = (
-    blood_pressure,
-    thermometer,
-    heart_rate,
-    weight,
-    glucose,
-    pulse_oximeter,
-    racp,
-    common,
+    (BLOOD_PRESSURE, BLOOD_PRESSURE_FLAGS),
+    (THERMOMETER, THERMOMETER_FLAGS),
+    (HEART_RATE, HEART_RATE_FLAGS),
+    (WEIGHT, WEIGHT_FLAGS),
+    (GLUCOSE, GLUCOSE_FLAGS),
+    (PULSE_OXIMETER, PULSE_OXIMETER_FLAGS),
+    (RACP, RACP_FLAGS),
+    (COMMON, COMMON_FLAGS),
 )
 _DECODERS: Final[dict[str, tuple[str, Decoder]]] = {
-    short: entry for profile in _PROFILES for short, entry in profile.DECODERS.items()
+    short: entry for decoders, _ in _PROFILES for short, entry in decoders.items()
 }
 
 #: Short UUID -> reading kind, for every characteristic ``decode`` accepts.
@@ -67,9 +41,7 @@ SUPPORTED_CHARACTERISTICS: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 #: Every name ``Reading.status_flags()`` can return.
-STATUS_FLAG_NAMES: Final[frozenset[str]] = frozenset().union(
-    *(profile.STATUS_FLAGS for profile in _PROFILES)
-)
+STATUS_FLAG_NAMES: Final[frozenset[str]] = frozenset().union(*(flags for _, flags in _PROFILES))
 
 # Every common spelling maps straight to its decoder: no normalisation on the hot path.
 _DISPATCH: Final[dict[str, Decoder]] = {}

@@ -115,8 +115,7 @@ class PlxSpotCheckReading(Reading):
     def as_dict(self) -> dict[str, Any]:
         """See ``Reading.as_dict``."""
         return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
+            **Reading.as_dict(self),
             "spo2": self.spo2,
             "spo2_unit": "%",
             "pulse_rate": self.pulse_rate,
@@ -161,8 +160,7 @@ class PlxContinuousReading(Reading):
     def as_dict(self) -> dict[str, Any]:
         """See ``Reading.as_dict``."""
         return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
+            **Reading.as_dict(self),
             "spo2": self.spo2,
             "pulse_rate": self.pulse_rate,
             "spo2_fast": self.spo2_fast,

@@ -153,8 +153,7 @@ class RacpReading(Reading):
         if self.filter_values is not None:
             values = [v.isoformat() if isinstance(v, datetime) else v for v in self.filter_values]
         return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
+            **Reading.as_dict(self),
             "op_code": self.op_code,
             "operator": self.operator,
             "number_of_records": self.number_of_records,

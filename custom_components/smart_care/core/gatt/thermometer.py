@@ -42,8 +42,7 @@ class TemperatureReading(Reading):
     def as_dict(self) -> dict[str, Any]:
         """See ``Reading.as_dict``."""
         return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
+            **Reading.as_dict(self),
             "temperature": self.temperature,
             "unit": self.unit,
             "timestamp": iso(self.timestamp),

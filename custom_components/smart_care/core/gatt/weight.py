@@ -40,8 +40,7 @@ class WeightReading(Reading):
     def as_dict(self) -> dict[str, Any]:
         """See ``Reading.as_dict``."""
         return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
+            **Reading.as_dict(self),
             "weight": self.weight,
             "weight_unit": self.weight_unit,
             "timestamp": iso(self.timestamp),
@@ -96,8 +95,7 @@ class BodyCompositionReading(Reading):
         """See ``Reading.as_dict``."""
         mass = self.mass_unit
         return {
-            "characteristic": self.characteristic,
-            "kind": self.kind,
+            **Reading.as_dict(self),
             "body_fat_percent": self.body_fat_percent,
             "body_fat_percent_unit": "%",
             "timestamp": iso(self.timestamp),

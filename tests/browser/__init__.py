@@ -1,0 +1,1 @@
+"""Real-browser tests (headless Chromium): the demo, set-up, the visit report."""

@@ -1,0 +1,1 @@
+"""Tests of clinic/: FHIR bridge, clinic flow, webhooks, subscriptions (real FHIR servers)."""

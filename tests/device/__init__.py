@@ -1,0 +1,1 @@
+"""Tests of device/: Bluetooth health devices (discovery, GATT sessions, glucose records)."""

@@ -1,0 +1,1 @@
+"""Fakes: stand-ins for what the tests cannot have for real (the radio, a faulty FHIR server)."""

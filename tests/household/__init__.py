@@ -1,0 +1,1 @@
+"""Tests of household/: people, attribution, other sensors as sources, statistics, keys."""

@@ -1,0 +1,1 @@
+"""Tests of the top-level modules: set-up, config flow, platforms, services, diagnostics."""

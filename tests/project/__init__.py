@@ -1,0 +1,1 @@
+"""Checks on the project as a whole: metadata, translations, versions, import layers, the demo."""

@@ -1,0 +1,72 @@
+"""The layers of custom_components/smart_care, read from the source (nothing is imported).
+
+Rules (docs/architecture.md): no import cycle; every arrow points inward (wiring → clinic →
+care/device → household → core/const); core imports no Home Assistant at all.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.support.module_loader import load_module
+
+ROOT = Path(__file__).resolve().parents[2]
+CORE = ROOT / "custom_components" / "smart_care" / "core"
+
+GRAPH = load_module("import_graph", ROOT / "scripts" / "import_graph.py")
+EDGES = GRAPH.graph()
+
+
+def test_the_graph_sees_the_wiring() -> None:
+    # A reader that found nothing would pass every rule below.
+    assert "household.runtime" in EDGES["household.people"]
+    assert {"household.runtime", "care.alerts", "clinic.bridge"} <= set(EDGES["types"])
+    assert EDGES["clinic.bridge"]["care.alerts"] is True  # under TYPE_CHECKING
+    assert EDGES["clinic.webhook"]["clinic.types"] is False
+
+
+def test_no_import_cycle() -> None:
+    assert GRAPH.cycles(EDGES) == []
+
+
+def test_no_loop_even_through_type_only_imports() -> None:
+    # A back-reference under TYPE_CHECKING is still two modules that must change together.
+    assert GRAPH.cycles(EDGES, typing=True) == []
+
+
+def test_every_arrow_points_inward() -> None:
+    assert GRAPH.outward(EDGES) == []
+
+
+def test_the_household_imports_no_feature() -> None:
+    for source, targets in EDGES.items():
+        if source.startswith(("household", "core")):
+            assert not any(t.startswith(("care", "clinic", "device")) for t in targets), source
+
+
+def test_a_break_is_reported() -> None:
+    # The rule itself, on a made-up graph: household → care is outward, core → household too.
+    edges = {"household.runtime": {"care.alerts": False}, "core.x": {"household.runtime": True}}
+    edges |= {"care.alerts": {}, "clinic.bridge": {"care.alerts": False}}
+    assert GRAPH.outward(edges) == [
+        ("core.x", "household.runtime"),
+        ("household.runtime", "care.alerts"),
+    ]
+    assert GRAPH.cycles({"a": {"b": False}, "b": {"a": False}}) == [["a", "b"]]
+    assert GRAPH.cycles({"a": {"b": True}, "b": {"a": False}}) == []
+    assert GRAPH.cycles({"a": {"b": True}, "b": {"a": False}}, typing=True) == [["a", "b"]]
+
+
+@pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(CORE)))
+def test_core_imports_no_homeassistant(path: Path) -> None:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        else:
+            continue
+        assert not any(n.split(".")[0] == "homeassistant" for n in names), path
