@@ -66,7 +66,7 @@ ZH: dict[str, str] = {
     "Assign reading": "指定读数归属",
     "Gives a reading to a person: one a shared device could not attribute, or one stored for the wrong person. The reading keeps its original time.": "将读数指定给某位成员：共享设备无法判断归属的读数，或被记到错误成员名下的读数。读数保留原始时间。",
     "Reading ID": "读数 ID",
-    "From the repair notice or the smart_care_measurement event.": "来自修复通知或 smart_care_measurement 事件。",
+    "From the repair notice, or a smart_care_measurement event (smart_care_measurements for a device's stored readings).": "来自修复通知，或 smart_care_measurement 事件（设备存储的读数为 smart_care_measurements 事件）。",
     "Measured regularly": "定期测量项目",
     "Overdue after": "超时时长",
     'Smart Care raises a "measurement overdue" alarm when one of these has no new reading in time.': "若其中某项未按时测量，智慧照护会发出“测量超时”告警。",

@@ -1,7 +1,8 @@
 """The layers of custom_components/smart_care, read from the source (nothing is imported).
 
 Rules (docs/architecture.md): no import cycle; every arrow points inward (wiring → clinic →
-care/device → household → core/const); core imports no Home Assistant at all.
+care/device → household → core/const); core imports no Home Assistant at all; only the
+household (and the two wiring points named below) holds the synchronous store.
 """
 
 from __future__ import annotations
@@ -70,3 +71,27 @@ def test_core_imports_no_homeassistant(path: Path) -> None:
         else:
             continue
         assert not any(n.split(".")[0] == "homeassistant" for n in names), path
+
+
+# Who may hold the synchronous store itself (everyone else awaits household.record):
+# __init__ hands it to the household; the clinic bridge hands it to the pure outbox.
+STORE_HOLDERS = {"__init__.py", "clinic/bridge.py"}
+PACKAGE = CORE.parent
+
+
+def _store_reads(path: Path) -> list[int]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "store"]
+
+
+def test_only_the_household_reaches_the_store() -> None:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.relative_to(PACKAGE).as_posix()
+        if name.startswith(("household/", "core/")) or name in STORE_HOLDERS:
+            continue
+        if lines := _store_reads(path):
+            found[name] = lines
+    assert found == {}
+    # The rule sees what it forbids: the holders do reach it.
+    assert all(_store_reads(PACKAGE / name) for name in STORE_HOLDERS)

@@ -219,6 +219,7 @@ class Household:
         """Wrap an opened store."""
         self.hass = hass
         self.entry = entry
+        # Blocking: features use ``record``; only the pure clinic outbox gets the store itself.
         self.store = store
         self.record = AsyncRecord(hass, store)
         self.people: dict[str, Person] = {}
