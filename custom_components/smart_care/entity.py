@@ -82,19 +82,29 @@ class SmartCarePersonEntity(Entity):
             configuration_url=report_link(person.person_id),
         )
 
+    # What the entity shows depends on: the person's record (readings), alerts, advice.
+    _follows: tuple[str, ...] = (SIGNAL_PERSON_UPDATED, SIGNAL_ALERTS_UPDATED, SIGNAL_KNOWLEDGE)
+
     async def async_added_to_hass(self) -> None:
         """Follow the person's record and alerts."""
-        for signal in (SIGNAL_PERSON_UPDATED, SIGNAL_ALERTS_UPDATED, SIGNAL_KNOWLEDGE):
+        for signal in self._follows:
             self.async_on_remove(
                 async_dispatcher_connect(
                     self.hass, signal.format(self.person.person_id), self._handle_person_update
                 )
             )
 
+    def _concerned(self, vitals: frozenset[str]) -> bool:
+        """Whether new values of these vitals can change what the entity shows."""
+        return True
+
     @callback
-    def _handle_person_update(self) -> None:
-        # A reading or alert change signals every entity of the person; most of them
-        # still show the same thing, and rewriting them costs more than comparing.
+    def _handle_person_update(self, vitals: frozenset[str] | None = None) -> None:
+        # A reading or alert change signals every entity of the person (a reading names
+        # the vitals it changed); most of them still show the same thing, and rewriting
+        # them costs more than comparing.
+        if vitals is not None and not self._concerned(vitals):
+            return
         shown = (self.available, self.state, self.extra_state_attributes)
         if shown == self._shown:
             return

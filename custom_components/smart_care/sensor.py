@@ -26,7 +26,13 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .clinic.sensor import async_setup_clinic_sensors
-from .const import CONF_ENTRY_TYPE, CONF_GLUCOSE_UNIT, ENTRY_TYPE_DEVICE, GLUCOSE_MMOL
+from .const import (
+    CONF_ENTRY_TYPE,
+    CONF_GLUCOSE_UNIT,
+    ENTRY_TYPE_DEVICE,
+    GLUCOSE_MMOL,
+    SIGNAL_PERSON_UPDATED,
+)
 from .core.clinical.vitals import Vital
 from .device.runtime import DeviceConfigEntry
 from .device.sensor import async_setup_device_sensors
@@ -294,6 +300,8 @@ class VitalSensor(SmartCarePersonEntity, SensorEntity):
     """Latest value of one vital sign."""
 
     entity_description: VitalSensorDescription
+    # Only the person's readings, and only of its own vital, change what it shows.
+    _follows = (SIGNAL_PERSON_UPDATED,)
 
     def __init__(
         self,
@@ -306,6 +314,9 @@ class VitalSensor(SmartCarePersonEntity, SensorEntity):
         super().__init__(data, person, description)
         if description.vital is Vital.GLUCOSE:
             self._attr_suggested_unit_of_measurement = glucose_unit
+
+    def _concerned(self, vitals: frozenset[str]) -> bool:
+        return self.entity_description.vital.value in vitals
 
     @property
     def native_value(self) -> float | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 import logging
 from typing import Any, Protocol
@@ -115,9 +115,19 @@ class Alert:
     snoozed_until: str | None = None
     resolved_at: str | None = None
 
+    def snapshot(self) -> Alert:
+        """A copy to roll back to: its dict fields (str -> str) copied, the rest immutable."""
+        copied = copy.copy(self)
+        for name in _DICT_FIELDS:
+            setattr(copied, name, dict(getattr(self, name)))
+        return copied
+
     def as_record(self) -> dict[str, Any]:
-        """What the record store keeps."""
-        return asdict(self)
+        """What the record store keeps (``asdict``, without its recursive deep copy)."""
+        record = {name: getattr(self, name) for name in _FIELDS}
+        for name in _DICT_FIELDS:
+            record[name] = dict(record[name])
+        return record
 
     def payload(self, action: str, device_languages: dict[str, str]) -> dict[str, Any]:
         """The documented ``smart_care_alert`` event data."""
@@ -133,6 +143,11 @@ class Alert:
     def active(self) -> bool:
         """Not yet resolved."""
         return self.status != STATUS_RESOLVED
+
+
+_FIELDS = tuple(f.name for f in fields(Alert))
+# Its str -> str maps: every other field holds an immutable value.
+_DICT_FIELDS = tuple(f.name for f in fields(Alert) if str(f.type).startswith("dict"))
 
 
 class _Runtime(Protocol):
@@ -229,7 +244,7 @@ class AlertManager(HouseholdListener):
         tracker = self.trackers.setdefault(person_id, AlertTracker())
         tracker_before = tracker.to_dict()
         alerts_before = {
-            a.alert_id: copy.deepcopy(a) for a in self.alerts.values() if a.person_id == person_id
+            a.alert_id: a.snapshot() for a in self.alerts.values() if a.person_id == person_id
         }
         news2_before = self.news2.get(person_id)
         notes_before = self.trend_notes.get(person_id)

@@ -513,8 +513,13 @@ class Household:
                 stored_all += stored
             # One entity update for the batch and an event per _BATCH_EVENT_ROWS rows, not
             # one of each per record (the recorder writes every event).
-            if person.latest != latest_before:
-                async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
+            changed = frozenset(
+                vital for vital, row in person.latest.items() if latest_before.get(vital) is not row
+            )
+            if changed:
+                async_dispatcher_send(
+                    self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id), changed
+                )
             for start in range(0, len(stored_all), _BATCH_EVENT_ROWS):
                 self.hass.bus.async_fire(
                     EVENT_MEASUREMENTS,
@@ -667,7 +672,7 @@ class Household:
         batch: bool = False,
     ) -> list[StoredMeasurement]:
         """Update latest values and tell listeners; return the rows kept out of the state."""
-        changed = False
+        changed: set[str] = set()
         backfilled: list[StoredMeasurement] = []
         for row in stored:
             seen = person.last_seen.get(row.vital)
@@ -678,7 +683,7 @@ class Household:
             # statistics, never to the state.
             if not history_only and (current is None or row.time >= current.time):
                 person.latest[row.vital] = row
-                changed = True
+                changed.add(row.vital)
             else:
                 backfilled.append(row)
         if batch:  # the caller tells of the whole batch at once
@@ -688,7 +693,9 @@ class Household:
                 EVENT_MEASUREMENT, {"person_id": person.person_id, **_event_row(row)}
             )
         if changed:
-            async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
+            async_dispatcher_send(
+                self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id), frozenset(changed)
+            )
         return backfilled
 
     async def async_close(self) -> None:
