@@ -14,6 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.smart_care.const import DOMAIN, EVENT_ALERT
 from custom_components.smart_care.core.gatt import decode
 from custom_components.smart_care.core.outbox import alert_fields
+from custom_components.smart_care.household.alert_text import async_common_texts
 from custom_components.smart_care.household.runtime import DeviceSource
 from tests.conftest import add_person
 from tests.household.test_attribution import bp_bytes
@@ -338,3 +339,16 @@ async def test_news2_alert_follows_the_new_score(
     score = hass.states.get("sensor.grandma_early_warning_score")
     assert score is not None
     assert score.state == "3"
+
+
+async def test_common_texts_are_built_once_per_language(hass: HomeAssistant, grandma: str) -> None:
+    prefix = f"component.{DOMAIN}.common."
+    english = await async_common_texts(hass, "en")
+    chinese_texts = await async_common_texts(hass, "zh-Hans")
+    # Each alert renders in every language: the second look-up is the same mapping.
+    assert await async_common_texts(hass, "en") is english
+    assert await async_common_texts(hass, "zh-Hans") is chinese_texts
+    for language, texts in (("en", english), ("zh-Hans", chinese_texts)):
+        strings = await async_get_translations(hass, language, "common", {DOMAIN})
+        assert texts == {k[len(prefix) :]: v for k, v in strings.items() if k.startswith(prefix)}
+    assert english["alert_title"] != chinese_texts["alert_title"]

@@ -55,6 +55,26 @@ async def test_fever_note_once_a_week(
     assert len(events) == 2
 
 
+async def test_the_week_holds_across_a_restart(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+) -> None:
+    events: list[Event] = []
+    hass.bus.async_listen("smart_care_knowledge", callback(lambda event: events.append(event)))
+    await hass.services.async_call(
+        DOMAIN, "record_measurement", {"person": "Grandma", "temperature": 38.6}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert [e.data["topic"] for e in events] == ["fever"]
+    # A new runtime reads when each topic was sent from the record, not from memory.
+    assert await hass.config_entries.async_reload(loaded_household.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        DOMAIN, "record_measurement", {"person": "Grandma", "temperature": 38.9}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert len(events) == 1
+
+
 async def test_condition_notes_stay_off_entities(
     hass: HomeAssistant, loaded_household: MockConfigEntry
 ) -> None:

@@ -38,6 +38,9 @@ class KnowledgeDelivery(HouseholdListener):
         # Only notes prompted by readings are shown on entities: a note matched to the
         # person's conditions would reveal their history to every HA user.
         self.latest: dict[str, Delivered] = {}
+        # When each topic was last sent, per person: read from the record once, then kept
+        # here (only this class writes it), so a finding costs no read of the record.
+        self._sent: dict[str, dict[str, str]] = {}
 
     async def async_household_loaded(self) -> None:
         """Notes for everyone's conditions."""
@@ -64,14 +67,17 @@ class KnowledgeDelivery(HouseholdListener):
 
     async def _async_deliver(self, person: Person, note: Note) -> datetime | None:
         record = self.household.record
-        settings = await record.get_settings(person.person_id)
-        sent: dict[str, str] = dict(settings.get(SETTING_SENT, {}))
+        sent = self._sent.get(person.person_id)
+        if sent is None:
+            settings = await record.get_settings(person.person_id)
+            sent = self._sent[person.person_id] = dict(settings.get(SETTING_SENT, {}))
         now = dt_util.utcnow()
         last = sent.get(note.topic)
         if last is not None and now - datetime.fromisoformat(last) < REPEAT_AFTER:
             return None
-        sent[note.topic] = now.isoformat()
-        await record.put_setting(person.person_id, SETTING_SENT, sent)
+        updated = {**sent, note.topic: now.isoformat()}
+        await record.put_setting(person.person_id, SETTING_SENT, updated)
+        self._sent[person.person_id] = updated
         title, body = note.render(self.hass.config.language)
         persistent_notification.async_create(
             self.hass,

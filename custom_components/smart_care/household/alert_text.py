@@ -24,6 +24,7 @@ from ..core.clinical.vitals import CANONICAL_UNIT, VITAL_NAMES, Vital
 LANGUAGES: tuple[str, ...] = ("en", "zh-Hans")
 _PREFIX = f"component.{DOMAIN}.common."
 _MOBILE_APP = "mobile_app"
+_TEXTS = f"{DOMAIN}_common_texts"
 _VITAL_KEYS = frozenset(vital.value for vital in Vital)
 
 
@@ -36,10 +37,23 @@ def supported_language(language: str | None) -> str:
     return "en"
 
 
-async def async_common_texts(hass: HomeAssistant, language: str) -> dict[str, str]:
-    """The integration's ``common`` strings in ``language`` (English where missing)."""
+async def async_common_texts(hass: HomeAssistant, language: str) -> Mapping[str, str]:
+    """The integration's ``common`` strings in ``language`` (English where missing).
+
+    Shared, read-only. Kept while HA's translation cache holds the same mapping for the
+    integration with as many strings (each alert renders its texts in every language).
+    """
+    made: dict[str, tuple[dict[str, str], int, dict[str, str]]]
+    made = hass.data.setdefault(_TEXTS, {})
+    source = async_get_cached_translations(hass, language, "common", DOMAIN)
+    found = made.get(language)
+    if found is not None and found[0] is source and found[1] == len(source) > 0:
+        return found[2]
     strings = await async_get_translations(hass, language, "common", {DOMAIN})
-    return {key[len(_PREFIX) :]: value for key, value in strings.items() if key.startswith(_PREFIX)}
+    texts = {k[len(_PREFIX) :]: value for k, value in strings.items() if k.startswith(_PREFIX)}
+    source = async_get_cached_translations(hass, language, "common", DOMAIN)
+    made[language] = (source, len(source), texts)
+    return texts
 
 
 async def async_preload(hass: HomeAssistant) -> None:
