@@ -21,18 +21,27 @@ async def _notes(hass: HomeAssistant) -> dict[str, Any]:
     return persistent_notification._async_get_or_create_notifications(hass)
 
 
+def _knowledge_events(hass: HomeAssistant) -> list[Event]:
+    events: list[Event] = []
+    hass.bus.async_listen("smart_care_knowledge", callback(lambda event: events.append(event)))
+    return events
+
+
+async def _temperature(hass: HomeAssistant, value: float) -> None:
+    await hass.services.async_call(
+        DOMAIN, "record_measurement", {"person": "Grandma", "temperature": value}, blocking=True
+    )
+    await hass.async_block_till_done()
+
+
 async def test_fever_note_once_a_week(
     hass: HomeAssistant,
     loaded_household: MockConfigEntry,
     grandma: str,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    events: list[Event] = []
-    hass.bus.async_listen("smart_care_knowledge", callback(lambda event: events.append(event)))
-    await hass.services.async_call(
-        DOMAIN, "record_measurement", {"person": "Grandma", "temperature": 38.6}, blocking=True
-    )
-    await hass.async_block_till_done()
+    events = _knowledge_events(hass)
+    await _temperature(hass, 38.6)
     assert [e.data["topic"] for e in events] == ["fever"]
     advice = hass.states.get("sensor.grandma_health_advice")
     assert advice is not None
@@ -42,36 +51,23 @@ async def test_fever_note_once_a_week(
     (fever,) = [n for n in notes.values() if n["title"] == "Grandma: Fever"]
     assert "not a diagnosis" in fever["message"]
     # Again within the week: no second note.
-    await hass.services.async_call(
-        DOMAIN, "record_measurement", {"person": "Grandma", "temperature": 38.9}, blocking=True
-    )
-    await hass.async_block_till_done()
+    await _temperature(hass, 38.9)
     assert len(events) == 1
     freezer.tick(timedelta(days=8))
-    await hass.services.async_call(
-        DOMAIN, "record_measurement", {"person": "Grandma", "temperature": 38.4}, blocking=True
-    )
-    await hass.async_block_till_done()
+    await _temperature(hass, 38.4)
     assert len(events) == 2
 
 
 async def test_the_week_holds_across_a_restart(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
-    events: list[Event] = []
-    hass.bus.async_listen("smart_care_knowledge", callback(lambda event: events.append(event)))
-    await hass.services.async_call(
-        DOMAIN, "record_measurement", {"person": "Grandma", "temperature": 38.6}, blocking=True
-    )
-    await hass.async_block_till_done()
+    events = _knowledge_events(hass)
+    await _temperature(hass, 38.6)
     assert [e.data["topic"] for e in events] == ["fever"]
     # A new runtime reads when each topic was sent from the record, not from memory.
     assert await hass.config_entries.async_reload(loaded_household.entry_id)
     await hass.async_block_till_done()
-    await hass.services.async_call(
-        DOMAIN, "record_measurement", {"person": "Grandma", "temperature": 38.9}, blocking=True
-    )
-    await hass.async_block_till_done()
+    await _temperature(hass, 38.9)
     assert len(events) == 1
 
 
