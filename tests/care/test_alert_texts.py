@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.smart_care.const import DOMAIN, EVENT_ALERT
 from custom_components.smart_care.core.gatt import decode
 from custom_components.smart_care.core.outbox import alert_fields
-from custom_components.smart_care.household.alert_text import async_common_texts
+from custom_components.smart_care.household.alert_text import async_common_texts, render
 from custom_components.smart_care.household.runtime import DeviceSource
 from tests.conftest import add_person
 from tests.household.test_attribution import bp_bytes
@@ -352,3 +352,18 @@ async def test_common_texts_are_built_once_per_language(hass: HomeAssistant, gra
         strings = await async_get_translations(hass, language, "common", {DOMAIN})
         assert texts == {k[len(prefix) :]: v for k, v in strings.items() if k.startswith(prefix)}
     assert english["alert_title"] != chinese_texts["alert_title"]
+
+
+def test_an_unknown_placeholder_stays_visible() -> None:
+    texts = {"alert_custom": "{vital_name} {value} {unit} {nobody_knows} {advice}"}
+    texts |= {"vital_temperature": "Temperature", "advice_warning": "Measure again."}
+    text = render(
+        texts,
+        translation_key="custom",
+        placeholders={"value": "38.4", "unit": "°C"},
+        severity="warning",
+        vital="temperature",
+    )
+    assert text == "Temperature 38.4 °C {nobody_knows} Measure again."
+    gone = render(texts, translation_key="gone", placeholders={}, severity="info", vital=None)
+    assert gone is None

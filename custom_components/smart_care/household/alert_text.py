@@ -6,7 +6,6 @@ Notes: docs/modules.md (household/alert_text.py).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from string import Formatter
 from typing import Any
 
 from homeassistant.components.frontend.storage import async_user_store
@@ -84,7 +83,8 @@ class _Placeholders(dict[str, Any]):
 
 
 def _format(template: str, values: Mapping[str, Any]) -> str:
-    return Formatter().vformat(template, (), _Placeholders(values))
+    # str.format_map asks __missing__ as Formatter().vformat does, without its Python loop.
+    return template.format_map(_Placeholders(values))
 
 
 def translation_key_for(kind: str, code: str, placeholders: Mapping[str, str]) -> str:
