@@ -219,3 +219,91 @@ async def test_snooze_from_phone_clears_and_reopen_pushes_again(
     (push,) = dad.take()
     assert push["data"]["tag"] == f"smart_care_{alert_id}"
     assert push["message"].startswith("Systolic blood pressure 185")
+
+
+async def test_custom_title_and_button_labels(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    phone_factory: PhoneFactory,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    freezer.move_to("2025-04-15 12:00:00-07:00")
+    dad, aunt = await setup_family(
+        hass,
+        loaded_household,
+        phone_factory,
+        phone_number="+1 555 0100",
+        title="{{ person }} ({{ vital }}): {{ severity | upper }}",
+        acknowledge_label="On it",
+        snooze_label="Later",
+        call_label="Ring Grandma",
+    )
+    await record(hass, spo2=90)  # urgent
+    alert_id = (await alert_ids(hass))["spo2_low"]
+    for phone in (dad, aunt):
+        (push,) = [p for p in phone.take() if p["data"]["tag"] == f"smart_care_{alert_id}"]
+        # The title template sees the alert's person, vital and severity.
+        assert push["title"] == "Grandma (spo2): URGENT"
+        assert push["message"].startswith("Oxygen saturation 90 %")
+        assert push["data"]["actions"] == [
+            {"action": f"SMART_CARE_ACK_{alert_id}", "title": "On it"},
+            {"action": f"SMART_CARE_SNOOZE_{alert_id}", "title": "Later"},
+            {"action": "URI", "title": "Ring Grandma", "uri": "tel:+15550100"},
+        ]
+        assert push["data"]["push"] == {"interruption-level": "time-sensitive"}
+        assert (push["data"]["priority"], push["data"]["ttl"]) == ("high", 0)
+        assert push["data"]["group"] == "smart_care"
+
+
+async def test_held_back_push_goes_out_as_the_alert_is_in_the_morning(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    phone_factory: PhoneFactory,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    freezer.move_to("2025-04-15 23:30:00-07:00")
+    dad, _aunt = await setup_family(
+        hass, loaded_household, phone_factory, title="{{ person }}: {{ severity }}"
+    )
+    await record(hass, systolic=150, diastolic=85)  # warning: held back
+    freezer.move_to("2025-04-15 23:40:00-07:00")
+    await record(hass, systolic=185, diastolic=95)  # the same alert escalates: held back too
+    assert dad.pushes == []
+    alert_id = (await alert_ids(hass))["systolic_bp_high"]
+
+    freezer.move_to("2025-04-16 07:00:05-07:00")
+    async_fire_time_changed(hass)
+    await settle(hass)
+    # Both held runs re-check and push the alert as it is now: urgent, the newer text.
+    pushes = [p for p in dad.take() if p["data"]["tag"] == f"smart_care_{alert_id}"]
+    assert len(pushes) == 2
+    for push in pushes:
+        assert push["title"] == "Grandma: urgent"
+        assert push["message"].startswith("Systolic blood pressure 185")
+        assert push["data"]["push"] == {"interruption-level": "time-sensitive"}
+        assert (push["data"]["priority"], push["data"]["ttl"]) == ("high", 0)
+        assert [a["title"] for a in push["data"]["actions"]] == ["Acknowledge", "Snooze 30 min"]
+
+
+async def test_other_peoples_alerts_are_not_cleared(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    phone_factory: PhoneFactory,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    freezer.move_to("2025-04-15 12:00:00-07:00")
+    await add_person(hass, loaded_household, alias="Grandma")
+    await add_person(hass, loaded_household, alias="Grandpa")
+    dad = await phone_factory("Dad's iPhone")
+    await setup_blueprint_automations(
+        hass,
+        BLUEPRINT,
+        {"people": [person_device(hass, "Grandma")], "phones": [dad.device_id]},
+    )
+    await record(hass, person="Grandpa", systolic=185, diastolic=95)
+    alert_id = (await alert_ids(hass))["systolic_bp_high"]
+    await hass.services.async_call(
+        DOMAIN, "acknowledge_alert", {"alert_id": alert_id}, blocking=True
+    )
+    await settle(hass)
+    assert dad.pushes == []
