@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from custom_components.smart_care.core.store.record_store import RecordStore
+from custom_components.smart_care.core.store.record_store import CHECKPOINT_EVERY, RecordStore
 
 T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 
@@ -109,6 +109,64 @@ def test_reading_survives_kill_right_after_append(tmp_path: Path) -> None:
     store = RecordStore(db)
     try:
         assert store.count("p1") == 50
+    finally:
+        store.close()
+
+
+def test_checkpoint_copies_the_wal_from_its_own_connection(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path / "record.db")
+    try:
+        for i in range(CHECKPOINT_EVERY):
+            store.append("p1", "pulse", 60.0 + i % 7, "bpm", T0 + timedelta(minutes=i), "ble")
+        assert store.checkpoint_due
+        before = store.path.stat().st_size
+        store.checkpoint()
+        assert not store.checkpoint_due
+        # The committed pages are in the database file now, not only in the WAL.
+        assert store.path.stat().st_size > before
+        assert store.count("p1") == CHECKPOINT_EVERY
+        assert store.append("p1", "pulse", 99.0, "bpm", T0 - timedelta(days=1), "ble")
+    finally:
+        store.close()
+    store.checkpoint()  # after close: nothing to do, and no error
+    assert not store.checkpoint_due
+
+
+def test_kill_while_checkpoints_run_loses_no_acknowledged_reading(tmp_path: Path) -> None:
+    """Checkpoints in another thread, then a hard kill: every acknowledged reading is there."""
+    db = tmp_path / "record.db"
+    root = Path(__file__).resolve().parents[2]
+    code = textwrap.dedent(
+        f"""
+        import os, signal, sys, threading
+        from datetime import UTC, datetime, timedelta
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(
+            "rs", {str(root / "custom_components/smart_care/core/store/record_store.py")!r})
+        rs = importlib.util.module_from_spec(spec); sys.modules["rs"] = rs
+        spec.loader.exec_module(rs)
+        store = rs.RecordStore(__import__("pathlib").Path({str(db)!r}))
+        done = threading.Event()
+        def checkpoints():
+            while not done.is_set():
+                store.checkpoint()
+        worker = threading.Thread(target=checkpoints, daemon=True)
+        worker.start()
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+        for i in range(300):
+            store.append("p1", "spo2", 90.0 + i % 10, "%", t0 + timedelta(minutes=i), "ble")
+        print("acknowledged", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert "acknowledged" in proc.stdout
+    store = RecordStore(db)
+    try:
+        assert store.count("p1") == 300
     finally:
         store.close()
 

@@ -28,13 +28,33 @@ class AsyncRecord:
     def __init__(self, hass: HomeAssistant, store: RecordStore) -> None:
         self._hass = hass
         self._store = store
+        self._checkpointing = False
 
     async def _run[**P, T](self, target: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self._hass.async_add_executor_job(partial(target, *args, **kwargs))
+        result = await self._hass.async_add_executor_job(partial(target, *args, **kwargs))
+        self._checkpoint_when_due()
+        return result
 
     async def batch[T](self, work: Callable[[RecordStore], T]) -> T:
         """Run ``work(store)`` in one executor job (reads that go together, read-modify-write)."""
-        return await self._hass.async_add_executor_job(work, self._store)
+        result = await self._hass.async_add_executor_job(work, self._store)
+        self._checkpoint_when_due()
+        return result
+
+    def _checkpoint_when_due(self) -> None:
+        # In the background: the caller (a reading on its way to its alert) does not wait.
+        if self._checkpointing or not self._store.checkpoint_due:
+            return
+        self._checkpointing = True
+        self._hass.async_create_background_task(
+            self._async_checkpoint(), "smart_care record checkpoint"
+        )
+
+    async def _async_checkpoint(self) -> None:
+        try:
+            await self._hass.async_add_executor_job(self._store.checkpoint)
+        finally:
+            self._checkpointing = False
 
     async def close(self) -> None:
         """Close the database."""
