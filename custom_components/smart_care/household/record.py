@@ -8,11 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from functools import partial
+import logging
+import sqlite3
 from typing import Any
 
 from homeassistant.core import HomeAssistant
 
 from ..core.store.record_store import RecordStore, StoredMeasurement
+
+_LOGGER = logging.getLogger(__name__)
 
 type Values = list[tuple[str, float, str, datetime, str | None]]
 type AlertRows = Iterable[tuple[str, str, Mapping[str, Any]]]
@@ -53,6 +57,9 @@ class AsyncRecord:
     async def _async_checkpoint(self) -> None:
         try:
             await self._hass.async_add_executor_job(self._store.checkpoint)
+        except sqlite3.Error as err:
+            # Nothing is lost: SQLite's own checkpoint copies the WAL later.
+            _LOGGER.warning("Could not checkpoint the health record: %s", err)
         finally:
             self._checkpointing = False
 
