@@ -40,13 +40,12 @@ async def test_a_failed_checkpoint_is_a_warning_and_loses_nothing(
     store = RecordStore(tmp_path / "record.db")
     record = AsyncRecord(hass, store)
     try:
-        for value in range(CHECKPOINT_EVERY - 1):
-            await record.put_setting("p1", "n", value)
-        # The checkpoint's own connection cannot open the file (a folder stands in its way);
-        # the store's open connection goes on.
+        # Before any checkpoint can be due: the checkpoint's own connection cannot open the
+        # file (a folder stands in its way); the store's open connection goes on.
         store.path.rename(tmp_path / "aside.db")
         store.path.mkdir()
-        await record.put_setting("p1", "n", CHECKPOINT_EVERY)
+        for value in range(CHECKPOINT_EVERY + 1):
+            await record.put_setting("p1", "n", value)
         await hass.async_block_till_done(wait_background_tasks=True)
         assert "Could not checkpoint the health record" in caplog.text
         assert await record.get_settings("p1") == {"n": CHECKPOINT_EVERY}

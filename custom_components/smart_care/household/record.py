@@ -62,6 +62,8 @@ class AsyncRecord:
             _LOGGER.warning("Could not checkpoint the health record: %s", err)
         finally:
             self._checkpointing = False
+        # Commits may have come due while it ran (none is skipped).
+        self._checkpoint_when_due()
 
     async def close(self) -> None:
         """Close the database."""
