@@ -159,24 +159,34 @@ async def test_quiet_hours_hold_back_non_critical_only(
     assert [a["title"] for a in push["data"]["actions"]] == ["Acknowledge", "Snooze 30 min"]
 
 
+async def _grandparents_and_dad(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    phone_factory: PhoneFactory,
+    freezer: FrozenDateTimeFactory,
+    **inputs: Any,
+) -> Any:
+    """Grandma and Grandpa in the household; the automation pushes Grandma's alerts to Dad."""
+    freezer.move_to("2025-04-15 12:00:00-07:00")
+    await add_person(hass, entry, alias="Grandma")
+    await add_person(hass, entry, alias="Grandpa")
+    dad = await phone_factory("Dad's iPhone")
+    await setup_blueprint_automations(
+        hass,
+        BLUEPRINT,
+        {"people": [person_device(hass, "Grandma")], "phones": [dad.device_id], **inputs},
+    )
+    return dad
+
+
 async def test_people_and_severities_filter_and_escalation_replaces(
     hass: HomeAssistant,
     loaded_household: MockConfigEntry,
     phone_factory: PhoneFactory,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    freezer.move_to("2025-04-15 12:00:00-07:00")
-    await add_person(hass, loaded_household, alias="Grandma")
-    await add_person(hass, loaded_household, alias="Grandpa")
-    dad = await phone_factory("Dad's iPhone")
-    await setup_blueprint_automations(
-        hass,
-        BLUEPRINT,
-        {
-            "people": [person_device(hass, "Grandma")],
-            "severities": ["urgent", "critical"],
-            "phones": [dad.device_id],
-        },
+    dad = await _grandparents_and_dad(
+        hass, loaded_household, phone_factory, freezer, severities=["urgent", "critical"]
     )
     await record(hass, systolic=150, diastolic=85)  # Grandma, warning: not chosen
     await record(hass, person="Grandpa", systolic=185, diastolic=95)  # urgent, not Grandma
@@ -291,15 +301,7 @@ async def test_other_peoples_alerts_are_not_cleared(
     phone_factory: PhoneFactory,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    freezer.move_to("2025-04-15 12:00:00-07:00")
-    await add_person(hass, loaded_household, alias="Grandma")
-    await add_person(hass, loaded_household, alias="Grandpa")
-    dad = await phone_factory("Dad's iPhone")
-    await setup_blueprint_automations(
-        hass,
-        BLUEPRINT,
-        {"people": [person_device(hass, "Grandma")], "phones": [dad.device_id]},
-    )
+    dad = await _grandparents_and_dad(hass, loaded_household, phone_factory, freezer)
     await record(hass, person="Grandpa", systolic=185, diastolic=95)
     alert_id = (await alert_ids(hass))["systolic_bp_high"]
     await hass.services.async_call(

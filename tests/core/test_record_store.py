@@ -79,6 +79,20 @@ def test_delete_person(store: RecordStore) -> None:
     assert store.person_ids() == ["p2"]
 
 
+def _killed_then_count(db: Path, code: str) -> int:
+    """Run ``code`` (it prints "acknowledged", then kills itself); count p1's rows after."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert "acknowledged" in proc.stdout
+    store = RecordStore(db)
+    try:
+        return store.count("p1")
+    finally:
+        store.close()
+
+
 def test_reading_survives_kill_right_after_append(tmp_path: Path) -> None:
     """A reading acknowledged to the caller is on disk even if the process dies at once."""
     db = tmp_path / "record.db"
@@ -101,16 +115,7 @@ def test_reading_survives_kill_right_after_append(tmp_path: Path) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
         """
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert proc.returncode == -signal.SIGKILL
-    assert "acknowledged" in proc.stdout
-    store = RecordStore(db)
-    try:
-        assert store.count("p1") == 50
-    finally:
-        store.close()
+    assert _killed_then_count(db, code) == 50
 
 
 def test_checkpoint_copies_the_wal_from_its_own_connection(tmp_path: Path) -> None:
@@ -159,16 +164,7 @@ def test_kill_while_checkpoints_run_loses_no_acknowledged_reading(tmp_path: Path
         os.kill(os.getpid(), signal.SIGKILL)
         """
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-    assert "acknowledged" in proc.stdout
-    store = RecordStore(db)
-    try:
-        assert store.count("p1") == 300
-    finally:
-        store.close()
+    assert _killed_then_count(db, code) == 300
 
 
 def test_lazy_setting_leaves_commits_fsynced(tmp_path: Path) -> None:
