@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+import os
 from pathlib import Path
 import shutil
 import sys
@@ -81,6 +82,7 @@ pytest_plugins = ["tests.conftest"]
 READINGS = scaled(1000, 100)  # timed readings (half open, half resolve)
 WARMUP = scaled(40, 10)
 NO_FSYNC_READINGS = scaled(400, 60)  # diagnostic pass
+FLOOR_READINGS = scaled(400, 60)  # the fsync floor pass
 ABNORMAL, NORMAL = 38.4, 36.8
 THERMOMETER = "A4:C1:38:00:00:10"
 PHONE_NAME = "Bench Phone"
@@ -354,12 +356,24 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
             await hass.async_block_till_done()
             return got["event"] - t0, got["notify"] - t0
 
-        async def run(count: int) -> dict[str, list[int]]:
-            out: dict[str, list[int]] = {k: [] for k in ("ev", "nt", "bev", "bnt", "open")}
+        floor_file = (tmp_path / "fsync_floor.bin").open("ab", buffering=0)
+        block = bytes(256)
+
+        def durable_append() -> int:
+            # What the record's COMMIT cannot go under: one small write made durable.
+            t0 = time.perf_counter_ns()
+            floor_file.write(block)
+            os.fdatasync(floor_file.fileno())
+            return time.perf_counter_ns() - t0
+
+        async def run(count: int, floor: bool = False) -> dict[str, list[int]]:
+            out: dict[str, list[int]] = {k: [] for k in ("ev", "nt", "bev", "bnt", "open", "fsync")}
             for index in range(count):
                 value = ABNORMAL if index % 2 == 0 else NORMAL
                 ev, nt = await ours(value)
                 bev, bnt = await baseline(value)
+                if floor:
+                    out["fsync"].append(await hass.async_add_executor_job(durable_append))
                 out["ev"].append(ev)
                 out["nt"].append(nt)
                 out["bev"].append(bev)
@@ -378,6 +392,9 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
             alerts = await hass.async_add_executor_job(
                 lambda: household.store.alerts(person_id=person_id)
             )
+            # Diagnostic: a raw fdatasync'd append after each reading and baseline run.
+            floor = await run(FLOOR_READINGS, floor=True)
+            floor_file.close()
             # Diagnostic: the same path with the record's commits not fsync'd.
             store = household.store
 
@@ -441,6 +458,18 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
         at = median(ms[key])
         emit(f"latency.stage.{stage}_p50", at, "ms", note=f"+{at - previous:.2f} ms: {label}")
         previous = at
+    fsync = ns_to_ms(floor["fsync"])
+    floor_base = percentile(ns_to_ms(floor["bnt"]), 99)
+    for q, label in ((50, "p50"), (99, "p99")):
+        emit(
+            f"latency.diag_fsync_alone_{label}",
+            percentile(fsync, q),
+            "ms",
+            baseline=floor_base,
+            note="DIAGNOSTIC: a 256-byte write + fdatasync in the record's folder after each "
+            "reading; the event waits for one durable write, so its p99 ratio cannot be lower "
+            "than this p99's (baseline: the bare automation's p99 in that pass)",
+        )
     diag = {k: ns_to_ms(v) for k, v in no_fsync.items()}
     emit(
         "latency.diag_no_fsync_ble_to_notify_p50",
