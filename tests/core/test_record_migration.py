@@ -16,6 +16,7 @@ import pytest
 from custom_components.smart_care.core.security import DecryptError, EncryptionCodec
 from custom_components.smart_care.household.keys import INDEX_KEY_ID, open_record, rotate
 from tests.support.legacy import record_store_v2 as v2
+from tests.support.open_files import open_files
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 365 * 5
@@ -162,8 +163,11 @@ def test_a_tampered_schema_2_row_stops_the_migration_and_changes_nothing(
     with legacy._transaction() as cur:
         cur.execute("UPDATE measurements SET time = ? WHERE id = 1", (v2._iso(END + timedelta(1)),))
     legacy.close()
-    with pytest.raises(DecryptError):
+    with pytest.raises(DecryptError) as refused:
         open_record(path, keys)
+    # The failed open holds no file, even while its traceback is still alive.
+    assert refused.traceback
+    assert open_files(path) == 0
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
             "2",

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from custom_components.smart_care.core.store.record_store import CHECKPOINT_EVERY, RecordStore
+from custom_components.smart_care.core.store.record_store import (
+    CHECKPOINT_EVERY,
+    RecordStore,
+    SchemaError,
+)
+from tests.support.open_files import open_files
 
 T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 
@@ -25,6 +32,19 @@ def store(tmp_path: Path) -> RecordStore:
 
 def test_file_is_private(store: RecordStore) -> None:
     assert store.path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_record_that_cannot_be_opened_is_left_closed(tmp_path: Path) -> None:
+    path = tmp_path / "record.db"
+    newer = RecordStore(path)
+    newer.close()
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(SchemaError, match="record schema 99") as refused:
+        RecordStore(path)
+    # The refused open holds no file, even while its traceback is still alive.
+    assert refused.traceback
+    assert open_files(path) == 0
 
 
 def test_profile_round_trip(store: RecordStore) -> None:

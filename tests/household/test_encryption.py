@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import UTC, datetime
 import hashlib
 import json
@@ -100,7 +101,7 @@ async def test_database_holds_no_plaintext_and_keys_live_apart(
     for encoded in doc["keys"].values():
         assert encoded.encode() not in data
     # Dedupe keys are opaque tokens, not "person|vital|time|value|source".
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         tokens = [row[0] for row in conn.execute("SELECT dedupe FROM measurements")]
         columns = [row[1] for row in conn.execute("PRAGMA table_info(measurements)")]
     assert tokens

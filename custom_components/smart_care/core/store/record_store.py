@@ -369,6 +369,20 @@ class RecordStore:
         os.close(fd)
         os.chmod(path, 0o600)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._codes: dict[tuple[str, str], int] = {}
+        self._names_by_code: dict[int, str] = {}
+        try:
+            self._set_up()
+        except BaseException:
+            self._conn.close()  # a refused schema or a failed migration leaves nothing open
+            raise
+        for suffix in ("-wal", "-shm"):
+            side = Path(f"{path}{suffix}")
+            if side.exists():
+                os.chmod(side, 0o600)
+
+    def _set_up(self) -> None:
+        """Pragmas, the schema, a schema-2 record's migration, the names' codes."""
         self._conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed reading survives power loss, not only a process kill.
         self._conn.execute("PRAGMA synchronous=FULL")
@@ -376,8 +390,6 @@ class RecordStore:
         # Deleted and replaced cells are zeroed where that costs no extra I/O, so old
         # ciphertexts (and the plaintext keys of removed rows) do not linger in free space.
         self._conn.execute("PRAGMA secure_delete=FAST")
-        self._codes: dict[tuple[str, str], int] = {}
-        self._names_by_code: dict[int, str] = {}
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
         )
@@ -395,12 +407,7 @@ class RecordStore:
                 0
             ]
         if version != str(SCHEMA_VERSION):
-            self._conn.close()
             raise SchemaError(f"record schema {version}, expected {SCHEMA_VERSION}")
-        for suffix in ("-wal", "-shm"):
-            side = Path(f"{path}{suffix}")
-            if side.exists():
-                os.chmod(side, 0o600)
 
     @property
     def path(self) -> Path:
