@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import logging
 from typing import cast
 
-from homeassistant.const import Platform
+from homeassistant.const import EVENT_HOMEASSISTANT_CLOSE, Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.event import async_track_time_interval
@@ -106,6 +106,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_TAG_SCANNED, _tag_scanned))
 
+    async def _close_at_shutdown(_event: Event) -> None:
+        # Home Assistant stops without unloading entries: close the record at its last stage,
+        # after every stop-time write, rather than leave the connection to the collector.
+        await _async_close(entry.runtime_data)
+
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_CLOSE, _close_at_shutdown))
+
     async def _notification_action(event: Event) -> None:
         # Buttons of the family notification: SMART_CARE_ACK_<id> / SMART_CARE_SNOOZE_<id>.
         action = str(event.data.get("action", ""))
@@ -148,10 +155,15 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -
         return await async_unload_device_entry(hass, cast(DeviceConfigEntry, entry))
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        if (clinic := entry.runtime_data.clinic) is not None:
-            await clinic.async_stop()  # before the record store closes
-        await entry.runtime_data.household.async_close()
+        await _async_close(entry.runtime_data)
     return unloaded
+
+
+async def _async_close(data: SmartCareData) -> None:
+    """Stop the clinic links, then close the record (again is a no-op)."""
+    if data.clinic is not None:
+        await data.clinic.async_stop()  # before the record store closes
+    await data.household.async_close()
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -> None:

@@ -229,6 +229,7 @@ class Household:
         # One reading of a person at a time from assessment to announcement: what the
         # listeners prepare must not interleave with another reading's commit.
         self._record_locks: dict[str, asyncio.Lock] = {}
+        self._closed = False
 
     @callback
     def async_add_listener(self, listener: HouseholdListener) -> CALLBACK_TYPE:
@@ -699,7 +700,10 @@ class Household:
         return backfilled
 
     async def async_close(self) -> None:
-        """Stop timers and close the store."""
+        """Stop timers and close the store; once (at shutdown, then maybe at unload)."""
+        if self._closed:
+            return
+        self._closed = True
         for listener in list(self._listeners):
             listener.async_household_closing()
         await self.record.close()
