@@ -12,6 +12,7 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
 )
 
 from .care.alerts import Alert
+from .const import SIGNAL_ALERTS_UPDATED
 from .core.clinical.assessment import FindingKind, Level
 from .entity import SmartCarePersonEntity, person_platform
 
@@ -53,6 +54,8 @@ class AlertBinarySensor(SmartCarePersonEntity, BinarySensorEntity):
     """A problem sensor driven by the person's unresolved alerts."""
 
     entity_description: AlertBinarySensorDescription
+    # Only the person's alerts change what it shows.
+    _follows = (SIGNAL_ALERTS_UPDATED,)
 
     @property
     def is_on(self) -> bool:

@@ -31,6 +31,8 @@ from .const import (
     CONF_GLUCOSE_UNIT,
     ENTRY_TYPE_DEVICE,
     GLUCOSE_MMOL,
+    SIGNAL_ALERTS_UPDATED,
+    SIGNAL_KNOWLEDGE,
     SIGNAL_PERSON_UPDATED,
 )
 from .core.clinical.vitals import Vital
@@ -170,6 +172,8 @@ class PersonSensorDescription(SensorEntityDescription):
 
     value_fn: Callable[[SmartCareData, Person], StateType | datetime]
     attrs_fn: Callable[[SmartCareData, Person], dict[str, Any]] | None = None
+    # The signals whose news can change what it shows (each reading sends some).
+    follows: tuple[str, ...]
 
 
 def _news2_attrs(data: SmartCareData, person: Person) -> dict[str, Any]:
@@ -246,12 +250,14 @@ PERSON_SENSORS: tuple[PersonSensorDescription, ...] = (
     PersonSensorDescription(
         key="last_measurement",
         translation_key="last_measurement",
+        follows=(SIGNAL_PERSON_UPDATED,),
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda data, person: person.last_measurement,
     ),
     PersonSensorDescription(
         key="early_warning_score",
         translation_key="early_warning_score",
+        follows=(SIGNAL_ALERTS_UPDATED,),  # NEWS2 is the alert manager's
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=_news2_value,
         attrs_fn=_news2_attrs,
@@ -259,12 +265,14 @@ PERSON_SENSORS: tuple[PersonSensorDescription, ...] = (
     PersonSensorDescription(
         key="health_advice",
         translation_key="health_advice",
+        follows=(SIGNAL_KNOWLEDGE,),
         value_fn=_advice_title,
         attrs_fn=_advice_attrs,
     ),
     PersonSensorDescription(
         key="health_status",
         translation_key="health_status",
+        follows=(SIGNAL_ALERTS_UPDATED,),
         device_class=SensorDeviceClass.ENUM,
         options=HEALTH_STATUS_OPTIONS,
         value_fn=_health_status,
@@ -329,6 +337,13 @@ class PersonSensor(SmartCarePersonEntity, SensorEntity):
     """A value derived from the person's record."""
 
     entity_description: PersonSensorDescription
+
+    def __init__(
+        self, data: SmartCareData, person: Person, description: PersonSensorDescription
+    ) -> None:
+        """Follow only the signals that can change this value."""
+        super().__init__(data, person, description)
+        self._follows = description.follows
 
     @property
     def native_value(self) -> StateType | datetime:

@@ -11,7 +11,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_care.const import DOMAIN, EVENT_MEASUREMENT
+from custom_components.smart_care.const import DOMAIN, EVENT_ALERT, EVENT_MEASUREMENT
 from tests.conftest import add_person
 from tests.support.device_lookup import find_device
 
@@ -219,3 +219,34 @@ async def test_unchanged_entities_are_not_rewritten(
     # Yet a change still reaches it.
     await _record(hass, person="grandma", weight=62.0)
     assert hass.states.get("sensor.grandma_weight").state == "62.0"
+
+
+async def test_each_person_sensor_follows_what_changes_it(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+) -> None:
+    """Person sensors follow only their own signals, and those still reach them."""
+    alerts: list[Event] = []
+    hass.bus.async_listen(EVENT_ALERT, callback(lambda event: alerts.append(event)))
+    score = "sensor.grandma_early_warning_score"
+    status = "sensor.grandma_health_status"
+    abnormal = "binary_sensor.grandma_vital_signs_abnormal"
+    await _record(hass, person="grandma", pulse=72)
+    assert hass.states.get(score).state == "0"
+    assert hass.states.get("sensor.grandma_last_measurement").state not in ("unknown", None)
+    # NEWS2 changes without any alert changing: the score follows all the same.
+    await _record(hass, person="grandma", pulse=95)
+    assert alerts == []
+    assert hass.states.get(score).state == "1"
+    assert hass.states.get(status).state == "normal"
+    assert hass.states.get(abnormal).state == "off"
+    # An alert opens: the score, the status and the problem sensor follow it.
+    await _record(hass, person="grandma", spo2=90)
+    assert [event.data["action"] for event in alerts] != []
+    assert hass.states.get(score).state == "4"
+    assert hass.states.get(status).state != "normal"
+    assert hass.states.get(abnormal).state == "on"
+    # And back.
+    await _record(hass, person="grandma", spo2=98, pulse=72)
+    assert hass.states.get(score).state == "0"
+    assert hass.states.get(status).state == "normal"
+    assert hass.states.get(abnormal).state == "off"

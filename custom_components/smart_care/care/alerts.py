@@ -302,13 +302,14 @@ class AlertManager(HouseholdListener):
         events, codes = staged.events, staged.codes
         if any(r.vital in {"weight", "systolic_bp", "glucose"} for r in stored):
             await self._async_window(person, dt_util.utcnow(), stored)
-        if events:
+        if events:  # which tells the entities
             await self._async_announce(person, events, fired=staged.fired)
             if any(action for _, action in events):
                 await self.household.record.put_setting_lazily(
                     person.person_id, SETTING_UNANNOUNCED, []
                 )
-        async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
+        else:  # the early warning score may have changed without any alert changing
+            async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
         if codes:
             await self.knowledge.async_consider_codes(person, codes)
 
