@@ -111,14 +111,14 @@ def loopback_sockets(socket_enabled: None) -> Iterator[None]:
 class Demo:
     """The run command as a child process, read line by line."""
 
-    def __init__(self, demo_dir: Path) -> None:
+    def __init__(self, demo_dir: Path, lang: str = "en") -> None:
         env = dict(os.environ)
         env |= {
             "SMART_CARE_HEADLESS": "1",
             "SMART_CARE_PORT": "auto",
             "SMART_CARE_DEMO_DIR": str(demo_dir),
             "SMART_CARE_DEMO_FAST": "1",
-            "SMART_CARE_LANG": "en",
+            "SMART_CARE_LANG": lang,
         }
         self.dir = demo_dir
         self.proc = subprocess.Popen(
@@ -130,7 +130,8 @@ class Demo:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -168,6 +169,10 @@ class Demo:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # The reader sees the pipe's end once the process is gone; then the pipe is closed.
+        self.reader.join(timeout=30)
+        if not self.reader.is_alive() and self.proc.stdout is not None:
+            self.proc.stdout.close()
         return self.proc.returncode
 
 

@@ -17,12 +17,8 @@ from collections.abc import Callable
 import json
 import os
 from pathlib import Path
-import queue
 import re
 import shutil
-import subprocess
-import sys
-import threading
 import time
 from typing import Any
 import urllib.request
@@ -83,31 +79,6 @@ return [...menu.querySelectorAll('{MENU_ITEMS}')]
   .filter((item) => item.checkVisibility())
   .map((item) => item.textContent.replace(/\\s+/g, ' ').trim());
 """
-
-
-class ChineseDemo(Demo):
-    """The run command with Home Assistant and its owner in Simplified Chinese."""
-
-    def __init__(self, demo_dir: Path) -> None:
-        env = dict(os.environ)
-        env |= {
-            "SMART_CARE_HEADLESS": "1",
-            "SMART_CARE_PORT": "auto",
-            "SMART_CARE_DEMO_DIR": str(demo_dir),
-            "SMART_CARE_DEMO_FAST": "1",
-            "SMART_CARE_LANG": "zh-Hans",
-        }
-        self.dir = demo_dir
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "demo.py")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        self.lines = queue.Queue()
-        self.output = []
-        threading.Thread(target=self._read, daemon=True).start()
 
 
 def _wait(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
@@ -345,7 +316,7 @@ def test_family_sets_up_grandparents(
             )
         pytest.skip("chromium is not installed and cannot be installed without root")
     ARTIFACTS.mkdir(exist_ok=True)
-    demo = ChineseDemo(tmp_path / "demo")
+    demo = Demo(tmp_path / "demo", lang="zh-Hans")
     browsers: list[Browser] = []
     try:
         base, password, token = demo.wait_ready(240)
