@@ -83,17 +83,29 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
     household.async_add_listener(alerts)
     household.async_add_listener(knowledge)
     schedule = MedicationSchedule(hass, household)
-    try:
-        await household.async_load()
-        await household.async_restore_pending_issues()
-    except DecryptError as err:
-        await household.async_close()
-        raise unreadable_error(hass, entry, err) from None
-    except Exception:
-        await household.async_close()
-        raise
-    async_record_loaded(hass, entry)
     entry.runtime_data = SmartCareData(household, alerts, knowledge, schedule, clinic)
+    try:
+        await _async_set_up_household(hass, entry, clinic)
+    except DecryptError as err:
+        await _async_close(entry.runtime_data)
+        raise unreadable_error(hass, entry, err) from None
+    except BaseException:
+        # Failed, or cancelled by Home Assistant stopping (after its close event): nothing
+        # else closes the record then.
+        await _async_close(entry.runtime_data)
+        raise
+    return True
+
+
+async def _async_set_up_household(
+    hass: HomeAssistant, entry: SmartCareConfigEntry, clinic: ClinicBridge
+) -> None:
+    """Load the household, then its entities, listeners and clinic links."""
+    data = entry.runtime_data
+    household, alerts, schedule = data.household, data.alerts, data.medication
+    await household.async_load()
+    await household.async_restore_pending_issues()
+    async_record_loaded(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
 
     @callback
@@ -146,7 +158,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) ->
     entry.async_on_unload(entry.add_update_listener(people.async_update_listener))
     await async_check_blueprints(hass)
     await clinic.async_start()
-    return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -> bool:

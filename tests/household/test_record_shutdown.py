@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from contextlib import closing
+import gc
 from pathlib import Path
 import sqlite3
+import warnings
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CoreState, HomeAssistant
@@ -12,6 +16,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.household.runtime import Household
+from tests.support.open_files import open_files
 
 
 async def test_stopping_home_assistant_closes_the_record_and_keeps_every_reading(
@@ -37,3 +42,46 @@ async def test_stopping_home_assistant_closes_the_record_and_keeps_every_reading
     with closing(sqlite3.connect(store.path)) as conn:
         (count,) = conn.execute("SELECT count(*) FROM measurements").fetchone()
     assert count == 3
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (at most 20 s) for something another thread does: it signals nothing to await."""
+    async with asyncio.timeout(20):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert condition(), what
+
+
+async def test_a_setup_cancelled_while_the_record_opens_leaves_it_closed(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+) -> None:
+    # Home Assistant stopping cancels a setup still running (e.g. a reload after a person was
+    # edited, or a long migration). The executor thread cannot be stopped: it finishes
+    # opening the record, and the record must not be left open to the garbage collector.
+    path = loaded_household.runtime_data.household.store.path
+    assert await hass.config_entries.async_unload(loaded_household.entry_id)
+    assert open_files(path) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+            # Another holder of the file keeps the opening thread waiting (SQLite's busy wait).
+            holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+            holder.execute("BEGIN EXCLUSIVE")
+            setup = hass.async_create_task(
+                hass.config_entries.async_setup(loaded_household.entry_id)
+            )
+            await _until(lambda: open_files(path) == 2, "the setup's thread opened the file")
+            setup.cancel()
+            await _until(
+                lambda: loaded_household.state is ConfigEntryState.SETUP_ERROR,
+                "the cancelled setup failed",
+            )
+            holder.execute("COMMIT")
+        # The thread now opens the record; nobody takes it, so it closes it itself.
+        await _until(lambda: open_files(path) == 0, "the record left open was closed")
+        gc.collect()
+    assert not [w for w in caught if "unclosed database" in str(w.message)]
+    # Nothing was lost: set up again, the household has its person.
+    assert await hass.config_entries.async_reload(loaded_household.entry_id)
+    await hass.async_block_till_done()
+    assert [p.alias for p in loaded_household.runtime_data.household.people.values()] == ["Grandma"]

@@ -5,10 +5,12 @@ Notes: docs/modules.md (household/keys.py).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 import logging
 from pathlib import Path
 from secrets import token_bytes
+import threading
 from typing import Final
 
 from homeassistant.config_entries import ConfigEntry
@@ -87,6 +89,39 @@ def open_record(db_path: Path, keys: Path) -> tuple[RecordStore, Keyring]:
     return store, keyring
 
 
+class _Opening:
+    """A record opened in the executor for a setup that may stop waiting for it.
+
+    Home Assistant cancels a setup still running when it stops (say, a reload, or the
+    migration of a large record). The thread cannot be stopped and finishes opening; then
+    whoever is left holding the store closes it, rather than the garbage collector.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._handed: RecordStore | None = None
+
+    def open(self, db_path: Path, keys: Path) -> tuple[RecordStore, Keyring]:
+        store, keyring = open_record(db_path, keys)
+        with self._lock:
+            if not self._abandoned:
+                self._handed = store
+                return store, keyring
+        store.close()
+        raise _Abandoned
+
+    def abandon(self) -> RecordStore | None:
+        """Stop waiting; return the store if the thread already handed it over."""
+        with self._lock:
+            self._abandoned = True
+            return self._handed
+
+
+class _Abandoned(Exception):
+    """Opened after its setup was cancelled, and closed again."""
+
+
 @dataclass(frozen=True, slots=True)
 class OpenedRecord:
     """A household's opened store and its keyring."""
@@ -100,8 +135,14 @@ async def async_open_record(hass: HomeAssistant, entry: ConfigEntry) -> OpenedRe
     db_path = record_path(hass, entry.entry_id)
     keys = key_path(hass, entry.entry_id)
     placeholders = {"key_file": str(keys), "database": str(db_path)}
+    opening = _Opening()
     try:
-        store, keyring = await hass.async_add_executor_job(open_record, db_path, keys)
+        store, keyring = await hass.async_add_executor_job(opening.open, db_path, keys)
+    except asyncio.CancelledError:
+        if (handed := opening.abandon()) is not None:
+            # Opened just as the wait was cancelled: the result went nowhere.
+            hass.async_add_executor_job(handed.close)
+        raise
     except RecordKeyMissing as err:
         # The reason names only the file and what is wrong with it, never key material.
         _LOGGER.error("Health record key file %s cannot be used: %s", keys, err)
