@@ -302,7 +302,7 @@ class AlertManager(HouseholdListener):
         events, codes = staged.events, staged.codes
         if any(r.vital in {"weight", "systolic_bp", "glucose"} for r in stored):
             await self._async_window(person, dt_util.utcnow(), stored)
-        if events:  # which tells the entities
+        if events:  # _async_announce sends the signal the entities follow
             await self._async_announce(person, events, fired=staged.fired)
             if any(action for _, action in events):
                 await self.household.record.put_setting_lazily(
