@@ -12,9 +12,11 @@ import warnings
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CoreState, HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.smart_care.const import DOMAIN, ISSUE_KEY_MISSING
 from custom_components.smart_care.household.runtime import Household
 from tests.support.open_files import open_files
 
@@ -85,3 +87,38 @@ async def test_a_setup_cancelled_while_the_record_opens_leaves_it_closed(
     assert await hass.config_entries.async_reload(loaded_household.entry_id)
     await hass.async_block_till_done()
     assert [p.alias for p in loaded_household.runtime_data.household.people.values()] == ["Grandma"]
+
+
+async def test_a_setup_cancelled_while_the_household_loads_closes_the_record(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+) -> None:
+    entry = loaded_household
+    path = entry.runtime_data.household.store.path
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    # Opening the record clears a "key missing" issue. When it is gone the setup waits on
+    # its first step after the opening (the household's load), and is cancelled there.
+    issue_id = f"{ISSUE_KEY_MISSING}_{entry.entry_id}"
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.CRITICAL,
+        translation_key=ISSUE_KEY_MISSING,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+        await _until(
+            lambda: ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None,
+            "the record was opened",
+        )
+        assert open_files(path) == 1
+        setup.cancel()
+        await _until(lambda: entry.state is ConfigEntryState.SETUP_ERROR, "the setup failed")
+        await _until(lambda: open_files(path) == 0, "the record was closed")
+        gc.collect()
+    assert not [w for w in caught if "unclosed database" in str(w.message)]
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert [p.alias for p in entry.runtime_data.household.people.values()] == ["Grandma"]
