@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, closing
 import gc
 from pathlib import Path
 import sqlite3
@@ -54,47 +54,49 @@ async def _until(condition: Callable[[], bool], what: str) -> None:
     assert condition(), what
 
 
+@asynccontextmanager
+async def _cancelled_setup(hass: HomeAssistant, entry: MockConfigEntry) -> AsyncIterator[Path]:
+    """Unload; the body sets up again and cancels that; then nothing holds the record's
+    file, no connection went to the garbage collector, and the household sets up again."""
+    path = entry.runtime_data.household.store.path
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert open_files(path) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        yield path
+        await _until(lambda: entry.state is ConfigEntryState.SETUP_ERROR, "the setup failed")
+        await _until(lambda: open_files(path) == 0, "the record was closed")
+        gc.collect()
+    assert not [w for w in caught if "unclosed database" in str(w.message)]
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert [p.alias for p in entry.runtime_data.household.people.values()] == ["Grandma"]
+
+
 async def test_a_setup_cancelled_while_the_record_opens_leaves_it_closed(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
     # Home Assistant stopping cancels a setup still running (e.g. a reload after a person was
     # edited, or a long migration). The executor thread cannot be stopped: it finishes
     # opening the record, and the record must not be left open to the garbage collector.
-    path = loaded_household.runtime_data.household.store.path
-    assert await hass.config_entries.async_unload(loaded_household.entry_id)
-    assert open_files(path) == 0
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
+    entry = loaded_household
+    async with _cancelled_setup(hass, entry) as path:
         with closing(sqlite3.connect(path, isolation_level=None)) as holder:
             # Another holder of the file keeps the opening thread waiting (SQLite's busy wait).
             holder.execute("PRAGMA locking_mode=EXCLUSIVE")
             holder.execute("BEGIN EXCLUSIVE")
-            setup = hass.async_create_task(
-                hass.config_entries.async_setup(loaded_household.entry_id)
-            )
+            setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
             await _until(lambda: open_files(path) == 2, "the setup's thread opened the file")
             setup.cancel()
-            await _until(
-                lambda: loaded_household.state is ConfigEntryState.SETUP_ERROR,
-                "the cancelled setup failed",
-            )
+            await _until(lambda: entry.state is ConfigEntryState.SETUP_ERROR, "it failed")
             holder.execute("COMMIT")
         # The thread now opens the record; nobody takes it, so it closes it itself.
-        await _until(lambda: open_files(path) == 0, "the record left open was closed")
-        gc.collect()
-    assert not [w for w in caught if "unclosed database" in str(w.message)]
-    # Nothing was lost: set up again, the household has its person.
-    assert await hass.config_entries.async_reload(loaded_household.entry_id)
-    await hass.async_block_till_done()
-    assert [p.alias for p in loaded_household.runtime_data.household.people.values()] == ["Grandma"]
 
 
 async def test_a_setup_cancelled_while_the_household_loads_closes_the_record(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
     entry = loaded_household
-    path = entry.runtime_data.household.store.path
-    assert await hass.config_entries.async_unload(entry.entry_id)
     # Opening the record clears a "key missing" issue. When it is gone the setup waits on
     # its first step after the opening (the household's load), and is cancelled there.
     issue_id = f"{ISSUE_KEY_MISSING}_{entry.entry_id}"
@@ -106,8 +108,7 @@ async def test_a_setup_cancelled_while_the_household_loads_closes_the_record(
         severity=ir.IssueSeverity.CRITICAL,
         translation_key=ISSUE_KEY_MISSING,
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
+    async with _cancelled_setup(hass, entry) as path:
         setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
         await _until(
             lambda: ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None,
@@ -115,10 +116,3 @@ async def test_a_setup_cancelled_while_the_household_loads_closes_the_record(
         )
         assert open_files(path) == 1
         setup.cancel()
-        await _until(lambda: entry.state is ConfigEntryState.SETUP_ERROR, "the setup failed")
-        await _until(lambda: open_files(path) == 0, "the record was closed")
-        gc.collect()
-    assert not [w for w in caught if "unclosed database" in str(w.message)]
-    assert await hass.config_entries.async_reload(entry.entry_id)
-    await hass.async_block_till_done()
-    assert [p.alias for p in entry.runtime_data.household.people.values()] == ["Grandma"]
