@@ -451,6 +451,7 @@ def _notifications(browser: Browser) -> list[dict[str, str]]:
 def _export(base: str, token: str, alias: str) -> dict[str, Any] | None:
     try:
         response = _service(base, token, "export_person", {"person": alias})
-    except urllib.error.HTTPError:
+    except urllib.error.HTTPError as err:  # not there yet (400)
+        err.close()
         return None
     return dict(response["profile"])
