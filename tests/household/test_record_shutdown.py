@@ -11,7 +11,7 @@ import sqlite3
 import warnings
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import CoreState, HomeAssistant
+from homeassistant.core import CoreState, Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -97,8 +97,9 @@ async def test_a_setup_cancelled_while_the_household_loads_closes_the_record(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
     entry = loaded_household
-    # Opening the record clears a "key missing" issue. When it is gone the setup waits on
-    # its first step after the opening (the household's load), and is cancelled there.
+    # Opening the record clears a "key missing" issue. The moment it goes (a callback runs
+    # inside the setup's own step), the setup is cancelled: at its next await, the
+    # household's load, before any of Home Assistant's platform set-up.
     issue_id = f"{ISSUE_KEY_MISSING}_{entry.entry_id}"
     ir.async_create_issue(
         hass,
@@ -108,11 +109,18 @@ async def test_a_setup_cancelled_while_the_household_loads_closes_the_record(
         severity=ir.IssueSeverity.CRITICAL,
         translation_key=ISSUE_KEY_MISSING,
     )
+    setups: list[asyncio.Task[bool]] = []
+    open_when_cancelled: list[int] = []
+
+    @callback
+    def _opened(event: Event) -> None:
+        if event.data["action"] == "remove" and event.data["issue_id"] == issue_id:
+            open_when_cancelled.append(open_files(path))
+            setups[0].cancel()
+
     async with _cancelled_setup(hass, entry) as path:
-        setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
-        await _until(
-            lambda: ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None,
-            "the record was opened",
-        )
-        assert open_files(path) == 1
-        setup.cancel()
+        unsubscribe = hass.bus.async_listen(ir.EVENT_REPAIRS_ISSUE_REGISTRY_UPDATED, _opened)
+        setups.append(hass.async_create_task(hass.config_entries.async_setup(entry.entry_id)))
+        await _until(lambda: bool(open_when_cancelled), "the record was opened")
+        unsubscribe()
+    assert open_when_cancelled == [1]
