@@ -11,10 +11,12 @@ import sqlite3
 import warnings
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import CoreState, HomeAssistant
+from homeassistant.core import CoreState, Event, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.smart_care.const import DOMAIN, ISSUE_KEY_MISSING
 from custom_components.smart_care.household.runtime import Household
 from tests.support.open_files import open_files
 
@@ -89,3 +91,37 @@ async def test_a_setup_cancelled_while_the_record_opens_leaves_it_closed(
             await _until(lambda: entry.state is ConfigEntryState.SETUP_ERROR, "it failed")
             holder.execute("COMMIT")
         # The thread now opens the record; nobody takes it, so it closes it itself.
+
+
+async def test_a_setup_cancelled_while_the_household_loads_closes_the_record(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+) -> None:
+    entry = loaded_household
+    # Opening the record clears a "key missing" issue. The callback runs inside the setup's
+    # own step, so it cancels the setup's task itself: at its next await, the household's
+    # load, before any of Home Assistant's platform set-up.
+    issue_id = f"{ISSUE_KEY_MISSING}_{entry.entry_id}"
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.CRITICAL,
+        translation_key=ISSUE_KEY_MISSING,
+    )
+    open_when_cancelled: list[int] = []
+
+    @callback
+    def _opened(event: Event) -> None:
+        if event.data["action"] == "remove" and event.data["issue_id"] == issue_id:
+            open_when_cancelled.append(open_files(path))
+            setup = asyncio.current_task()
+            assert setup is not None
+            setup.cancel()
+
+    async with _cancelled_setup(hass, entry) as path:
+        unsubscribe = hass.bus.async_listen(ir.EVENT_REPAIRS_ISSUE_REGISTRY_UPDATED, _opened)
+        hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+        await _until(lambda: bool(open_when_cancelled), "the record was opened")
+        unsubscribe()
+    assert open_when_cancelled == [1]
