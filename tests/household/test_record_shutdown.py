@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager, closing
 import gc
 from pathlib import Path
 import sqlite3
+import threading
+from typing import Any
 import warnings
 
 from homeassistant.config_entries import ConfigEntryState
@@ -17,6 +19,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smart_care.const import DOMAIN, ISSUE_KEY_MISSING
+from custom_components.smart_care.core.store.record_store import RecordStore
+from custom_components.smart_care.household import keys
 from custom_components.smart_care.household.runtime import Household
 from tests.support.open_files import open_files
 
@@ -67,6 +71,10 @@ async def _cancelled_setup(hass: HomeAssistant, entry: MockConfigEntry) -> Async
         await _until(lambda: entry.state is ConfigEntryState.SETUP_ERROR, "the setup failed")
         await _until(lambda: open_files(path) == 0, "the record was closed")
         gc.collect()
+        # It stopped before Home Assistant set up the household's entities again.
+        pulse = hass.states.get("sensor.grandma_pulse")
+        assert pulse is not None
+        assert pulse.attributes.get("restored") is True  # left so by the unload
     assert not [w for w in caught if "unclosed database" in str(w.message)]
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
@@ -93,13 +101,60 @@ async def test_a_setup_cancelled_while_the_record_opens_leaves_it_closed(
         # The thread now opens the record; nobody takes it, so it closes it itself.
 
 
+@pytest.fixture
+def opened_stores(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[RecordStore]]:
+    """Tell the test when the setup's thread has opened a record, and which store it is.
+
+    A spy: the real open runs and its result is returned unchanged.
+    """
+    opened = threading.Event()
+    stores: list[RecordStore] = []
+    real_open = keys._Opening.open
+
+    def _open(self: Any, db_path: Path, key_file: Path) -> Any:
+        result = real_open(self, db_path, key_file)
+        stores.append(result[0])
+        opened.set()
+        return result
+
+    monkeypatch.setattr(keys._Opening, "open", _open)
+    return opened, stores
+
+
+async def test_a_setup_cancelled_as_the_record_is_handed_over_closes_it(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    opened_stores: tuple[threading.Event, list[RecordStore]],
+) -> None:
+    # The narrow case: the thread has opened the record and handed it over, but the setup
+    # has not resumed yet when it is cancelled. The result goes nowhere; the setup closes it.
+    entry = loaded_household
+    opened, _stores = opened_stores
+    async with _cancelled_setup(hass, entry) as path:
+        with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+            holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+            holder.execute("BEGIN EXCLUSIVE")
+            setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+            await _until(lambda: open_files(path) == 2, "the setup's thread opened the file")
+            # From here to the cancel the loop does not run: the setup cannot take the store
+            # the thread hands over. (Only closing ends an exclusive-mode lock.)
+            holder.close()
+            assert opened.wait(20), "the thread finished opening"
+            setup.cancel()
+
+
 async def test_a_setup_cancelled_while_the_household_loads_closes_the_record(
-    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    opened_stores: tuple[threading.Event, list[RecordStore]],
 ) -> None:
     entry = loaded_household
+    _opened, stores = opened_stores
     # Opening the record clears a "key missing" issue. The callback runs inside the setup's
-    # own step, so it cancels the setup's task itself: at its next await, the household's
-    # load, before any of Home Assistant's platform set-up.
+    # own step, so it cancels the setup's task itself; the cancel lands at its next real
+    # wait, the household's load, before any of Home Assistant's platform set-up.
     issue_id = f"{ISSUE_KEY_MISSING}_{entry.entry_id}"
     ir.async_create_issue(
         hass,
@@ -112,15 +167,21 @@ async def test_a_setup_cancelled_while_the_household_loads_closes_the_record(
     open_when_cancelled: list[int] = []
 
     @callback
-    def _opened(event: Event) -> None:
+    def _record_opened(event: Event) -> None:
         if event.data["action"] == "remove" and event.data["issue_id"] == issue_id:
             open_when_cancelled.append(open_files(path))
+            # The load's thread waits for the store (as behind a slow disk) until the loop
+            # runs again. Without that wait, Python 3.14 may finish a quick executor job
+            # before the setup awaits it, and the setup would not stop until HA's platforms.
+            lock = stores[-1]._lock
+            lock.acquire()
+            hass.loop.call_soon(lock.release)
             setup = asyncio.current_task()
             assert setup is not None
             setup.cancel()
 
     async with _cancelled_setup(hass, entry) as path:
-        unsubscribe = hass.bus.async_listen(ir.EVENT_REPAIRS_ISSUE_REGISTRY_UPDATED, _opened)
+        unsubscribe = hass.bus.async_listen(ir.EVENT_REPAIRS_ISSUE_REGISTRY_UPDATED, _record_opened)
         hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
         await _until(lambda: bool(open_when_cancelled), "the record was opened")
         unsubscribe()
