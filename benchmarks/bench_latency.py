@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+import gc
 import os
 from pathlib import Path
 import shutil
@@ -82,6 +83,7 @@ pytest_plugins = ["tests.conftest"]
 READINGS = scaled(1000, 100)  # timed readings (half open, half resolve)
 WARMUP = scaled(40, 10)
 NO_FSYNC_READINGS = scaled(400, 60)  # diagnostic pass
+NO_GC_READINGS = scaled(400, 60)  # diagnostic pass: the cyclic collector paused
 FLOOR_READINGS = scaled(400, 60)  # the fsync floor pass
 ABNORMAL, NORMAL = 38.4, 36.8
 THERMOMETER = "A4:C1:38:00:00:10"
@@ -294,6 +296,39 @@ def _summary(name: str, ours: list[float], base: list[float], what: str, target:
         )
 
 
+class GcClock:
+    """The cyclic garbage collector's pauses (they stop the loop, whoever allocated)."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, int, int]] = []  # (start ns, end ns, generation)
+        self._start: tuple[int, int] | None = None
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        now = time.perf_counter_ns()
+        if phase == "start":
+            self._start = (now, info["generation"])
+        elif self._start is not None:
+            self.spans.append((self._start[0], now, self._start[1]))
+            self._start = None
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        gc.callbacks.append(self)
+        try:
+            yield
+        finally:
+            gc.callbacks.remove(self)
+
+    def within(self, start: int, end: int) -> tuple[int, int]:
+        """GC time (ns) inside [start, end] and the oldest generation collected (-1: none)."""
+        spent, oldest = 0, -1
+        for begin, stop, generation in self.spans:
+            if stop > start and begin < end:
+                spent += min(stop, end) - max(begin, start)
+                oldest = max(oldest, generation)
+        return spent, oldest
+
+
 async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
     hass.config.config_dir = str(tmp_path)  # the record DB on disk, not in site-packages
     entry = household_entry(1)
@@ -305,6 +340,8 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
     (person_id,) = household.people
 
     stamps = Stamps()
+    gc_clock = GcClock()
+    windows: list[tuple[int, int]] = []  # each timed reading: push -> notify call
 
     @callback
     def _on_alert(event: Event) -> None:
@@ -346,6 +383,7 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
             await hass.async_block_till_done()
             for name, when in stamps.marks.items():
                 stages.setdefault(name, []).append(when - t0)
+            windows.append((t0, got["notify"]))
             return got["event"] - t0, got["notify"] - t0
 
         async def baseline(value: float) -> tuple[int, int]:
@@ -386,12 +424,24 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
             await run(WARMUP)
             stamps.extra.clear()
             stages.clear()
-            timed = await run(READINGS)
+            windows.clear()
+            with gc_clock.running():
+                timed = await run(READINGS)
+            timed_windows = list(windows)
             breakdown = {name: ns_to_ms(values) for name, values in stages.items()}
             assert not stamps.extra, f"unexpected extra events/calls: {stamps.extra}"
             alerts = await hass.async_add_executor_job(
                 lambda: household.store.alerts(person_id=person_id)
             )
+            # Diagnostic: the same path with the cyclic garbage collector paused (its pauses
+            # land on whoever allocates when a generation fills).
+            gc.collect()
+            gc.disable()
+            try:
+                no_gc = await run(NO_GC_READINGS)
+            finally:
+                gc.enable()
+            gc.collect()
             # Diagnostic: a raw fdatasync'd append after each reading and baseline run.
             floor = await run(FLOOR_READINGS, floor=True)
             floor_file.close()
@@ -470,6 +520,16 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
             "reading; the event waits for one durable write, so its p99 ratio cannot be lower "
             "than this p99's (baseline: the bare automation's p99 in that pass)",
         )
+    paused = {k: ns_to_ms(v) for k, v in no_gc.items()}
+    for key, what in (("ev", "ble_to_alert_event"), ("nt", "ble_to_notify")):
+        emit(
+            f"latency.diag_no_gc_{what}_p99",
+            percentile(paused[key], 99),
+            "ms",
+            baseline=percentile(paused["bnt"], 99),
+            note="DIAGNOSTIC: the cyclic garbage collector paused during the pass "
+            "(baseline: the bare automation's p99 in that pass)",
+        )
     diag = {k: ns_to_ms(v) for k, v in no_fsync.items()}
     emit(
         "latency.diag_no_fsync_ble_to_notify_p50",
@@ -485,5 +545,34 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
         baseline=percentile(diag["bnt"], 99),
         note="DIAGNOSTIC: record commits not fsync'd (synchronous=NORMAL)",
     )
+    _gc_summary(gc_clock, timed_windows)
     if not BLUEPRINT.exists():
         note("latency: family_alert.yaml absent; an equivalent event->notify automation was used")
+
+
+def _gc_summary(clock: GcClock, windows: list[tuple[int, int]]) -> None:
+    """How much of the timed readings' push -> notify time was the garbage collector's."""
+    per = [clock.within(start, end) for start, end in windows]
+    spans = {g: [e - b for b, e, gen in clock.spans if gen == g] for g in (0, 1, 2)}
+    emit(
+        "latency.diag_gc_runs",
+        len(clock.spans),
+        "collections",
+        note="DIAGNOSTIC: during the timed pass; by generation 0/1/2: "
+        + "/".join(str(len(spans[g])) for g in (0, 1, 2))
+        + "; median pause ms: "
+        + "/".join(f"{median(ns_to_ms(spans[g])):.3f}" if spans[g] else "-" for g in (0, 1, 2)),
+    )
+    total = [end - start for start, end in windows]
+    slow = sorted(range(len(windows)), key=lambda i: total[i])[-max(1, len(windows) // 100) :]
+    slow_gc = [per[i][0] for i in slow]
+    emit(
+        "latency.diag_gc_in_slowest_1pct",
+        sum(1 for i in slow if per[i][1] >= 0),
+        "readings",
+        note=f"DIAGNOSTIC: of the slowest 1% ({len(slow)}, push -> notify), those that ran a "
+        "collection; their "
+        f"median GC pause {median(ns_to_ms(slow_gc)):.3f} ms of median "
+        f"{median(ns_to_ms([total[i] for i in slow])):.3f} ms; all readings: "
+        f"{sum(1 for p in per if p[1] >= 0)} of {len(per)} ran one",
+    )
