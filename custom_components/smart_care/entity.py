@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import Context, HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
@@ -99,7 +99,9 @@ class SmartCarePersonEntity(Entity):
         return True
 
     @callback
-    def _handle_person_update(self, vitals: frozenset[str] | None = None) -> None:
+    def _handle_person_update(
+        self, vitals: frozenset[str] | None = None, context: Context | None = None
+    ) -> None:
         # A reading or alert change signals every entity of the person (a reading names
         # the vitals it changed); most of them still show the same thing, and rewriting
         # them costs more than comparing.
@@ -109,4 +111,8 @@ class SmartCarePersonEntity(Entity):
         if shown == self._shown:
             return
         self._shown = shown
+        if context is not None:
+            # What one reading changed shares its context (one cause in the logbook), rather
+            # than a context (and a reference cycle with its event) for every state.
+            self.async_set_context(context)
         self.async_write_ha_state()

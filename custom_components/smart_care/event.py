@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
-from homeassistant.core import callback
+from homeassistant.core import Context, callback
 
 from .care.alerts import Alert
 from .entity import SmartCarePersonEntity, person_platform
@@ -31,9 +31,11 @@ class AlertEventEntity(SmartCarePersonEntity, EventEntity):
         self.async_on_remove(self.data.alerts.async_add_listener(self._on_alert))
 
     @callback
-    def _on_alert(self, alert: Alert, action: str) -> None:
+    def _on_alert(self, alert: Alert, action: str, context: Context | None) -> None:
         if alert.person_id != self.person.person_id or action not in ALERT_EVENT_TYPES:
             return
+        if context is not None:
+            self.async_set_context(context)
         self._trigger_event(
             action,
             {

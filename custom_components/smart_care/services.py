@@ -180,7 +180,7 @@ async def _async_record_measurement(call: ServiceCall) -> ServiceResponse:
     if not samples:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_values")
     try:
-        stored = await household.async_record(person, samples, SOURCE_MANUAL)
+        stored = await household.async_record(person, samples, SOURCE_MANUAL, context=call.context)
     except ImplausibleValueError as err:
         raise implausible_error(err) from err
     return {

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Context, Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
+from custom_components.smart_care.const import DOMAIN, EVENT_ALERT, EVENT_MEASUREMENT
 from custom_components.smart_care.core.clinical.vitals import Vital
 from custom_components.smart_care.household.sources import to_canonical
 from tests.conftest import add_person
@@ -81,3 +83,52 @@ def test_to_canonical() -> None:
     assert to_canonical(Vital.WEIGHT, 70.0, None) == 70.0
     with pytest.raises(ValueError, match="cannot be converted"):
         to_canonical(Vital.WEIGHT, 70.0, "W")
+
+
+async def test_a_reading_and_what_it_changes_share_one_context(
+    hass: HomeAssistant, mapped: MockConfigEntry
+) -> None:
+    """The reading's events and states carry one context, caused by the sensor's change."""
+    seen: list[Event] = []
+    for event_type in (EVENT_MEASUREMENT, EVENT_ALERT, EVENT_STATE_CHANGED):
+        hass.bus.async_listen(event_type, callback(lambda event: seen.append(event)))
+    source = Context()
+    hass.states.async_set(
+        "sensor.ear_thermometer", "39.4", {"unit_of_measurement": "°C"}, context=source
+    )
+    await hass.async_block_till_done()
+    ours = [e for e in seen if e.context is not source]
+    measurement = next(e for e in ours if e.event_type == EVENT_MEASUREMENT)
+    alert = next(e for e in ours if e.event_type == EVENT_ALERT)
+    temperature = next(
+        e for e in ours if e.data.get("entity_id") == "sensor.grandma_body_temperature"
+    )
+    problem = next(
+        e for e in ours if e.data.get("entity_id") == "binary_sensor.grandma_vital_signs_abnormal"
+    )
+    context = measurement.context
+    assert context.parent_id == source.id  # the logbook links the reading to the sensor
+    assert alert.context is context
+    assert temperature.context is context
+    assert problem.context is context
+    assert temperature.data["new_state"].context is context
+
+
+async def test_a_recorded_measurement_carries_the_service_call_context(
+    hass: HomeAssistant, mapped: MockConfigEntry, hass_admin_user: MockUser
+) -> None:
+    changed: list[Event] = []
+    hass.bus.async_listen(EVENT_STATE_CHANGED, callback(lambda event: changed.append(event)))
+    call = Context(user_id=hass_admin_user.id)
+    await hass.services.async_call(
+        DOMAIN,
+        "record_measurement",
+        {"person": "Grandma", "pulse": 64},
+        blocking=True,
+        context=call,
+    )
+    pulse = hass.states.get("sensor.grandma_pulse")
+    assert pulse is not None
+    assert pulse.state == "64.0"
+    assert pulse.context is call  # "changed by" the user in the logbook
+    assert [e.context for e in changed if e.data["entity_id"] == "sensor.grandma_pulse"] == [call]

@@ -14,7 +14,7 @@ import logging
 from typing import Any, Protocol
 import uuid
 
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
@@ -169,6 +169,7 @@ class _Staged:
     events: list[tuple[Alert, str]]
     codes: set[str]
     fired: bool = False  # the events went out right after the commit
+    context: Context | None = None  # the reading's, once announced
 
 
 class AlertManager(HouseholdListener):
@@ -190,7 +191,7 @@ class AlertManager(HouseholdListener):
         # from the rows stored.
         self._windows: dict[str, TrendState] = {}
         self._snooze_timers: dict[str, CALLBACK_TYPE] = {}
-        self._listeners: list[Callable[[Alert, str], None]] = []
+        self._listeners: list[Callable[[Alert, str, Context | None], None]] = []
         # Per person: alert changes committed with a reading, announced once it is stored.
         self._staged: dict[str, _Staged] = {}
         # Held from a reading's assessment until its commit is announced or rolled back, so an
@@ -277,10 +278,11 @@ class AlertManager(HouseholdListener):
             # before its entities and the rest of what follows a reading.
             languages = await async_device_languages(self.hass)
 
-            def announce() -> None:
+            def announce(context: Context) -> None:
+                staged.context = context
                 for alert, action in events:
                     if action:
-                        self._fire(alert, action, languages)
+                        self._fire(alert, action, languages, context)
                 staged.fired = True
 
             write.announce = announce
@@ -303,13 +305,15 @@ class AlertManager(HouseholdListener):
         if any(r.vital in {"weight", "systolic_bp", "glucose"} for r in stored):
             await self._async_window(person, dt_util.utcnow(), stored)
         if events:  # _async_announce sends the signal the entities follow
-            await self._async_announce(person, events, fired=staged.fired)
+            await self._async_announce(person, events, staged.fired, staged.context)
             if any(action for _, action in events):
                 await self.household.record.put_setting_lazily(
                     person.person_id, SETTING_UNANNOUNCED, []
                 )
         else:  # the early warning score may have changed without any alert changing
-            async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
+            async_dispatcher_send(
+                self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id), None, staged.context
+            )
         if codes:
             await self.knowledge.async_consider_codes(person, codes)
 
@@ -638,7 +642,11 @@ class AlertManager(HouseholdListener):
         return events
 
     async def _async_announce(
-        self, person: Person, events: list[tuple[Alert, str]], fired: bool = False
+        self,
+        person: Person,
+        events: list[tuple[Alert, str]],
+        fired: bool = False,
+        context: Context | None = None,
     ) -> None:
         """Saved alert changes: forget resolved ones, fire the events (unless ``fired``)."""
         for alert, action in events:
@@ -646,7 +654,9 @@ class AlertManager(HouseholdListener):
                 self.alerts.pop(alert.alert_id, None)
             if action and not fired:
                 await self._async_fire(alert, action)
-        async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id))
+        async_dispatcher_send(
+            self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id), None, context
+        )
 
     def _new_alert(self, person: Person, finding: Finding, update: AlertUpdate) -> Alert:
         now = dt_util.utcnow().isoformat()
@@ -739,14 +749,24 @@ class AlertManager(HouseholdListener):
     async def _async_fire(self, alert: Alert, action: str) -> None:
         self._fire(alert, action, await async_device_languages(self.hass))
 
-    def _fire(self, alert: Alert, action: str, languages: Mapping[str, str]) -> None:
-        self.hass.bus.async_fire(EVENT_ALERT, alert.payload(action, dict(languages)))
+    def _fire(
+        self,
+        alert: Alert,
+        action: str,
+        languages: Mapping[str, str],
+        context: Context | None = None,
+    ) -> None:
+        self.hass.bus.async_fire(
+            EVENT_ALERT, alert.payload(action, dict(languages)), context=context
+        )
         for listener in list(self._listeners):
-            listener(alert, action)
+            listener(alert, action, context)
 
     @callback
-    def async_add_listener(self, listener: Callable[[Alert, str], None]) -> CALLBACK_TYPE:
-        """Be told of every alert change (entities use this)."""
+    def async_add_listener(
+        self, listener: Callable[[Alert, str, Context | None], None]
+    ) -> CALLBACK_TYPE:
+        """Be told of every alert change, with the reading's context if a reading caused it."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 

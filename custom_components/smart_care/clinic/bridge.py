@@ -15,7 +15,7 @@ import random
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import CALLBACK_TYPE, Event, HassJob, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Context, Event, HassJob, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -642,7 +642,7 @@ class ClinicBridge(HouseholdListener):
             link.async_wake()
 
     @callback
-    def _alert_changed(self, alert: Alert, action: str) -> None:
+    def _alert_changed(self, alert: Alert, action: str, _context: Context | None) -> None:
         if self.links_with(SCOPE_ALERTS):
             self.entry.async_create_task(self.hass, self.async_enqueue_alert(alert.as_record()))
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import uuid
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
@@ -142,8 +142,9 @@ class PreparedWrite:
     # Called once the reading is done with, however it ended (after the listeners heard it).
     finish: Callable[[], None] | None = None
     # Called right after the reading and these rows committed, before anything else the
-    # reading causes (entities, listeners): what must go out first (alert events).
-    announce: Callable[[], None] | None = None
+    # reading causes (entities, listeners): what must go out first (alert events), with
+    # the reading's context.
+    announce: Callable[[Context], None] | None = None
 
 
 # Rows per smart_care_measurements event: well under the recorder's 32 KiB of event data.
@@ -300,12 +301,15 @@ class Household:
         dedupe_prefix: str | None = None,
         reading_id: str | None = None,
         history_only: bool = False,
+        context: Context | None = None,
     ) -> list[StoredMeasurement]:
         """Check, store and publish a person's samples; return the ones newly stored.
 
         Either every sample is stored or none: implausible values raise
         ``ImplausibleValueError`` before anything is written. ``history_only`` readings
-        (from a device's memory) go to the log and statistics, never to the state.
+        (from a device's memory) go to the log and statistics, never to the state. Its
+        events and the states it changes carry ``context`` (the service call's, say), or one
+        new context of the reading's own.
         """
         now = dt_util.utcnow()
         batch = [s if s.time is not None else VitalSample(s.vital, s.value, now) for s in samples]
@@ -360,6 +364,7 @@ class Household:
                     if write.finish is not None:
                         write.finish()
                 raise
+            context = context or Context()
             try:
                 if not together or not stored:
                     # Some values were logged before: assess what was really stored instead.
@@ -367,11 +372,11 @@ class Household:
                 else:
                     announcing = [w.announce for w in prepared if w.announce is not None]
                     for announce in announcing:
-                        announce()
+                        announce(context)
                     if announcing:
                         # Let the automations the events trigger start before the entities.
                         await asyncio.sleep(0)
-                backfilled = self._publish(person, stored, history_only)
+                backfilled = self._publish(person, stored, history_only, context=context)
                 if stored:
                     for listener in list(self._listeners):
                         await listener.async_readings_stored(person, stored, backfilled)
@@ -671,6 +676,7 @@ class Household:
         stored: list[StoredMeasurement],
         history_only: bool = False,
         batch: bool = False,
+        context: Context | None = None,
     ) -> list[StoredMeasurement]:
         """Update latest values and tell listeners; return the rows kept out of the state."""
         changed: set[str] = set()
@@ -689,13 +695,19 @@ class Household:
                 backfilled.append(row)
         if batch:  # the caller tells of the whole batch at once
             return backfilled
+        context = context or Context()
         for row in stored:
             self.hass.bus.async_fire(
-                EVENT_MEASUREMENT, {"person_id": person.person_id, **_event_row(row)}
+                EVENT_MEASUREMENT,
+                {"person_id": person.person_id, **_event_row(row)},
+                context=context,
             )
         if changed:
             async_dispatcher_send(
-                self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id), frozenset(changed)
+                self.hass,
+                SIGNAL_PERSON_UPDATED.format(person.person_id),
+                frozenset(changed),
+                context,
             )
         return backfilled
 

@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE, STATE_UNKNOWN
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util.unit_conversion import (
     BaseUnitConverter,
@@ -73,6 +73,8 @@ def async_track_sources(hass: HomeAssistant, household: Household) -> Callable[[
                     person,
                     [VitalSample(vital, round(value, 3), state.last_updated)],
                     f"sensor:{event.data['entity_id']}",
+                    # Caused by the sensor's change: the logbook links the two.
+                    context=Context(parent_id=event.context.id),
                 )
             except (ValueError, ImplausibleValueError) as err:
                 _LOGGER.warning(
