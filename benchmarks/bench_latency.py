@@ -32,6 +32,10 @@ margin, so it resolves it at once. Every reading therefore fires exactly one ale
 ``clear_notification`` for "resolved"). Without alternation, the tracker would keep one
 alert open and fire nothing for the repeats. The baseline sensor alternates the same values,
 so each set is a state change.
+
+Diagnostics after the timed pass: the garbage collector's pauses during it (``gc.callbacks``)
+and how many of the slowest readings ran one; the same path with the collector paused, with
+the record's commits not fsync'd, and a raw fsync'd write alone (the floor of the event).
 """
 
 from __future__ import annotations
