@@ -81,6 +81,20 @@ async def _cancelled_setup(hass: HomeAssistant, entry: MockConfigEntry) -> Async
     assert [p.alias for p in entry.runtime_data.household.people.values()] == ["Grandma"]
 
 
+@asynccontextmanager
+async def _setup_waiting_to_open(
+    hass: HomeAssistant, entry: MockConfigEntry, path: Path
+) -> AsyncIterator[tuple[asyncio.Task[bool], sqlite3.Connection]]:
+    """A setup whose thread waits to open the record (SQLite's busy wait): another
+    connection holds the file until the body, or the end, closes it."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+        await _until(lambda: open_files(path) == 2, "the setup's thread opened the file")
+        yield setup, holder
+
+
 async def test_a_setup_cancelled_while_the_record_opens_leaves_it_closed(
     hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
 ) -> None:
@@ -88,17 +102,14 @@ async def test_a_setup_cancelled_while_the_record_opens_leaves_it_closed(
     # edited, or a long migration). The executor thread cannot be stopped: it finishes
     # opening the record, and the record must not be left open to the garbage collector.
     entry = loaded_household
-    async with _cancelled_setup(hass, entry) as path:
-        with closing(sqlite3.connect(path, isolation_level=None)) as holder:
-            # Another holder of the file keeps the opening thread waiting (SQLite's busy wait).
-            holder.execute("PRAGMA locking_mode=EXCLUSIVE")
-            holder.execute("BEGIN EXCLUSIVE")
-            setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
-            await _until(lambda: open_files(path) == 2, "the setup's thread opened the file")
-            setup.cancel()
-            await _until(lambda: entry.state is ConfigEntryState.SETUP_ERROR, "it failed")
-            holder.execute("COMMIT")
-        # The thread now opens the record; nobody takes it, so it closes it itself.
+    async with (
+        _cancelled_setup(hass, entry) as path,
+        _setup_waiting_to_open(hass, entry, path) as (setup, _holder),
+    ):
+        setup.cancel()
+        await _until(lambda: entry.state is ConfigEntryState.SETUP_ERROR, "it failed")
+        # Then the holder lets go: the thread opens the record, and nobody takes it, so
+        # the thread closes it itself.
 
 
 @pytest.fixture
@@ -131,17 +142,15 @@ async def test_a_setup_cancelled_as_the_record_is_handed_over_closes_it(
     # has not resumed yet when it is cancelled. The result goes nowhere; the setup closes it.
     entry = loaded_household
     opened, _stores = opened_stores
-    async with _cancelled_setup(hass, entry) as path:
-        with closing(sqlite3.connect(path, isolation_level=None)) as holder:
-            holder.execute("PRAGMA locking_mode=EXCLUSIVE")
-            holder.execute("BEGIN EXCLUSIVE")
-            setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
-            await _until(lambda: open_files(path) == 2, "the setup's thread opened the file")
-            # From here to the cancel the loop does not run: the setup cannot take the store
-            # the thread hands over. (Only closing ends an exclusive-mode lock.)
-            holder.close()
-            assert opened.wait(20), "the thread finished opening"
-            setup.cancel()
+    async with (
+        _cancelled_setup(hass, entry) as path,
+        _setup_waiting_to_open(hass, entry, path) as (setup, holder),
+    ):
+        # From here to the cancel the loop does not run: the setup cannot take the store
+        # the thread hands over. (Only closing ends an exclusive-mode lock.)
+        holder.close()
+        assert opened.wait(20), "the thread finished opening"
+        setup.cancel()
 
 
 async def test_a_setup_cancelled_while_the_household_loads_closes_the_record(
