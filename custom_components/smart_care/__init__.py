@@ -136,9 +136,9 @@ async def _async_set_up_household(
                 return
             by = f"mobile_app:{event.context.user_id or 'unknown'}"
             if minutes is None:
-                await alerts.async_acknowledge(alert_id, by)
+                await alerts.async_acknowledge(alert_id, by, event.context)
             else:
-                await alerts.async_snooze(alert_id, minutes, by)
+                await alerts.async_snooze(alert_id, minutes, by, event.context)
             return
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_NOTIFICATION_ACTION, _notification_action))

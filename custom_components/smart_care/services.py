@@ -228,12 +228,12 @@ async def _async_alert_action(call: ServiceCall) -> ServiceResponse:
     alerts, alert_id, by = _alerts(call.hass), call.data[ATTR_ALERT_ID], caller(call)
     try:
         if call.service == SERVICE_SNOOZE_ALERT:
-            alert = await alerts.async_snooze(alert_id, call.data[ATTR_MINUTES], by)
+            alert = await alerts.async_snooze(alert_id, call.data[ATTR_MINUTES], by, call.context)
             return {"status": alert.status, "snoozed_until": alert.snoozed_until}
         if call.service == SERVICE_ACKNOWLEDGE_ALERT:
-            alert = await alerts.async_acknowledge(alert_id, by)
+            alert = await alerts.async_acknowledge(alert_id, by, call.context)
         else:
-            alert = await alerts.async_resolve(alert_id, by)
+            alert = await alerts.async_resolve(alert_id, by, call.context)
     except KeyError as err:
         raise service_error("unknown_alert") from err
     return {"status": alert.status}

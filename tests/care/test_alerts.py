@@ -568,3 +568,27 @@ async def test_acknowledge_during_a_readings_commit_is_kept(
     (restored,) = [a for a in response["alerts"] if a["alert_id"] == alert_id]
     assert restored["status"] == "acknowledged"
     assert restored["severity"] == "urgent"
+
+
+async def test_acting_on_an_alert_carries_the_callers_context(
+    hass: HomeAssistant, grandma: str, hass_admin_user: MockUser
+) -> None:
+    """Acknowledged, snoozed or resolved by a user: the event and states name the call."""
+    fired: list[Event] = []
+    hass.bus.async_listen(EVENT_ALERT, callback(lambda event: fired.append(event)))
+    await record(hass, spo2=90)
+    alert_id = fired[-1].data["alert_id"]
+    for service, extra in (
+        ("snooze_alert", {"minutes": 15}),
+        ("acknowledge_alert", {}),
+        ("resolve_alert", {}),
+    ):
+        context = Context(user_id=hass_admin_user.id)
+        await hass.services.async_call(
+            DOMAIN, service, {"alert_id": alert_id, **extra}, blocking=True, context=context
+        )
+        await hass.async_block_till_done()
+        assert fired[-1].context is context, service
+        event_entity = hass.states.get("event.grandma_alert")
+        assert event_entity is not None
+        assert event_entity.context is context, service

@@ -746,8 +746,8 @@ class AlertManager(HouseholdListener):
         alert.language = system
         alert.message = messages.get(system) or messages.get("en") or alert.clinical_message
 
-    async def _async_fire(self, alert: Alert, action: str) -> None:
-        self._fire(alert, action, await async_device_languages(self.hass))
+    async def _async_fire(self, alert: Alert, action: str, context: Context | None = None) -> None:
+        self._fire(alert, action, await async_device_languages(self.hass), context)
 
     def _fire(
         self,
@@ -783,8 +783,14 @@ class AlertManager(HouseholdListener):
         """An unresolved alert by id; KeyError if unknown or resolved."""
         return self.alerts[alert_id]
 
-    async def async_acknowledge(self, alert_id: str, by: str) -> Alert:
-        """Someone is on it: stop escalation. Resolution still needs a normal value."""
+    async def async_acknowledge(
+        self, alert_id: str, by: str, context: Context | None = None
+    ) -> Alert:
+        """Someone is on it: stop escalation. Resolution still needs a normal value.
+
+        ``context`` (of the service call or the phone's action) goes with the event and the
+        states the change updates, as a reading's does.
+        """
         async with self._person_lock(self.get(alert_id).person_id):
             alert = self.get(alert_id)
             if alert.status == STATUS_ACKNOWLEDGED:
@@ -797,11 +803,15 @@ class AlertManager(HouseholdListener):
             alert.updated_at = now
             self._cancel_snooze(alert_id)
             await self._async_store(alert)
-            await self._async_fire(alert, "acknowledged")
-            async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id))
+            await self._async_fire(alert, "acknowledged", context)
+            async_dispatcher_send(
+                self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id), None, context
+            )
             return alert
 
-    async def async_snooze(self, alert_id: str, minutes: int, by: str) -> Alert:
+    async def async_snooze(
+        self, alert_id: str, minutes: int, by: str, context: Context | None = None
+    ) -> Alert:
         """Quiet an alert for a while; it opens again if still unresolved then."""
         async with self._person_lock(self.get(alert_id).person_id):
             alert = self.get(alert_id)
@@ -812,11 +822,13 @@ class AlertManager(HouseholdListener):
             alert.updated_at = now.isoformat()
             await self._async_store(alert)
             self._schedule_snooze_end(alert)
-            await self._async_fire(alert, "snoozed")
-            async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id))
+            await self._async_fire(alert, "snoozed", context)
+            async_dispatcher_send(
+                self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id), None, context
+            )
             return alert
 
-    async def async_resolve(self, alert_id: str, by: str) -> Alert:
+    async def async_resolve(self, alert_id: str, by: str, context: Context | None = None) -> Alert:
         """Close an alert by hand (e.g. a clinician has seen the person)."""
         async with self._person_lock(self.get(alert_id).person_id):
             alert = self.get(alert_id)
@@ -826,8 +838,10 @@ class AlertManager(HouseholdListener):
             self._resolve(alert, now.isoformat(), by)
             await self._async_save(alert.person_id, tracker, [alert])
             self.alerts.pop(alert_id, None)
-            await self._async_fire(alert, "resolved")
-            async_dispatcher_send(self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id))
+            await self._async_fire(alert, "resolved", context)
+            async_dispatcher_send(
+                self.hass, SIGNAL_ALERTS_UPDATED.format(alert.person_id), None, context
+            )
             return alert
 
     async def _async_store(self, alert: Alert) -> None:
