@@ -192,13 +192,18 @@ def _timed_delegate(runtime: Any, stamps: Stamps) -> Iterator[None]:
 
 @contextmanager
 def _stages(data: Any, stamps: Stamps) -> Iterator[None]:
-    """Stamp the pipeline's stages: ingest entered, assessed, reading + alerts committed."""
+    """Stamp the stages: ingest, assessed (loop), job started (thread), statements, commit."""
     household = data.household
     store = household.store
     append_reading, ingest = store.append_reading, household.async_ingest_reading
+    async_append = household.record.append_reading
+
+    async def _async_append(*args: Any, **kwargs: Any) -> Any:
+        stamps.mark("submitted")  # on the loop: assessed, the job about to go to the executor
+        return await async_append(*args, **kwargs)
 
     def _append_reading(*args: Any, **kwargs: Any) -> Any:
-        stamps.mark("assessed")
+        stamps.mark("in_thread")  # in the executor's thread: the job has started
         try:
             return append_reading(*args, **kwargs)
         finally:
@@ -219,11 +224,13 @@ def _stages(data: Any, stamps: Stamps) -> Iterator[None]:
             cur.execute("COMMIT")
 
     store.append_reading, household.async_ingest_reading = _append_reading, _ingest
+    household.record.append_reading = _async_append
     store._transaction = _transaction
     try:
         yield
     finally:
         del store.append_reading, household.async_ingest_reading, store._transaction
+        del household.record.append_reading
 
 
 def _phone(hass: HomeAssistant) -> str:
@@ -498,7 +505,8 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
     previous = 0.0
     for stage, label in (
         ("ingest", "link queue, worker, decode"),
-        ("assessed", "attribution, assessment (trend/NEWS2), alert texts"),
+        ("submitted", "attribution, assessment (trend/NEWS2), alert texts, on the loop"),
+        ("in_thread", "hand-off: the executor's thread starts the transaction"),
         ("statements", "encrypt + SQL statements of the transaction, before its COMMIT"),
         ("committed", "COMMIT: reading + alert + tracker made durable (the one fsync)"),
     ):
@@ -512,6 +520,7 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
         at = median(ms[key])
         emit(f"latency.stage.{stage}_p50", at, "ms", note=f"+{at - previous:.2f} ms: {label}")
         previous = at
+    _tail_summary(breakdown, ms["ev"])
     fsync = ns_to_ms(floor["fsync"])
     floor_base = percentile(ns_to_ms(floor["bnt"]), 99)
     for q, label in ((50, "p50"), (99, "p99")):
@@ -552,6 +561,37 @@ async def test_alert_latency(hass: HomeAssistant, tmp_path: Path) -> None:
     _gc_summary(gc_clock, timed_windows)
     if not BLUEPRINT.exists():
         note("latency: family_alert.yaml absent; an equivalent event->notify automation was used")
+
+
+def _tail_summary(breakdown: dict[str, list[float]], event: list[float]) -> None:
+    """Where the slowest 1 % of events spent their time, stage by stage, against the median.
+
+    Reading i's stages are ``breakdown[name][i]``: every timed reading marks each stage once.
+    """
+    names = ("ingest", "submitted", "in_thread", "statements", "committed")
+    if any(len(breakdown.get(name, [])) != len(event) for name in names):
+        note("latency: a stage was not marked once per reading; no tail breakdown")
+        return
+    cols = [breakdown[name] for name in names] + [event]
+    # Each stage's own time: from the previous stage's mark (the push for the first).
+    spans = [
+        [col[i] - (cols[k - 1][i] if k else 0.0) for i in range(len(event))]
+        for k, col in enumerate(cols)
+    ]
+    slow = sorted(range(len(event)), key=lambda i: event[i])[-max(1, len(event) // 100) :]
+    labels = ("ingest", "assess", "to thread", "statements", "commit", "event")
+    parts = [
+        f"{label} {median(span):.2f}->{median(span[i] for i in slow):.2f}"
+        for label, span in zip(labels, spans, strict=True)
+    ]
+    emit(
+        "latency.diag_slowest_1pct_event",
+        median(event[i] for i in slow),
+        "ms",
+        baseline=median(event),
+        note="DIAGNOSTIC: the slowest 1% of events against the median (baseline): each "
+        "stage's median ms, all readings->slowest: " + ", ".join(parts),
+    )
 
 
 def _gc_summary(clock: GcClock, windows: list[tuple[int, int]]) -> None:
