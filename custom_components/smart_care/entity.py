@@ -112,7 +112,7 @@ class SmartCarePersonEntity(Entity):
             return
         self._shown = shown
         if context is not None:
-            # What one reading changed shares its context (one cause in the logbook), rather
-            # than a context (and a reference cycle with its event) for every state.
+            # What one cause (a reading, an alert action) changed shares its context: one
+            # cause in the logbook, not a context (and a reference cycle) for every state.
             self.async_set_context(context)
         self.async_write_ha_state()
