@@ -11,6 +11,7 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.util.hass_dict import HassKey
 
 from .blueprint_install import async_check_blueprints
 from .care.alerts import AlertManager
@@ -57,9 +58,19 @@ PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SE
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
+# Set at Home Assistant's close event, which closes the records: a household whose set-up
+# ends after it (a reload under way as Home Assistant stopped) closes its own.
+DATA_CLOSED: HassKey[bool] = HassKey(f"{DOMAIN}_closed")
+
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's services and the dashboard strategy once."""
+
+    @callback
+    def _closed(_event: Event) -> None:
+        hass.data[DATA_CLOSED] = True
+
+    hass.bus.async_listen_once(EVENT_HOMEASSISTANT_CLOSE, _closed)
     async_setup_services(hass)
     await async_setup_report(hass, async_send_visit_report)
     await async_register_strategy(hass)
@@ -158,6 +169,9 @@ async def _async_set_up_household(
     entry.async_on_unload(entry.add_update_listener(people.async_update_listener))
     await async_check_blueprints(hass)
     await clinic.async_start()
+    if hass.data.get(DATA_CLOSED):
+        # Home Assistant's close event came while this ran: nothing will close the record.
+        await _async_close(data)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmartCareConfigEntry) -> bool:

@@ -13,11 +13,13 @@ from typing import Any
 import warnings
 
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_CLOSE
 from homeassistant.core import CoreState, Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.smart_care import DATA_CLOSED
 from custom_components.smart_care.const import DOMAIN, ISSUE_KEY_MISSING
 from custom_components.smart_care.core.store.record_store import RecordStore
 from custom_components.smart_care.household import keys
@@ -195,3 +197,28 @@ async def test_a_setup_cancelled_while_the_household_loads_closes_the_record(
         await _until(lambda: bool(open_when_cancelled), "the record was opened")
         unsubscribe()
     assert open_when_cancelled == [1]
+
+
+async def test_a_setup_ending_after_home_assistant_closed_closes_the_record(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+) -> None:
+    # Home Assistant closes the records at its close event, and cancels a setup still
+    # running only after it. A setup (a reload under way) that ends in between missed the
+    # event; it must close the record itself rather than leave it to the garbage collector.
+    entry = loaded_household
+    path = entry.runtime_data.household.store.path
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert open_files(path) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        async with _setup_waiting_to_open(hass, entry, path) as (setup, _holder):
+            # The close stage of Home Assistant stopping, while the record opens.
+            hass.bus.async_fire(EVENT_HOMEASSISTANT_CLOSE)
+            await _until(lambda: hass.data.get(DATA_CLOSED, False), "the close event came")
+        assert await setup  # the holder let go: the setup ends, the entry is loaded
+        assert entry.state is ConfigEntryState.LOADED
+        await _until(lambda: open_files(path) == 0, "the record was closed")
+        with pytest.raises(sqlite3.ProgrammingError):
+            entry.runtime_data.household.store.person_ids()
+        gc.collect()
+    assert not [w for w in caught if "unclosed database" in str(w.message)]
