@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import logging
 from typing import cast
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_CLOSE, Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
@@ -58,19 +59,25 @@ PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SE
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
-# Set at Home Assistant's close event, which closes the records: a household whose set-up
-# ends after it (a reload under way as Home Assistant stopped) closes its own.
+# Set at Home Assistant's close event, which closes the loaded households' records: a
+# household whose set-up ends after it (a reload under way as HA stopped) closes its own.
 DATA_CLOSED: HassKey[bool] = HassKey(f"{DOMAIN}_closed")
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's services and the dashboard strategy once."""
 
-    @callback
-    def _closed(_event: Event) -> None:
+    async def _close_at_shutdown(_event: Event) -> None:
+        # Home Assistant stops without unloading entries: close the records at its last
+        # stage, after every stop-time write, rather than leave them to the collector.
         hass.data[DATA_CLOSED] = True
+        for entry in hass.config_entries.async_entries(DOMAIN):
+            if entry.state is ConfigEntryState.LOADED and isinstance(
+                entry.runtime_data, SmartCareData
+            ):
+                await _async_close(entry.runtime_data)
 
-    hass.bus.async_listen_once(EVENT_HOMEASSISTANT_CLOSE, _closed)
+    hass.bus.async_listen_once(EVENT_HOMEASSISTANT_CLOSE, _close_at_shutdown)
     async_setup_services(hass)
     await async_setup_report(hass, async_send_visit_report)
     await async_register_strategy(hass)
@@ -129,13 +136,6 @@ async def _async_set_up_household(
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_TAG_SCANNED, _tag_scanned))
 
-    async def _close_at_shutdown(_event: Event) -> None:
-        # Home Assistant stops without unloading entries: close the record at its last stage,
-        # after every stop-time write, rather than leave the connection to the collector.
-        await _async_close(entry.runtime_data)
-
-    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_CLOSE, _close_at_shutdown))
-
     async def _notification_action(event: Event) -> None:
         # Buttons of the family notification: SMART_CARE_ACK_<id> / SMART_CARE_SNOOZE_<id>.
         action = str(event.data.get("action", ""))
@@ -170,7 +170,7 @@ async def _async_set_up_household(
     await async_check_blueprints(hass)
     await clinic.async_start()
     if hass.data.get(DATA_CLOSED):
-        # Home Assistant's close event came while this ran: nothing will close the record.
+        # Home Assistant's close event came while this ran, before the entry was loaded.
         await _async_close(data)
 
 
