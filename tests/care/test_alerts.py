@@ -16,6 +16,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Context, Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -24,7 +25,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.smart_care.const import DOMAIN, EVENT_ALERT
+from custom_components.smart_care.const import DOMAIN, EVENT_ALERT, SIGNAL_ALERTS_UPDATED
 from custom_components.smart_care.core.clinical.vitals import Vital, VitalSample
 from custom_components.smart_care.core.store.record_store import StoredMeasurement
 from custom_components.smart_care.household.keys import key_path
@@ -385,6 +386,38 @@ async def test_news2_partial_score(
     (news_alert,) = [a for a in alerts if a["code"] == "news2"]
     assert news_alert["severity"] == "urgent"
     assert news_alert["kind"] == "news2"
+
+
+async def test_alert_entities_hear_of_a_reading_only_when_score_or_alerts_change(
+    hass: HomeAssistant,
+    loaded_household: MockConfigEntry,
+    grandma: str,
+    alerts: list[dict[str, Any]],
+) -> None:
+    """The alert entities (status, score, abnormal flags) are told of a reading only when
+    it changes the early warning score or an alert: a same-band value leaves them be."""
+    person = loaded_household.runtime_data.household.person_by_alias("Grandma")
+    told: list[Context | None] = []
+    async_dispatcher_connect(
+        hass,
+        SIGNAL_ALERTS_UPDATED.format(person.person_id),
+        lambda _vitals=None, context=None: told.append(context),
+    )
+    await record(hass, spo2=97, pulse=70)  # the first score: 0 + 0
+    assert len(told) == 1
+    assert state(hass, "sensor.grandma_early_warning_score") == "0"
+    await record(hass, spo2=98, pulse=72)  # the same bands: the same score
+    await record(hass, weight=70)  # not a NEWS2 sign
+    assert len(told) == 1
+    await record(hass, systolic=105, diastolic=70)  # systolic 101-110 scores 1
+    assert len(told) == 2
+    assert state(hass, "sensor.grandma_early_warning_score") == "1"
+    assert alerts == []  # a score of 1 alone does not alert (RCP: low)
+    await record(hass, spo2=90)  # SpO2 <= 91 scores 3: alerts, and the score with them
+    assert "news2" in {a["code"] for a in alerts}
+    assert len(told) == 3
+    assert state(hass, "sensor.grandma_early_warning_score") == "4"
+    assert state(hass, "sensor.grandma_health_status") == "urgent"
 
 
 async def test_device_flag_alert(

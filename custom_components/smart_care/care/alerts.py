@@ -170,6 +170,7 @@ class _Staged:
     codes: set[str]
     fired: bool = False  # the events went out right after the commit
     context: Context | None = None  # the reading's, once announced
+    news2_changed: bool = True  # the early warning score is not what it was
 
 
 class AlertManager(HouseholdListener):
@@ -253,7 +254,9 @@ class AlertManager(HouseholdListener):
         latest = {row.vital: row for row in rows if id(row) not in kept_out}
         updates, codes = await self._async_assess(person, tracker, rows, latest=latest)
         events = await self._async_stage(person, updates)
-        staged = self._staged[person_id] = _Staged(events, codes)
+        staged = self._staged[person_id] = _Staged(
+            events, codes, news2_changed=self.news2.get(person_id) != news2_before
+        )
 
         def rollback() -> None:
             self._staged.pop(person_id, None)
@@ -310,7 +313,7 @@ class AlertManager(HouseholdListener):
                 await self.household.record.put_setting_lazily(
                     person.person_id, SETTING_UNANNOUNCED, []
                 )
-        else:  # the early warning score may have changed without any alert changing
+        elif staged.news2_changed:  # the score changed without any alert changing
             async_dispatcher_send(
                 self.hass, SIGNAL_ALERTS_UPDATED.format(person.person_id), None, staged.context
             )
