@@ -20,9 +20,12 @@ Each round times, in rotating order:
 * ``sequential``: one reading after another (one device link at a time);
 * ``concurrent``: 10 streams at once, one per person (10 device links);
 * baseline ``raw append``: the same readings' values written with ``RecordStore.append_many``
-  through the executor, one transaction (fsync) per reading, nothing else: the floor any
-  durable pipeline on this store has.
-Figures are medians over rounds; ratios are ours / raw append. Then a diagnostic pass with
+  through the executor, one transaction (fsync) per reading, each reading at a time of its
+  own so that every value is stored (checked), nothing else: the floor any durable pipeline
+  on this store has.
+Figures are medians over rounds; ratios are ours / raw append. Then the CPU per reading of
+the event loop's thread and of the store's executor thread, ours against the raw append
+(``time.thread_time``, no profiler). Then a diagnostic pass with
 ``PRAGMA synchronous=NORMAL`` on the store's connection (no fsync per commit), and one pass
 under cProfile. On Python >= 3.12 cProfile hooks ``sys.monitoring``, which sees every thread:
 the executor threads' SQLite work shows up next to the event loop's. The store's methods are
