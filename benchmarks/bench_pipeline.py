@@ -258,12 +258,9 @@ async def test_pipeline_throughput(hass: HomeAssistant, tmp_path: Path) -> None:
     floor_person = "raw-append-floor"
 
     async def raw_append(count: int) -> float:
-        # The same readings' values, one append_many (transaction + fsync) per reading, each
-        # reading at a time of its own. (Until the ninth pass every reading of a chunk had
-        # the same time, so most of them were duplicates of earlier ones: the dedupe key is
-        # person, vital, time, value and source, and the values repeat. Those commits stored
-        # nothing, and the baseline did about a tenth of the sealing and inserts it
-        # claimed.) Every value must be stored, or the baseline is not the same work.
+        # The same readings' values, one append_many (transaction + fsync) per reading. Each
+        # reading has a time of its own: the values repeat, and with one time most appends
+        # would be dedupe hits that store nothing (docs/performance.md, ninth pass).
         batch = feed.round_robin(count)
         start_at = dt_util.utcnow()
         values = [
