@@ -150,6 +150,9 @@ ATTR_PERSON: Final = "person"
 EVENT_TAG_SCANNED: Final = "tag_scanned"
 EVENT_NOTIFICATION_ACTION: Final = "mobile_app_notification_action"
 SIGNAL_PERSON_UPDATED: Final = f"{DOMAIN}_person_updated_{{}}"
+# Sent with SIGNAL_PERSON_UPDATED for each vital it names (person id, vital): a vital's sensor
+# hears of its own vital only, not of every reading of the person.
+SIGNAL_VITAL_UPDATED: Final = f"{DOMAIN}_vital_updated_{{}}_{{}}"
 ISSUE_PENDING: Final = "reading_needs_person_{}"
 # Sent with the new Person: each platform adds that person's entities.
 SIGNAL_PERSON_ADDED: Final = f"{DOMAIN}_person_added_{{}}"

@@ -94,19 +94,13 @@ class SmartCarePersonEntity(Entity):
                 )
             )
 
-    def _concerned(self, vitals: frozenset[str]) -> bool:
-        """Whether new values of these vitals can change what the entity shows."""
-        return True
-
     @callback
     def _handle_person_update(
         self, vitals: frozenset[str] | None = None, context: Context | None = None
     ) -> None:
-        # A reading or alert change signals every entity of the person (a reading names
-        # the vitals it changed); most of them still show the same thing, and rewriting
-        # them costs more than comparing.
-        if vitals is not None and not self._concerned(vitals):
-            return
+        # A reading or alert change signals the entities that follow it (a reading names the
+        # vitals it changed); many of them still show the same thing, and rewriting them
+        # costs more than comparing.
         shown = (self.available, self.state, self.extra_state_attributes)
         if shown == self._shown:
             return

@@ -22,6 +22,7 @@ from homeassistant.const import (
     UnitOfTemperature,
 )
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
@@ -34,6 +35,7 @@ from .const import (
     SIGNAL_ALERTS_UPDATED,
     SIGNAL_KNOWLEDGE,
     SIGNAL_PERSON_UPDATED,
+    SIGNAL_VITAL_UPDATED,
 )
 from .core.clinical.vitals import Vital
 from .device.runtime import DeviceConfigEntry
@@ -308,8 +310,8 @@ class VitalSensor(SmartCarePersonEntity, SensorEntity):
     """Latest value of one vital sign."""
 
     entity_description: VitalSensorDescription
-    # Only the person's readings, and only of its own vital, change what it shows.
-    _follows = (SIGNAL_PERSON_UPDATED,)
+    # Only readings of its own vital change what it shows: it follows that vital's signal.
+    _follows = ()
 
     def __init__(
         self,
@@ -323,8 +325,18 @@ class VitalSensor(SmartCarePersonEntity, SensorEntity):
         if description.vital is Vital.GLUCOSE:
             self._attr_suggested_unit_of_measurement = glucose_unit
 
-    def _concerned(self, vitals: frozenset[str]) -> bool:
-        return self.entity_description.vital.value in vitals
+    async def async_added_to_hass(self) -> None:
+        """Follow the person's new values of this vital."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                SIGNAL_VITAL_UPDATED.format(
+                    self.person.person_id, self.entity_description.vital.value
+                ),
+                self._handle_person_update,
+            )
+        )
 
     @property
     def native_value(self) -> float | None:

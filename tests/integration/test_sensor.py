@@ -7,11 +7,22 @@ from datetime import timedelta
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, EVENT_STATE_REPORTED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.dispatcher import DATA_DISPATCHER
+from homeassistant.helpers.entity import Entity
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smart_care.const import DOMAIN, EVENT_ALERT, EVENT_MEASUREMENT
+from custom_components.smart_care.const import (
+    DOMAIN,
+    EVENT_ALERT,
+    EVENT_MEASUREMENT,
+    SIGNAL_PERSON_UPDATED,
+    SIGNAL_VITAL_UPDATED,
+)
+from custom_components.smart_care.core.clinical.vitals import Vital
+from custom_components.smart_care.sensor import VITAL_SENSORS
 from tests.conftest import add_person
 from tests.support.device_lookup import find_device
 
@@ -219,6 +230,41 @@ async def test_unchanged_entities_are_not_rewritten(
     # Yet a change still reaches it.
     await _record(hass, person="grandma", weight=62.0)
     assert hass.states.get("sensor.grandma_weight").state == "62.0"
+
+
+async def test_a_vital_sensor_is_told_of_its_own_vital_only(
+    hass: HomeAssistant, loaded_household: MockConfigEntry, grandma: str
+) -> None:
+    """A reading calls the sensors of its own vitals, not every vital sensor of the person
+    (each of which used to be called only to find the reading was not its own)."""
+    person_id = loaded_household.runtime_data.household.person_by_alias("Grandma").person_id
+
+    def followers(signal: str) -> set[str]:
+        return {
+            target.__self__.entity_id
+            for target in hass.data[DATA_DISPATCHER].get(signal, {})
+            if isinstance(getattr(target, "__self__", None), Entity)
+        }
+
+    of_person = followers(SIGNAL_PERSON_UPDATED.format(person_id))
+    assert "sensor.grandma_last_measurement" in of_person
+    of_vital = {v: followers(SIGNAL_VITAL_UPDATED.format(person_id, v.value)) for v in Vital}
+    assert of_vital[Vital.WEIGHT] == {"sensor.grandma_weight"}
+    assert of_vital[Vital.SYSTOLIC_BP] == {"sensor.grandma_systolic_blood_pressure"}
+    # Every enabled vital sensor on its own vital's signal, and only there.
+    registry = er.async_get(hass)
+    expected: dict[Vital, set[str]] = {v: set() for v in Vital}
+    for description in VITAL_SENSORS:
+        entity_id = registry.async_get_entity_id("sensor", DOMAIN, f"{person_id}_{description.key}")
+        assert entity_id is not None
+        if not registry.async_get(entity_id).disabled:  # a disabled entity follows nothing
+            expected[description.vital].add(entity_id)
+    assert of_vital == expected
+    assert not set().union(*of_vital.values()) & of_person
+    # The signals still bring each sensor its values.
+    await _record(hass, person="grandma", weight=61.5, systolic=121, diastolic=79)
+    assert hass.states.get("sensor.grandma_weight").state == "61.5"
+    assert hass.states.get("sensor.grandma_diastolic_blood_pressure").state == "79.0"
 
 
 async def test_each_person_sensor_follows_what_changes_it(

@@ -35,6 +35,7 @@ from ..const import (
     ISSUE_PENDING,
     RECORD_DB_NAME,
     SIGNAL_PERSON_UPDATED,
+    SIGNAL_VITAL_UPDATED,
     SUBENTRY_PERSON,
     IngestStatus,
 )
@@ -49,6 +50,7 @@ from .profile import migrate_profiles
 from .record import AsyncRecord
 
 _LOGGER = logging.getLogger(__name__)
+_ALL_VITALS: frozenset[str] = frozenset(vital.value for vital in Vital)
 
 
 def record_path(hass: HomeAssistant, entry_id: str) -> Path:
@@ -523,9 +525,7 @@ class Household:
                 vital for vital, row in person.latest.items() if latest_before.get(vital) is not row
             )
             if changed:
-                async_dispatcher_send(
-                    self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id), changed
-                )
+                self._tell_updated(person, changed)
             for start in range(0, len(stored_all), _BATCH_EVENT_ROWS):
                 self.hass.bus.async_fire(
                     EVENT_MEASUREMENTS,
@@ -667,7 +667,20 @@ class Household:
     async def _async_refresh_latest(self, person: Person) -> None:
         person.latest = await self.record.latest(person.person_id)
         person.last_seen = {vital: row.time for vital, row in person.latest.items()}
-        async_dispatcher_send(self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id))
+        self._tell_updated(person, None)
+
+    @callback
+    def _tell_updated(
+        self, person: Person, vitals: frozenset[str] | None, context: Context | None = None
+    ) -> None:
+        """Tell the person's entities that these vitals (None: any) have new values."""
+        for vital in vitals if vitals is not None else _ALL_VITALS:
+            async_dispatcher_send(
+                self.hass, SIGNAL_VITAL_UPDATED.format(person.person_id, vital), vitals, context
+            )
+        async_dispatcher_send(
+            self.hass, SIGNAL_PERSON_UPDATED.format(person.person_id), vitals, context
+        )
 
     @callback
     def _publish(
@@ -703,12 +716,7 @@ class Household:
                 context=context,
             )
         if changed:
-            async_dispatcher_send(
-                self.hass,
-                SIGNAL_PERSON_UPDATED.format(person.person_id),
-                frozenset(changed),
-                context,
-            )
+            self._tell_updated(person, frozenset(changed), context)
         return backfilled
 
     async def async_close(self) -> None:
