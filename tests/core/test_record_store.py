@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 import signal
 import sqlite3
@@ -11,12 +11,16 @@ import subprocess
 import sys
 import textwrap
 
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.smart_care.core.store.record_store import (
     CHECKPOINT_EVERY,
     RecordStore,
     SchemaError,
+    _iso,
+    _iso_us,
+    _us,
 )
 from tests.support.open_files import open_files
 
@@ -197,3 +201,17 @@ def test_lazy_setting_leaves_commits_fsynced(tmp_path: Path) -> None:
         assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 2
     finally:
         store.close()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.datetimes(timezones=st.just(UTC)), st.integers(min_value=-840, max_value=840))
+def test_time_text_is_strftimes(moment: datetime, offset: int) -> None:
+    """The stored time text (and the time in a default dedupe key, which is hashed) is
+    byte for byte what ``strftime`` made of it, years before 1000 included."""
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    assert _iso_us(_us(moment)) == text
+    try:
+        local = moment.astimezone(timezone(timedelta(minutes=offset)))
+    except OverflowError:  # the shift leaves datetime's range
+        return
+    assert _iso(local) == text
