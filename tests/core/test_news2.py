@@ -567,3 +567,22 @@ def test_adding_a_parameter_stays_within_the_announced_range(
         assert after.risk is not None
         assert RISK_RANK[after.risk] >= RISK_RANK[before.partial_risk]
     assert len(after.missing) <= len(before.missing)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["respiration_rate", "spo2", "systolic_bp", "pulse", "temperature_c"]),
+    st.integers(min_value=0, max_value=300),
+    st.integers(min_value=-9, max_value=9),
+)
+def test_a_whole_value_scores_alike_in_every_type(parameter: str, whole: int, tenth: int) -> None:
+    """A whole value (which skips the rounding) scores as its Decimal, which is rounded to
+    the chart's resolution; so does a value a tenth either side, which is rounded too."""
+    for exact in (Decimal(whole), Decimal(whole) + Decimal(tenth) / 10):
+        outcomes: set[object] = set()
+        for value in (exact, float(exact), *([whole] if exact == whole else [])):
+            try:
+                outcomes.add(score_of(parameter, value))
+            except ValueError as err:
+                outcomes.add(("refused", "outside the plausible range" in str(err)))
+        assert len(outcomes) == 1, outcomes

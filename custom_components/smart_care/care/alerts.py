@@ -23,6 +23,7 @@ from ..const import EVENT_ALERT, SIGNAL_ALERTS_UPDATED, AlertStatus
 from ..core.clinical.assessment import (
     DEFAULT_THRESHOLDS,
     MEASUREMENT_GROUPS,
+    NEWS2_VITALS,
     AlertAction,
     AlertTracker,
     AlertUpdate,
@@ -38,7 +39,7 @@ from ..core.clinical.assessment import (
     threshold_codes,
 )
 from ..core.clinical.news2 import News2Result
-from ..core.clinical.vitals import Vital, VitalSample
+from ..core.clinical.vitals import Vital, VitalSample, as_vital
 from ..core.store.record_store import StoredMeasurement
 from ..household.alert_text import (
     LANGUAGES,
@@ -434,7 +435,7 @@ class AlertManager(HouseholdListener):
         recent = [r for r in rows if now - r.time <= ALERT_MAX_AGE]
         updates: list[tuple[AlertUpdate, Finding | None]] = []
         for row in recent:
-            sample = VitalSample(Vital(row.vital), row.value, row.time)
+            sample = VitalSample(as_vital(row.vital), row.value, row.time)
             findings = assess_sample(sample, thresholds)
             high, low = threshold_codes(sample.vital)
             hit = {f.code for f in findings}
@@ -454,7 +455,7 @@ class AlertManager(HouseholdListener):
         codes |= {f.code for f in self.trend_notes.get(person.person_id, [])}
         # Any reading of a group ends its "overdue" alert.
         for group, vitals in MEASUREMENT_GROUPS.items():
-            if any(Vital(r.vital) in vitals for r in recent):
+            if any(r.vital in vitals for r in recent):  # a StrEnum equals its name
                 for code in (f"stale_{group}", f"no_data_{group}"):
                     if code in tracker.alerts:
                         updates.append((tracker.resolve(code, now), None))
@@ -485,10 +486,12 @@ class AlertManager(HouseholdListener):
     def _latest_samples(
         self, person: Person, latest: Mapping[str, StoredMeasurement] | None = None
     ) -> dict[Vital, VitalSample]:
+        """The person's latest samples of the vitals NEWS2 reads."""
         rows = dict(person.latest) | dict(latest or {})
         return {
-            Vital(vital): VitalSample(Vital(vital), row.value, row.time)
-            for vital, row in rows.items()
+            vital: VitalSample(vital, row.value, row.time)
+            for vital in NEWS2_VITALS
+            if (row := rows.get(vital)) is not None
         }
 
     def _update_news2(
@@ -533,11 +536,11 @@ class AlertManager(HouseholdListener):
             rows = await self.household.record.history(person_id, since=since)
             window = TrendState()
             for r in rows:
-                window.add(r.row_id, VitalSample(Vital(r.vital), r.value, r.time))
+                window.add(r.row_id, VitalSample(as_vital(r.vital), r.value, r.time))
             self._windows[person_id] = window
         for row in stored:
             if row.time >= since:
-                window.add(row.row_id, VitalSample(Vital(row.vital), row.value, row.time))
+                window.add(row.row_id, VitalSample(as_vital(row.vital), row.value, row.time))
         window.prune(since)
         return window
 
@@ -555,7 +558,7 @@ class AlertManager(HouseholdListener):
             now,
             thresholds=self.thresholds.get(person.person_id, DEFAULT_THRESHOLDS),
             pending=[
-                VitalSample(Vital(r.vital), r.value, r.time)
+                VitalSample(as_vital(r.vital), r.value, r.time)
                 for r in (stored if pending else ())
                 if r.time >= now - TREND_WINDOW
             ],
@@ -584,7 +587,7 @@ class AlertManager(HouseholdListener):
                 continue
             last_seen: dict[str, datetime | None] = {}
             for group, vitals in MEASUREMENT_GROUPS.items():
-                times = [t for vital, t in person.last_seen.items() if Vital(vital) in vitals]
+                times = [t for vital, t in person.last_seen.items() if vital in vitals]
                 last_seen[group] = max(times) if times else None
             findings = assess_stale(last_seen, person.schedule, now)
             tracker = self.trackers.setdefault(person.person_id, AlertTracker())

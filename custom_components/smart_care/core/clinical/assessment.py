@@ -505,6 +505,8 @@ _NEWS2_SOURCES: Final[Mapping[str, tuple[Vital, ...]]] = MappingProxyType(
         "temperature_c": (Vital.TEMPERATURE,),
     }
 )
+# Every vital NEWS2 reads: the others cannot change the score.
+NEWS2_VITALS: Final = frozenset(v for sources in _NEWS2_SOURCES.values() for v in sources)
 
 # RCP responses mapped to product levels: any urgent RCP response is "urgent", the
 # emergency band is "critical"; a low aggregate of 1-4 is shown but does not alert.

@@ -213,14 +213,17 @@ def _to_decimal(name: str, value: object, resolution: Decimal) -> Decimal:
     """Validate a numeric input and round it half-up to the chart resolution."""
     if isinstance(value, bool) or not isinstance(value, Real | Decimal):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(float(value)):
+    number = float(value)
+    if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number, got {value}")
     low, high = PLAUSIBLE_RANGE[_VITAL_OF[name]]
-    if not low <= float(value) <= high:
+    if not low <= number <= high:
         # The argument name, for the developer calling news2(); the UI never shows this.
         raise ValueError(f"{name} {value} is outside the plausible range {low:g}–{high:g}")
+    if number.is_integer() and not isinstance(value, Decimal):
+        return Decimal(int(number))  # a whole number is on every chart's resolution already
     # repr() of a float is its shortest round-trip form, so 38.05 stays 38.05 here.
-    exact = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
+    exact = value if isinstance(value, Decimal) else Decimal(repr(number))
     return exact.quantize(resolution, rounding=ROUND_HALF_UP)
 
 

@@ -28,6 +28,15 @@ class Vital(StrEnum):
     GLUCOSE = "glucose"
 
 
+_BY_NAME: dict[str, Vital] = {vital.value: vital for vital in Vital}
+
+
+def as_vital(name: str) -> Vital:
+    """``Vital(name)`` by a dict look-up: the reading path converts names many times a reading."""
+    vital = _BY_NAME.get(name)
+    return vital if vital is not None else Vital(name)  # ValueError for an unknown name
+
+
 # Canonical unit per vital (UCUM-like spelling kept human readable).
 CANONICAL_UNIT: dict[Vital, str] = {
     Vital.SYSTOLIC_BP: "mmHg",
