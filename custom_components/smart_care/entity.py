@@ -85,13 +85,15 @@ class SmartCarePersonEntity(Entity):
     # What the entity shows depends on: the person's record (readings), alerts, advice.
     _follows: tuple[str, ...] = (SIGNAL_PERSON_UPDATED, SIGNAL_ALERTS_UPDATED, SIGNAL_KNOWLEDGE)
 
+    def _signals(self) -> Iterable[str]:
+        """The dispatcher signals this entity follows: ``_follows`` for its person."""
+        return (signal.format(self.person.person_id) for signal in self._follows)
+
     async def async_added_to_hass(self) -> None:
         """Follow the person's record and alerts."""
-        for signal in self._follows:
+        for signal in self._signals():
             self.async_on_remove(
-                async_dispatcher_connect(
-                    self.hass, signal.format(self.person.person_id), self._handle_person_update
-                )
+                async_dispatcher_connect(self.hass, signal, self._handle_person_update)
             )
 
     @callback

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -22,7 +22,6 @@ from homeassistant.const import (
     UnitOfTemperature,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
@@ -310,8 +309,6 @@ class VitalSensor(SmartCarePersonEntity, SensorEntity):
     """Latest value of one vital sign."""
 
     entity_description: VitalSensorDescription
-    # Only readings of its own vital change what it shows: it follows that vital's signal.
-    _follows = ()
 
     def __init__(
         self,
@@ -325,17 +322,10 @@ class VitalSensor(SmartCarePersonEntity, SensorEntity):
         if description.vital is Vital.GLUCOSE:
             self._attr_suggested_unit_of_measurement = glucose_unit
 
-    async def async_added_to_hass(self) -> None:
-        """Follow the person's new values of this vital."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass,
-                SIGNAL_VITAL_UPDATED.format(
-                    self.person.person_id, self.entity_description.vital.value
-                ),
-                self._handle_person_update,
-            )
+    def _signals(self) -> Iterable[str]:
+        """Only readings of its own vital change what it shows."""
+        return (
+            SIGNAL_VITAL_UPDATED.format(self.person.person_id, self.entity_description.vital.value),
         )
 
     @property
